@@ -1,0 +1,129 @@
+/**
+ * Typed errors. Every task submitted to a {@link GatedPool} settles exactly once: it resolves, or
+ * it rejects with one of these (or with the error the task itself threw).
+ */
+
+/** Which isolate or budget an admission decision was about. */
+export type Scope = 'main' | 'worker' | 'process';
+
+/** Base class of every error heapgate creates, so callers can tell them apart with one check. */
+export class HeapgateError extends Error {
+  /** A stable, machine-readable code, e.g. `'ERR_MEMORY_PRESSURE'`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The gate refused (policy `'reject'`) or could not admit a task because an isolate or the
+ * process is above its high-water mark. Transient: retry after {@link retryAfterMs}.
+ */
+export class MemoryPressureError extends HeapgateError {
+  /** The isolate or budget that is under pressure. */
+  readonly scope: Scope;
+  /** Bytes in use in that scope when the decision was taken (live heap + reservations). */
+  readonly used: number;
+  /** The limit in bytes the scope is measured against. */
+  readonly limit: number;
+  /** A hint: how long to wait before retrying, in milliseconds. */
+  readonly retryAfterMs: number;
+  /** The task's `name` (the exported function), if any. */
+  readonly taskName: string | undefined;
+
+  constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined }) {
+    super(
+      'ERR_MEMORY_PRESSURE',
+      `memory pressure in ${init.scope} scope: ${mib(init.used)} used of ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
+    );
+    this.scope = init.scope;
+    this.used = init.used;
+    this.limit = init.limit;
+    this.retryAfterMs = init.retryAfterMs;
+    this.taskName = init.taskName;
+  }
+}
+
+/** The bounded queue of held tasks (`maxQueue`) is full. Transient. */
+export class QueueFullError extends HeapgateError {
+  /** The `maxQueue` bound that was reached. */
+  readonly maxQueue: number;
+
+  constructor(maxQueue: number) {
+    super('ERR_QUEUE_FULL', `the queue of held tasks is full (maxQueue: ${maxQueue})`);
+    this.maxQueue = maxQueue;
+  }
+}
+
+/** A held task waited longer than `maxWaitMs` for memory to free up. Transient. */
+export class WaitTimeoutError extends HeapgateError {
+  /** How long the task waited, in milliseconds. */
+  readonly waitedMs: number;
+  /** The task's `name`, if any. */
+  readonly taskName: string | undefined;
+  /** Why it was still held when the time ran out, when the reason was memory pressure. */
+  override readonly cause: MemoryPressureError | undefined;
+
+  constructor(waitedMs: number, taskName: string | undefined, cause: MemoryPressureError | undefined) {
+    super('ERR_WAIT_TIMEOUT', `task${taskName ? ` '${taskName}'` : ''} was held ${Math.round(waitedMs)} ms, longer than maxWaitMs`, { cause });
+    this.waitedMs = waitedMs;
+    this.taskName = taskName;
+    this.cause = cause;
+  }
+}
+
+/** A task's declared memory can never fit the scope's limit. Permanent: retrying will not help. */
+export class TaskTooLargeError extends HeapgateError {
+  /** The scope the task cannot fit in. */
+  readonly scope: Scope;
+  /** The task's declared need in bytes. */
+  readonly need: number;
+  /** The most that scope could ever admit, in bytes (highWater × limit). */
+  readonly capacity: number;
+
+  constructor(scope: Scope, need: number, capacity: number) {
+    super('ERR_TASK_TOO_LARGE', `task needs ${mib(need)} but the ${scope} scope can admit at most ${mib(capacity)}`);
+    this.scope = scope;
+    this.need = need;
+    this.capacity = capacity;
+  }
+}
+
+/** The task was aborted through its `AbortSignal` (while held or while running). */
+export class AbortError extends HeapgateError {
+  constructor(reason: unknown) {
+    super('ABORT_ERR', 'the task was aborted', { cause: reason });
+  }
+}
+
+/**
+ * The worker running the task died (`ERR_WORKER_OUT_OF_MEMORY`, a crash, an exit) before the task
+ * finished. The original error is the `cause`.
+ */
+export class WorkerCrashError extends HeapgateError {
+  /** The task's `name`, if any. */
+  readonly taskName: string | undefined;
+  /** The thread id of the worker that died, if known. */
+  readonly threadId: number | undefined;
+
+  constructor(taskName: string | undefined, threadId: number | undefined, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super('ERR_WORKER_CRASHED', `worker${threadId === undefined ? '' : ` ${threadId}`} died running task${taskName ? ` '${taskName}'` : ''}: ${why}`, { cause });
+    this.taskName = taskName;
+    this.threadId = threadId;
+  }
+}
+
+/** The pool is closing or destroyed and accepts no new tasks; or it was destroyed while the task was held. */
+export class PoolClosedError extends HeapgateError {
+  constructor(message = 'the pool is closed') {
+    super('ERR_POOL_CLOSED', message);
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,167 @@
+/**
+ * The admission decision: a pure function of readings, reservations and water marks.
+ * No timers, no I/O, no clock: everything it needs is in its arguments, so it can be tested
+ * exhaustively with injected readings and called on the hot path for the cost of a few compares.
+ */
+import type { Scope } from './errors.js';
+
+/** What the gate knows about one scope: an isolate (main or a worker) or the process. */
+export interface Reading {
+  /**
+   * A cheap upper bound of the memory in use, in bytes. Isolates: `used_heap_size` (counts garbage
+   * not yet collected). Process: cgroup usage or RSS (counts reclaimable page cache).
+   */
+  used: number;
+  /**
+   * The honest figure, in bytes, when known. Isolates: heap in use after the last major GC.
+   * Process: non-reclaimable (anonymous) memory. `undefined` when not known yet.
+   */
+  live: number | undefined;
+  /** The limit in bytes the scope is measured against (an isolate's old-generation limit). */
+  limit: number;
+  /** Bytes reserved by tasks admitted into this scope that have not settled yet. */
+  reserved: number;
+  /** Whether the scope was under pressure after the previous reading (see {@link nextPressure}). */
+  underPressure: boolean;
+}
+
+/** A worker as the gate sees it. */
+export interface WorkerReading extends Reading {
+  /** The worker's thread id. */
+  id: number;
+  /** Whether it can take one more task now (`concurrentTasksPerWorker` not reached). */
+  free: boolean;
+}
+
+/** Fractions of a limit: admission stops at `high` and, once stopped, resumes below `low`. */
+export interface WaterMarks {
+  high: number;
+  low: number;
+}
+
+/** Everything one decision looks at. */
+export interface GateInput {
+  /** The task's memory need in bytes (declared estimate; 0 when unknown). */
+  need: number;
+  water: WaterMarks;
+  main: Reading;
+  /** The process against its container/system limit; `undefined` when not watched. */
+  process: Reading | undefined;
+  /** The workers that exist and are ready. */
+  workers: readonly WorkerReading[];
+  /** Whether the pool may start one more worker (a fresh isolate) for this task. */
+  canSpawn: boolean;
+  /** The old-generation limit in bytes a fresh worker gets. */
+  workerLimit: number;
+}
+
+/** The outcome of one decision. */
+export type Decision =
+  /** Run it now, on the worker with this thread id, or on a worker started for it (`'spawn'`). */
+  | { kind: 'admit'; worker: number | 'spawn' }
+  /** Every worker that could take it is busy: wait for one to free up. Not memory pressure. */
+  | { kind: 'busy' }
+  /** A scope is too full for this task now: hold it or reject it, as the policy says. */
+  | { kind: 'pressure'; scope: Scope; used: number; limit: number }
+  /** The task can never fit this scope, however empty it gets. */
+  | { kind: 'too-large'; scope: Scope; need: number; capacity: number };
+
+/**
+ * The best honest estimate of a scope's committed memory: the smaller of the cheap upper bound and
+ * the live figure (tier 1 and tier 2 of the check), plus what admitted tasks have reserved.
+ */
+export function levelOf(reading: Pick<Reading, 'used' | 'live' | 'reserved'>): number {
+  const base = reading.live === undefined ? reading.used : Math.min(reading.used, reading.live);
+  return base + reading.reserved;
+}
+
+/**
+ * Hysteresis: a scope enters pressure when its level reaches `high` × limit and leaves it only
+ * when the level falls below `low` × limit, so admission does not flap around one threshold.
+ */
+export function nextPressure(reading: Omit<Reading, 'underPressure'>, wasUnderPressure: boolean, water: WaterMarks): boolean {
+  const level = levelOf(reading);
+  return wasUnderPressure ? level >= water.low * reading.limit : level >= water.high * reading.limit;
+}
+
+/**
+ * Whether `need` more bytes fit a scope now. Tier 1: the cheap figure leaves room. Tier 2: the
+ * live figure leaves room. Never while the scope is under pressure.
+ */
+export function fits(reading: Reading, need: number, high: number): boolean {
+  if (reading.underPressure) return false;
+  const ceiling = high * reading.limit;
+  if (reading.used + reading.reserved + need < ceiling) return true;
+  return reading.live !== undefined && reading.live + reading.reserved + need < ceiling;
+}
+
+/** Decide what to do with one task. Scopes are checked in the order of what a death costs. */
+export function decide(input: GateInput): Decision {
+  const { need, water } = input;
+  const high = water.high;
+
+  const tooLarge = tooLargeFor(input);
+  if (tooLarge) return tooLarge;
+
+  if (input.process && !fits(input.process, need, high)) return pressure('process', input.process);
+  if (!fits(input.main, need, high)) return pressure('main', input.main);
+
+  const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
+  if (best) return { kind: 'admit', worker: best.id };
+  if (input.canSpawn) return { kind: 'admit', worker: 'spawn' };
+  if (anyFitsLater) return { kind: 'busy' };
+
+  const leastLoaded = leastLoadedWorker(input.workers);
+  if (!leastLoaded) return { kind: 'busy' };
+  return pressure('worker', leastLoaded);
+}
+
+/**
+ * The free worker with the most headroom left after `need` (`best`), and whether any worker,
+ * free or busy, could take the task (`anyFitsLater`: waiting for it is worthwhile).
+ */
+export function chooseWorker(workers: readonly WorkerReading[], need: number, high: number): { best: WorkerReading | undefined; anyFitsLater: boolean } {
+  let best: WorkerReading | undefined;
+  let bestRoom = -Infinity;
+  let anyFitsLater = false;
+  for (const worker of workers) {
+    if (!fits(worker, need, high)) continue;
+    anyFitsLater = true;
+    if (!worker.free) continue;
+    const room = high * worker.limit - levelOf(worker) - need;
+    if (room > bestRoom) {
+      best = worker;
+      bestRoom = room;
+    }
+  }
+  return { best, anyFitsLater };
+}
+
+function tooLargeFor(input: GateInput): Decision | undefined {
+  const { need, water } = input;
+  if (need <= 0) return undefined;
+  if (input.process && need >= water.high * input.process.limit) {
+    return { kind: 'too-large', scope: 'process', need, capacity: water.high * input.process.limit };
+  }
+  if (need >= water.high * input.main.limit) {
+    return { kind: 'too-large', scope: 'main', need, capacity: water.high * input.main.limit };
+  }
+  let largest = input.workerLimit;
+  for (const worker of input.workers) largest = Math.max(largest, worker.limit);
+  if (need >= water.high * largest) {
+    return { kind: 'too-large', scope: 'worker', need, capacity: water.high * largest };
+  }
+  return undefined;
+}
+
+function leastLoadedWorker(workers: readonly WorkerReading[]): WorkerReading | undefined {
+  let least: WorkerReading | undefined;
+  for (const worker of workers) {
+    if (!least || levelOf(worker) / worker.limit < levelOf(least) / least.limit) least = worker;
+  }
+  return least;
+}
+
+function pressure(scope: Scope, reading: Reading): Decision {
+  return { kind: 'pressure', scope, used: levelOf(reading), limit: reading.limit };
+}

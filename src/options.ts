@@ -1,0 +1,178 @@
+/**
+ * Options of {@link GatedPool} and of `run()`: types, defaults and validation. Every option is
+ * checked at construction; a wrong type throws a `TypeError` and a value out of range a
+ * `RangeError`, both naming the option and the value given.
+ */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits, Transferable } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+
+type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
+
+/** What to do with a task the gate cannot admit because of memory pressure. */
+export type Policy = 'reject' | 'wait';
+
+/** Options of a {@link GatedPool}. Piscina's options pass through, except those the gate owns. */
+export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'maxQueue' | 'loadBalancer' | 'taskQueue'> {
+  /** The task module: an absolute path or a `file:` URL, as in Piscina. */
+  filename: string;
+  /** Per-worker limits, as in `new Worker()`; `maxOldGenerationSizeMb` is each worker's heap limit. */
+  resourceLimits?: ResourceLimits;
+  /** `'reject'`: refuse at once under pressure. `'wait'` (default): hold in a bounded queue. */
+  policy?: Policy;
+  /** Fraction of a limit at which admission stops. Default 0.85. */
+  highWater?: number;
+  /** Fraction of a limit below which a scope under pressure admits again. Default 0.75. */
+  lowWater?: number;
+  /** Most tasks held at once; more are rejected with `QueueFullError`. Default 1024. Never unbounded. */
+  maxQueue?: number;
+  /** A held task older than this is rejected with `WaitTimeoutError`. Default 30 000 ms. */
+  maxWaitMs?: number;
+  /** How often busy workers are sampled and held tasks re-evaluated. Default 50 ms. */
+  pollIntervalMs?: number;
+  /** The hint given in `MemoryPressureError.retryAfterMs`. Default 1000 ms. */
+  retryAfterMs?: number;
+}
+
+/** Options of one `run()`. */
+export interface RunOptions {
+  /** The export of the task module to call. Default: the pool's `name`, else `'default'`. */
+  name?: string;
+  /** Objects to transfer (not copy) to the worker, as in Piscina. */
+  transferList?: readonly Transferable[];
+  /** Aborts the task while it is held (it is dropped) or while it runs (its worker is stopped). */
+  signal?: AbortSignal;
+  /** The task's estimated memory need in bytes, reserved from admission until it settles. */
+  memory?: number;
+}
+
+/** The gate's own settings after defaults and validation. */
+export interface GateSettings {
+  policy: Policy;
+  highWater: number;
+  lowWater: number;
+  maxQueue: number;
+  maxWaitMs: number;
+  pollIntervalMs: number;
+  retryAfterMs: number;
+  filename: string;
+  name: string;
+  concurrentTasksPerWorker: number;
+}
+
+/** Defaults of the gate's own options. */
+export const DEFAULTS = {
+  policy: 'wait',
+  highWater: 0.85,
+  lowWater: 0.75,
+  maxQueue: 1024,
+  maxWaitMs: 30_000,
+  pollIntervalMs: 50,
+  retryAfterMs: 1000,
+} as const satisfies Partial<GateSettings>;
+
+const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs']);
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function expectNumber(field: string, value: unknown, check: { min?: number; max?: number; integer?: boolean; allowInfinity?: boolean }): number {
+  if (typeof value !== 'number') throw new TypeError(`${field} must be a number, got ${describe(value)}`);
+  if (Number.isNaN(value)) throw new RangeError(`${field} must not be NaN`);
+  if (!check.allowInfinity && !Number.isFinite(value)) throw new RangeError(`${field} must be finite, got ${value}`);
+  if (check.integer && Number.isFinite(value) && !Number.isInteger(value)) throw new RangeError(`${field} must be an integer, got ${value}`);
+  if (check.min !== undefined && value < check.min) throw new RangeError(`${field} must be >= ${check.min}, got ${value}`);
+  if (check.max !== undefined && value > check.max) throw new RangeError(`${field} must be <= ${check.max}, got ${value}`);
+  return value;
+}
+
+function optionalNumber(options: Record<string, unknown>, key: string, fallback: number, check: Parameters<typeof expectNumber>[2]): number {
+  const value = options[key];
+  return value === undefined ? fallback : expectNumber(`options.${key}`, value, check);
+}
+
+/** Turns an absolute path or a `file:` URL into a `file:` URL string, or throws naming `field`. */
+export function toFileUrl(field: string, value: unknown): string {
+  if (value instanceof URL) value = value.href;
+  if (typeof value !== 'string') throw new TypeError(`${field} must be a string (absolute path or file: URL), got ${describe(value)}`);
+  if (value.startsWith('file:')) return value;
+  if (isAbsolute(value)) return pathToFileURL(value).href;
+  throw new RangeError(`${field} must be an absolute path or a file: URL, got ${describe(value)}`);
+}
+
+/** Validates the pool's options; returns the gate's settings and the options left for Piscina. */
+export function validatePoolOptions(options: unknown): { gate: GateSettings; piscina: PiscinaOptions } {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const o = options as Record<string, unknown>;
+  for (const owned of ['loadBalancer', 'taskQueue'] as const) {
+    if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
+  }
+  const filename = toFileUrl('options.filename', o.filename);
+  const policy = o.policy ?? DEFAULTS.policy;
+  if (policy !== 'reject' && policy !== 'wait') throw new RangeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
+  const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { min: Number.MIN_VALUE, max: 1 });
+  const lowWater = optionalNumber(o, 'lowWater', Math.min(DEFAULTS.lowWater, highWater), { min: 0, max: 1 });
+  if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
+  const name = o.name ?? 'default';
+  if (typeof name !== 'string' || name === '') throw new TypeError(`options.name must be a non-empty string, got ${describe(name)}`);
+  const concurrentTasksPerWorker = optionalNumber(o, 'concurrentTasksPerWorker', 1, { min: 1, integer: true });
+  validatePiscinaNumbers(o);
+
+  const piscina: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(o)) {
+    if (!GATE_KEYS.has(key) && key !== 'filename' && key !== 'name' && value !== undefined) piscina[key] = value;
+  }
+  return {
+    gate: {
+      policy,
+      highWater,
+      lowWater,
+      maxQueue: optionalNumber(o, 'maxQueue', DEFAULTS.maxQueue, { min: 0, integer: true }),
+      maxWaitMs: optionalNumber(o, 'maxWaitMs', DEFAULTS.maxWaitMs, { min: 0, allowInfinity: true }),
+      pollIntervalMs: optionalNumber(o, 'pollIntervalMs', DEFAULTS.pollIntervalMs, { min: 1, max: 60_000 }),
+      retryAfterMs: optionalNumber(o, 'retryAfterMs', DEFAULTS.retryAfterMs, { min: 0 }),
+      filename,
+      name,
+      concurrentTasksPerWorker,
+    },
+    piscina: piscina as PiscinaOptions,
+  };
+}
+
+function validatePiscinaNumbers(o: Record<string, unknown>): void {
+  if (o.minThreads !== undefined) expectNumber('options.minThreads', o.minThreads, { min: 0, integer: true });
+  if (o.maxThreads !== undefined) expectNumber('options.maxThreads', o.maxThreads, { min: 1, integer: true });
+  if (typeof o.minThreads === 'number' && typeof o.maxThreads === 'number' && o.minThreads > o.maxThreads) {
+    throw new RangeError(`options.minThreads (${o.minThreads}) must not be above options.maxThreads (${o.maxThreads})`);
+  }
+  if (o.idleTimeout !== undefined) expectNumber('options.idleTimeout', o.idleTimeout, { min: 0, allowInfinity: true });
+  const limits = o.resourceLimits;
+  if (limits === undefined) return;
+  if (typeof limits !== 'object' || limits === null) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);
+  for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
+    const value = (limits as Record<string, unknown>)[key];
+    if (value !== undefined) expectNumber(`options.resourceLimits.${key}`, value, { min: 0 });
+  }
+}
+
+/** Validates one `run()`'s options. */
+export function validateRunOptions(options: unknown): RunOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw new TypeError(`run options must be an object, got ${describe(options)}`);
+  const o = options as Record<string, unknown>;
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
+  if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`run options.signal must be an AbortSignal, got ${describe(o.signal)}`);
+  if (o.memory !== undefined) expectNumber('run options.memory', o.memory, { min: 0 });
+  return o as RunOptions;
+}

@@ -1,0 +1,493 @@
+/**
+ * GatedPool: a queue in front, Piscina behind, and the dispatch loop between them.
+ *
+ * Data flows one way: `run()` → held queue → the gate decides on the latest readings → Piscina
+ * (our balancer puts the task on the worker the gate chose) → the worker wrapper runs it and
+ * publishes readings → result back → reservations released → the gate re-evaluates held tasks.
+ *
+ * Piscina cannot hold a task safely (a balancer that returns `null` requeues it until some worker
+ * frees up), so tasks wait here, never inside Piscina. The one exception is a task sent to a worker
+ * that is still starting ("parked"); at most one is parked at a time, and it is pulled back if the
+ * pool loses every worker while it waits (Piscina would strand it with `minThreads: 0`).
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import type { Transferable } from 'node:worker_threads';
+import { decide, chooseWorker, nextPressure, levelOf, type Decision, type GateInput, type Reading } from './gate.js';
+import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
+import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import { Board } from './readings/board.js';
+import { isolateTracker, type IsolateTracker } from './readings/isolate.js';
+import { WorkerRegistry, type PiscinaWorkerView, type TrackedWorker } from './pool/workers.js';
+import { TaskCounters, type PoolStats } from './pool/stats.js';
+import type { GatedPoolEvents } from './pool/events.js';
+import type { Envelope } from './pool/envelope.js';
+
+const WRAPPER = new URL('./worker.js', import.meta.url).href;
+
+interface Task {
+  input: unknown;
+  transferList: Transferable[];
+  name: string;
+  need: number;
+  signal: AbortSignal | undefined;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  submittedAt: number;
+  state: 'new' | 'held' | 'parked' | 'running' | 'settled';
+  worker: TrackedWorker | undefined;
+  piscinaId: number | undefined;
+  waitTimer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+  unpark: AbortController | undefined;
+  lastPressure: MemoryPressureError | undefined;
+}
+
+/**
+ * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
+ *
+ * @typeParam I - the task input type.
+ * @typeParam O - the task result type.
+ */
+export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
+  readonly #settings: GateSettings;
+  readonly #piscina: Piscina;
+  readonly #board: Board;
+  readonly #workers: WorkerRegistry;
+  readonly #main: IsolateTracker;
+  readonly #stopMainListener: () => void;
+  readonly #counters = new TaskCounters();
+  readonly #byPiscinaId = new Map<number, Task>();
+  #held = new Set<Task>();
+  #running = 0;
+  #mainReserved = 0;
+  #mainUnderPressure = false;
+  #dispatching: { task: Task; target: number | 'spawn' } | undefined;
+  #parked: Task | undefined;
+  #pumping = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #destroyed = false;
+  #drainWaiters: (() => void)[] = [];
+
+  /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
+  constructor(options: GatedPoolOptions) {
+    const { gate, piscina } = validatePoolOptions(options);
+    super();
+    this.#settings = gate;
+    this.#main = isolateTracker();
+    this.#piscina = new Piscina({
+      ...piscina,
+      filename: WRAPPER,
+      name: 'default',
+      loadBalancer: (task, workers) => this.#balance(task, workers) as (typeof workers)[number] | null,
+    });
+    this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
+    const water = { high: gate.highWater, low: gate.lowWater };
+    this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#main.limit, {
+      onExit: (worker) => this.#onWorkerExit(worker),
+      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: levelOf(reading), limit: reading.limit }),
+      onSample: () => this.#schedulePump(),
+    });
+    this.#piscina.on('workerCreate', (view: PiscinaWorkerView) => this.#onWorkerCreate(view));
+    this.#piscina.on('error', (error: Error) => this.emit('workerError', error));
+    this.#stopMainListener = this.#main.onMajorGc(() => this.#schedulePump());
+  }
+
+  /**
+   * Submits a task. It runs when the gate admits it; it settles exactly once: with the task's
+   * result, the task's own error, or a typed heapgate error (see the README's errors table).
+   */
+  run(input: I, options?: RunOptions): Promise<O> {
+    let opts: RunOptions;
+    try {
+      opts = validateRunOptions(options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<O>();
+    const task = this.#newTask(input, opts, resolve as (value: unknown) => void, reject);
+    this.#counters.submitted++;
+    if (this.#closing || this.#destroyed) {
+      this.#settleError(task, new PoolClosedError());
+    } else if (task.signal?.aborted) {
+      this.#settleError(task, new AbortError(task.signal.reason));
+    } else if (this.#held.size === 0) {
+      if (!this.#tryStart(task)) this.#hold(task);
+    } else if (this.#settings.policy === 'reject' && this.#rejectIfPressure(task)) {
+      // rejected at once
+    } else {
+      this.#hold(task);
+    }
+    return promise;
+  }
+
+  /** A snapshot of every reading, reservation, queue and counter. */
+  stats(): PoolStats {
+    return {
+      main: { ...this.#mainReading(), external: this.#main.snapshot().external, majorGcs: this.#main.majorGcs },
+      workers: this.#workers.stats(),
+      held: this.#held.size,
+      running: this.#running,
+      maxQueue: this.#settings.maxQueue,
+      policy: this.#settings.policy,
+      counters: this.#counters.snapshot(),
+    };
+  }
+
+  /** Stops taking tasks, finishes admitted and held work, then closes the workers. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#held.size > 0 || this.#running > 0) await new Promise<void>((done) => this.#drainWaiters.push(done));
+      this.#shutdown();
+      await this.#piscina.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Rejects held tasks with `PoolClosedError`, stops running ones, and terminates the workers. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const task of [...this.#held]) this.#settleError(task, new PoolClosedError('the pool was destroyed while the task was held'));
+    this.#shutdown();
+    await this.#piscina.destroy();
+    this.#notifyDrained();
+  }
+
+  // ---- admission -------------------------------------------------------------------------------
+
+  #newTask(input: unknown, opts: RunOptions, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+    let transferList = opts.transferList ? [...opts.transferList] : [];
+    const movable = input as Record<symbol, unknown> | null;
+    if (movable !== null && typeof movable === 'object' && Piscina.transferableSymbol in movable) {
+      const transferable = movable[Piscina.transferableSymbol];
+      transferList = transferList.concat(transferable as Transferable);
+      input = movable[Piscina.valueSymbol];
+    }
+    return {
+      input,
+      transferList,
+      name: opts.name ?? this.#settings.name,
+      need: opts.memory ?? 0,
+      signal: opts.signal,
+      resolve,
+      reject,
+      submittedAt: performance.now(),
+      state: 'new',
+      worker: undefined,
+      piscinaId: undefined,
+      waitTimer: undefined,
+      onAbort: undefined,
+      unpark: undefined,
+      lastPressure: undefined,
+    };
+  }
+
+  #gateInput(need: number): GateInput {
+    return {
+      need,
+      water: { high: this.#settings.highWater, low: this.#settings.lowWater },
+      main: this.#mainReading(),
+      process: undefined,
+      workers: this.#workers.readings(),
+      canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
+      workerLimit: this.#workers.largestLimit() || this.#main.limit,
+    };
+  }
+
+  #mainReading(): Reading {
+    const snapshot = this.#main.snapshot();
+    const base = { used: snapshot.used, live: snapshot.live, limit: snapshot.limit, reserved: this.#mainReserved };
+    const under = nextPressure(base, this.#mainUnderPressure, { high: this.#settings.highWater, low: this.#settings.lowWater });
+    if (under !== this.#mainUnderPressure) {
+      this.#mainUnderPressure = under;
+      this.emit('pressure', { scope: 'main', threadId: undefined, underPressure: under, level: levelOf(base), limit: base.limit });
+    }
+    return { ...base, underPressure: under };
+  }
+
+  /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
+  #tryStart(task: Task): boolean {
+    const decision = decide(this.#gateInput(task.need));
+    switch (decision.kind) {
+      case 'admit':
+        this.#start(task, decision.worker);
+        return true;
+      case 'too-large':
+        this.#counters.rejected.tooLarge++;
+        this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+        return true;
+      case 'pressure': {
+        const error = this.#pressureError(decision, task);
+        if (this.#settings.policy === 'reject') {
+          this.#counters.rejected.pressure++;
+          this.#settleError(task, error);
+          return true;
+        }
+        task.lastPressure = error;
+        return false;
+      }
+      case 'busy':
+        return false;
+    }
+  }
+
+  /** Under policy 'reject' a task that arrives behind held (busy-waiting) ones is refused at once under pressure. */
+  #rejectIfPressure(task: Task): boolean {
+    const decision = decide(this.#gateInput(task.need));
+    if (decision.kind !== 'pressure' && decision.kind !== 'too-large') return false;
+    if (decision.kind === 'too-large') {
+      this.#counters.rejected.tooLarge++;
+      this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+    } else {
+      this.#counters.rejected.pressure++;
+      this.#settleError(task, this.#pressureError(decision, task));
+    }
+    return true;
+  }
+
+  #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
+    return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name });
+  }
+
+  #hold(task: Task): void {
+    if (this.#held.size >= this.#settings.maxQueue) {
+      this.#counters.rejected.queueFull++;
+      this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
+      return;
+    }
+    task.state = 'held';
+    this.#held.add(task);
+    this.#counters.held++;
+    this.emit('hold', { name: task.name, need: task.need, scope: task.lastPressure?.scope });
+    this.#arm(task);
+    this.#updatePolling();
+  }
+
+  /** Holds a task that already waited (pulled back from Piscina) at the head, keeping its deadline. */
+  #holdAtHead(task: Task): void {
+    task.state = 'held';
+    this.#held = new Set([task, ...this.#held]);
+    this.#arm(task);
+  }
+
+  /** Starts the task's wait deadline (counted from submission) and its abort listener. */
+  #arm(task: Task): void {
+    if (Number.isFinite(this.#settings.maxWaitMs)) {
+      const left = this.#settings.maxWaitMs - (performance.now() - task.submittedAt);
+      task.waitTimer = setTimeout(() => {
+        this.#counters.rejected.timeout++;
+        this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
+      }, Math.max(0, left));
+    }
+    if (task.signal) {
+      const signal = task.signal;
+      task.onAbort = () => this.#settleError(task, new AbortError(signal.reason));
+      signal.addEventListener('abort', task.onAbort, { once: true });
+    }
+  }
+
+  #unhold(task: Task): void {
+    this.#held.delete(task);
+    if (task.waitTimer) clearTimeout(task.waitTimer);
+    if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
+    task.waitTimer = undefined;
+    task.onAbort = undefined;
+  }
+
+  /** The dispatch loop: admits held tasks in order while the gate allows, recycles hot idle workers. */
+  #pump(): void {
+    if (this.#pumping || this.#destroyed) return;
+    this.#pumping = true;
+    try {
+      for (const task of this.#held) {
+        if (!this.#tryStart(task)) break;
+      }
+      if (this.#held.size > 0) this.#recycleHotIdleWorkers();
+      this.#pullBackStrandedTask();
+    } finally {
+      this.#pumping = false;
+    }
+    this.#updatePolling();
+    if (this.#held.size === 0 && this.#running === 0) this.#notifyDrained();
+  }
+
+  #schedulePump(): void {
+    if (this.#held.size > 0) queueMicrotask(() => this.#pump());
+  }
+
+  #recycleHotIdleWorkers(): void {
+    for (const worker of this.#workers.idleUnderPressure()) {
+      const reading = this.#workers.reading(worker);
+      this.#counters.recycled++;
+      this.emit('recycle', { threadId: worker.id, live: reading.live ?? reading.used, limit: reading.limit });
+      this.#workers.retire(worker);
+    }
+  }
+
+  #pullBackStrandedTask(): void {
+    const parked = this.#parked;
+    if (parked && this.#piscina.threads.length === 0) parked.unpark?.abort();
+  }
+
+  // ---- dispatch to Piscina -----------------------------------------------------------------------
+
+  #start(task: Task, target: number | 'spawn'): void {
+    if (task.state === 'held') this.#unhold(task);
+    task.state = target === 'spawn' ? 'parked' : 'running';
+    this.#running++;
+    this.#mainReserved += task.need;
+    this.#counters.admitted++;
+    this.emit('admit', { name: task.name, need: task.need, worker: target });
+    const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
+    const envelope: Envelope = { filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer };
+    let signal = task.signal;
+    if (target === 'spawn') {
+      task.unpark = new AbortController();
+      signal = signal ? AbortSignal.any([signal, task.unpark.signal]) : task.unpark.signal;
+    }
+    this.#dispatching = { task, target };
+    let result: Promise<unknown>;
+    try {
+      result = this.#piscina.run(envelope, { transferList: task.transferList as never, ...(signal ? { signal } : {}) });
+    } finally {
+      this.#dispatching = undefined;
+    }
+    result.then(
+      (value) => this.#finish(task, undefined, value),
+      (error: unknown) => this.#finish(task, error, undefined),
+    );
+  }
+
+  /** Piscina's load balancer: puts each task on the worker the gate chose. */
+  #balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
+    const dispatching = this.#dispatching;
+    const task = this.#byPiscinaId.get(piscinaTask.taskId) ?? dispatching?.task;
+    if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
+    let chosen: PiscinaWorkerView | undefined;
+    if (dispatching?.task === task) {
+      if (dispatching.target !== 'spawn') chosen = views.find((view) => view.id === dispatching.target);
+    } else {
+      const offered = new Set(views.map((view) => view.id));
+      const { best } = chooseWorker(this.#workers.readings().filter((reading) => offered.has(reading.id)), task.need, this.#settings.highWater);
+      if (best) chosen = views.find((view) => view.id === best.id);
+    }
+    if (!chosen) {
+      task.piscinaId = piscinaTask.taskId;
+      this.#byPiscinaId.set(piscinaTask.taskId, task);
+      this.#parked = task;
+      task.state = 'parked';
+      return null;
+    }
+    this.#byPiscinaId.delete(piscinaTask.taskId);
+    if (this.#parked === task) {
+      this.#parked = undefined;
+      queueMicrotask(() => this.#pump());
+    }
+    task.state = 'running';
+    task.worker = this.#workers.get(chosen.id);
+    if (task.worker) task.worker.reserved += task.need;
+    return chosen;
+  }
+
+  #finish(task: Task, error: unknown, value: unknown): void {
+    if (task.state === 'settled') return;
+    if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
+    if (this.#parked === task) this.#parked = undefined;
+    this.#running--;
+    this.#mainReserved -= task.need;
+    const worker = task.worker;
+    if (worker) worker.reserved -= task.need;
+
+    if (error !== undefined && worker === undefined && task.unpark?.signal.aborted && !task.signal?.aborted && !this.#destroyed) {
+      // Pulled back from a stranded park: it never ran; it goes back to the head of the queue.
+      task.unpark = undefined;
+      task.piscinaId = undefined;
+      this.#holdAtHead(task);
+      queueMicrotask(() => this.#pump());
+      return;
+    }
+    if (error === undefined) {
+      this.#counters.completed++;
+      this.#settle(task, () => task.resolve(value));
+    } else {
+      this.#settleError(task, this.#classify(task, error, worker));
+    }
+    this.#pump();
+  }
+
+  #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): unknown {
+    if (task.signal?.aborted) return new AbortError(task.signal.reason);
+    if (this.#destroyed) return new PoolClosedError('the pool was destroyed while the task was running');
+    const code = (error as { code?: unknown } | null)?.code;
+    if (worker?.dead || code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      this.#counters.crashed++;
+      return new WorkerCrashError(task.name, worker?.id, error);
+    }
+    this.#counters.failed++;
+    return error;
+  }
+
+  #settleError(task: Task, error: unknown): void {
+    if (error instanceof AbortError && task.state !== 'settled') this.#counters.rejected.aborted++;
+    if (error instanceof PoolClosedError && task.state !== 'settled') this.#counters.rejected.closed++;
+    this.#settle(task, () => task.reject(error));
+    if (error instanceof HeapgateError) this.emit('reject', error);
+  }
+
+  #settle(task: Task, settle: () => void): void {
+    if (task.state === 'settled') return;
+    if (task.state === 'held') this.#unhold(task);
+    task.state = 'settled';
+    this.#counters.settled++;
+    settle();
+    if (this.#held.size === 0 && this.#running === 0) this.#notifyDrained();
+  }
+
+  // ---- workers, polling, shutdown ----------------------------------------------------------------
+
+  #onWorkerCreate(view: PiscinaWorkerView): void {
+    const thread = this.#piscina.threads.find((candidate) => candidate.threadId === view.id);
+    if (thread) this.#workers.add(view, thread);
+    this.#schedulePump();
+  }
+
+  #onWorkerExit(worker: TrackedWorker): void {
+    if (!worker.retiring) this.emit('workerExit', { threadId: worker.id });
+    queueMicrotask(() => this.#pump());
+  }
+
+  #updatePolling(): void {
+    const needed = this.#held.size > 0 || this.#running > 0;
+    if (needed && !this.#pollTimer && !this.#destroyed) {
+      this.#pollTimer = setInterval(() => {
+        this.#workers.sampleBusy();
+        this.#pump();
+      }, this.#settings.pollIntervalMs);
+    } else if (!needed && this.#pollTimer) {
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = undefined;
+    }
+    // Held tasks must keep the process alive until they settle; running ones are kept by Piscina.
+    if (this.#pollTimer) {
+      if (this.#held.size > 0) this.#pollTimer.ref();
+      else this.#pollTimer.unref();
+    }
+  }
+
+  #notifyDrained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const done of waiters) done();
+  }
+
+  #shutdown(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
+    this.#stopMainListener();
+  }
+}
+
+

@@ -1,0 +1,19 @@
+/** The events a GatedPool emits, with their payloads. */
+import type { HeapgateError, Scope } from '../errors.js';
+
+export interface GatedPoolEvents {
+  /** A task was sent to a worker (`'spawn'`: to a worker being started for it). */
+  admit: [info: { name: string; need: number; worker: number | 'spawn' }];
+  /** A task was put in the held queue; `scope` is set when memory pressure was the reason. */
+  hold: [info: { name: string; need: number; scope: Scope | undefined }];
+  /** A task was refused or failed with a heapgate error. */
+  reject: [error: HeapgateError];
+  /** A scope entered or left pressure. `threadId` names the worker for scope `'worker'`. */
+  pressure: [info: { scope: Scope; threadId: number | undefined; underPressure: boolean; level: number; limit: number }];
+  /** An idle worker was terminated because its live heap stayed above the high-water mark. */
+  recycle: [info: { threadId: number; live: number; limit: number }];
+  /** A worker exited without the gate asking (crash, out of memory, idle timeout, abort). */
+  workerExit: [info: { threadId: number }];
+  /** Piscina reported a worker error that no task was waiting on. */
+  workerError: [error: Error];
+}

@@ -1,0 +1,58 @@
+/** Counters and the shape of `GatedPool.stats()`. */
+import type { Policy } from '../options.js';
+import type { Reading } from '../gate.js';
+import type { WorkerStats } from './workers.js';
+
+/** How many tasks went which way since the pool was created. */
+export interface CounterSnapshot {
+  /** Tasks given to `run()`. */
+  submitted: number;
+  /** Tasks that settled (resolved or rejected); equals `submitted` once the pool is idle. */
+  settled: number;
+  /** Tasks the gate sent to a worker. */
+  admitted: number;
+  /** Times a task was put in the held queue. */
+  held: number;
+  /** Tasks that resolved. */
+  completed: number;
+  /** Tasks whose own code threw or rejected. */
+  failed: number;
+  /** Tasks lost with a worker that died under them. */
+  crashed: number;
+  /** Idle workers terminated because their live heap stayed above the high-water mark. */
+  recycled: number;
+  /** Tasks the gate refused, by reason. */
+  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number };
+}
+
+/** Mutable counters; `snapshot()` copies them. */
+export class TaskCounters implements CounterSnapshot {
+  submitted = 0;
+  settled = 0;
+  admitted = 0;
+  held = 0;
+  completed = 0;
+  failed = 0;
+  crashed = 0;
+  recycled = 0;
+  rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0 };
+
+  snapshot(): CounterSnapshot {
+    return { ...this, rejected: { ...this.rejected } };
+  }
+}
+
+/** What `stats()` returns. All sizes in bytes. */
+export interface PoolStats {
+  /** The main isolate: heap used, live after the last major GC, old-generation limit, reservations. */
+  main: Reading & { external: number; majorGcs: number };
+  /** Every worker's readings. */
+  workers: WorkerStats[];
+  /** Tasks waiting in the held queue. */
+  held: number;
+  /** Tasks admitted and not settled yet. */
+  running: number;
+  maxQueue: number;
+  policy: Policy;
+  counters: CounterSnapshot;
+}

@@ -1,0 +1,201 @@
+/**
+ * The workers the gate knows of: one record per live Piscina worker, its reservations, its
+ * pressure state, and its readings merged from the board (published by the worker itself) and,
+ * on Node >= 22.16, from `worker.getHeapStatistics()` samples taken from the main thread while it
+ * is busy. Worker identity is the Node `Worker` object: its `exit` event is the one reliable end.
+ */
+import type { Worker } from 'node:worker_threads';
+import { nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
+import type { Board } from '../readings/board.js';
+
+const MiB = 2 ** 20;
+
+/** The part of Piscina's worker view the registry uses. */
+export interface PiscinaWorkerView {
+  readonly id: number;
+  readonly currentUsage: number;
+  readonly terminating: boolean;
+  readonly destroyed: boolean;
+}
+
+/** One worker's record. */
+export interface TrackedWorker {
+  readonly id: number;
+  readonly thread: Worker;
+  readonly view: PiscinaWorkerView;
+  /** Old-generation limit asked for through `resourceLimits`, in bytes (used until it publishes). */
+  readonly configuredLimit: number;
+  reserved: number;
+  underPressure: boolean;
+  /** Being terminated by the gate (recycled): never chosen again. */
+  retiring: boolean;
+  /** It emitted `'error'` or exited: tasks still on it failed because of that. */
+  dead: boolean;
+  sample: { used: number; at: number } | undefined;
+  sampling: boolean;
+}
+
+/** Per-worker readings as `stats()` reports them. */
+export interface WorkerStats extends WorkerReading {
+  /** Tasks running on it. */
+  running: number;
+  /** Off-heap memory it reported (Buffers/ArrayBuffers), bytes. */
+  external: number;
+  /** When its readings were last refreshed, `Date.now()` ms; 0 when never. */
+  updatedAt: number;
+}
+
+/** Callbacks into the pool. */
+export interface RegistryHooks {
+  /** A worker exited (crash, recycle, idle timeout, abort). */
+  onExit(worker: TrackedWorker): void;
+  /** A worker entered or left pressure. */
+  onPressure(worker: TrackedWorker, reading: WorkerReading): void;
+  /** A fresh sample arrived. */
+  onSample(): void;
+}
+
+type ThreadWithSampling = Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number }> };
+
+export class WorkerRegistry {
+  readonly #workers = new Map<number, TrackedWorker>();
+  readonly #board: Board;
+  readonly #water: WaterMarks;
+  readonly #capacity: number;
+  readonly #hooks: RegistryHooks;
+  readonly #fallbackLimit: number;
+
+  /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
+  constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
+    this.#board = board;
+    this.#fallbackLimit = fallbackLimit;
+    this.#water = water;
+    this.#capacity = concurrentTasksPerWorker;
+    this.#hooks = hooks;
+  }
+
+  /** Starts tracking a worker Piscina reports ready. */
+  add(view: PiscinaWorkerView, thread: Worker): TrackedWorker {
+    const id = view.id;
+    const record: TrackedWorker = {
+      id,
+      thread,
+      view,
+      configuredLimit: (thread.resourceLimits?.maxOldGenerationSizeMb ?? 0) * MiB || this.#fallbackLimit,
+      reserved: 0,
+      underPressure: false,
+      retiring: false,
+      dead: false,
+      sample: undefined,
+      sampling: false,
+    };
+    this.#workers.set(id, record);
+    thread.on('error', () => {
+      record.dead = true;
+    });
+    thread.once('exit', () => {
+      record.dead = true;
+      this.#workers.delete(id);
+      this.#board.release(id);
+      this.#hooks.onExit(record);
+    });
+    return record;
+  }
+
+  get(id: number): TrackedWorker | undefined {
+    return this.#workers.get(id);
+  }
+
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  /** The largest old-generation limit any known worker has, or 0. */
+  largestLimit(): number {
+    let largest = 0;
+    for (const worker of this.#workers.values()) largest = Math.max(largest, this.#read(worker).limit);
+    return largest;
+  }
+
+  /** Readings of every worker that can be chosen, with pressure flags brought up to date. */
+  readings(): WorkerReading[] {
+    const out: WorkerReading[] = [];
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.dead || worker.view.terminating || worker.view.destroyed) continue;
+      out.push(this.reading(worker));
+    }
+    return out;
+  }
+
+  /** One worker's reading, with its pressure flag brought up to date. */
+  reading(worker: TrackedWorker): WorkerReading {
+    const { used, live, limit } = this.#read(worker);
+    const base = { used, live, limit, reserved: worker.reserved };
+    const under = nextPressure(base, worker.underPressure, this.#water);
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.view.currentUsage < this.#capacity };
+    if (under !== worker.underPressure) {
+      worker.underPressure = under;
+      this.#hooks.onPressure(worker, reading);
+    }
+    return reading;
+  }
+
+  /** Every worker's readings, for `stats()`. */
+  stats(): WorkerStats[] {
+    return [...this.#workers.values()].map((worker) => {
+      const read = this.#read(worker);
+      return { ...this.reading(worker), running: worker.view.currentUsage, external: read.external, updatedAt: read.updatedAt };
+    });
+  }
+
+  /** Workers with no task running whose heap is above the high-water mark even after GC. */
+  idleUnderPressure(): TrackedWorker[] {
+    const hot: TrackedWorker[] = [];
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.dead || worker.view.currentUsage > 0) continue;
+      const reading = this.reading(worker);
+      if (reading.underPressure && reading.live !== undefined && reading.live >= this.#water.high * reading.limit) hot.push(worker);
+    }
+    return hot;
+  }
+
+  /** Terminates a worker so that Piscina replaces it; it is never chosen again. */
+  retire(worker: TrackedWorker): void {
+    worker.retiring = true;
+    void worker.thread.terminate();
+  }
+
+  /** Samples busy workers with `worker.getHeapStatistics()` where Node has it (22.16+). */
+  sampleBusy(): void {
+    for (const worker of this.#workers.values()) {
+      const thread = worker.thread as ThreadWithSampling;
+      if (worker.sampling || worker.dead || worker.view.currentUsage === 0 || typeof thread.getHeapStatistics !== 'function') continue;
+      worker.sampling = true;
+      thread.getHeapStatistics().then(
+        (stats) => {
+          worker.sampling = false;
+          worker.sample = { used: stats.used_heap_size, at: Date.now() };
+          this.#hooks.onSample();
+        },
+        () => {
+          worker.sampling = false;
+        },
+      );
+    }
+  }
+
+  #read(worker: TrackedWorker): { used: number; live: number | undefined; limit: number; external: number; updatedAt: number } {
+    const published = this.#board.read(worker.id);
+    const sample = worker.sample;
+    const limit = published && published.limit > 0 ? published.limit : worker.configuredLimit;
+    if (!published) return { used: sample?.used ?? 0, live: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
+    const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
+    return {
+      used: sampleIsNewer ? sample.used : published.used,
+      live: published.live,
+      limit,
+      external: published.external,
+      updatedAt: sampleIsNewer ? sample.at : published.updatedAt,
+    };
+  }
+}

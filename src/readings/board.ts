@@ -1,0 +1,114 @@
+/**
+ * The board: a SharedArrayBuffer on which each worker publishes its own readings, so the main
+ * thread reads every worker's state synchronously for the cost of a few memory loads.
+ *
+ * One slot per worker. A worker claims a free slot with a compare-and-swap on the slot's owner
+ * word (its thread id); the main thread frees it when the worker exits. Each slot is written
+ * under a sequence lock: the writer makes the sequence odd, writes, makes it even again; a reader
+ * retries while the sequence is odd or changed under it.
+ */
+import type { IsolateSnapshot } from './isolate.js';
+
+const OWNER = 0;
+const SEQ = 1;
+const HEADER_INT32S = 2;
+const FIELDS = ['used', 'live', 'limit', 'external', 'majorGcs', 'updatedAt'] as const;
+const SLOT_BYTES = HEADER_INT32S * 4 + FIELDS.length * 8;
+const READ_ATTEMPTS = 8;
+
+/** What a worker publishes. `live` is `undefined` before its first major GC. */
+export interface BoardReading extends IsolateSnapshot {
+  /** When the reading was written, `Date.now()` milliseconds. */
+  updatedAt: number;
+}
+
+/** A view of the board; both sides construct one over the same buffer. */
+export class Board {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  readonly #ints: Int32Array;
+  readonly #floats: Float64Array;
+
+  constructor(bufferOrSlots: SharedArrayBuffer | number) {
+    this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(bufferOrSlots * SLOT_BYTES) : bufferOrSlots;
+    this.slots = Math.floor(this.buffer.byteLength / SLOT_BYTES);
+    this.#ints = new Int32Array(this.buffer);
+    this.#floats = new Float64Array(this.buffer);
+  }
+
+  /** Claims a free slot for `threadId` (worker side). Returns its index, or -1 when none is free. */
+  claim(threadId: number): number {
+    const existing = this.slotOf(threadId);
+    if (existing !== -1) return existing;
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (Atomics.compareExchange(this.#ints, this.#intBase(slot) + OWNER, 0, threadId) === 0) return slot;
+    }
+    return -1;
+  }
+
+  /** The slot owned by `threadId`, or -1. */
+  slotOf(threadId: number): number {
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (Atomics.load(this.#ints, this.#intBase(slot) + OWNER) === threadId) return slot;
+    }
+    return -1;
+  }
+
+  /** Frees the slot of `threadId` (main side, when the worker has exited). */
+  release(threadId: number): void {
+    const slot = this.slotOf(threadId);
+    if (slot === -1) return;
+    const base = this.#intBase(slot);
+    Atomics.add(this.#ints, base + SEQ, 1);
+    this.#floats.fill(0, this.#floatBase(slot), this.#floatBase(slot) + FIELDS.length);
+    Atomics.add(this.#ints, base + SEQ, 1);
+    Atomics.store(this.#ints, base + OWNER, 0);
+  }
+
+  /** Writes a reading into `slot` (worker side). */
+  write(slot: number, reading: BoardReading): void {
+    const base = this.#intBase(slot);
+    const at = this.#floatBase(slot);
+    Atomics.add(this.#ints, base + SEQ, 1);
+    this.#floats[at] = reading.used;
+    this.#floats[at + 1] = reading.live ?? Number.NaN;
+    this.#floats[at + 2] = reading.limit;
+    this.#floats[at + 3] = reading.external;
+    this.#floats[at + 4] = reading.majorGcs;
+    this.#floats[at + 5] = reading.updatedAt;
+    Atomics.add(this.#ints, base + SEQ, 1);
+  }
+
+  /** Reads what `threadId` last published, or `undefined` when it has no slot or never wrote. */
+  read(threadId: number): BoardReading | undefined {
+    const slot = this.slotOf(threadId);
+    if (slot === -1) return undefined;
+    const base = this.#intBase(slot);
+    const at = this.#floatBase(slot);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.#ints, base + SEQ);
+      if (before % 2 === 1) continue;
+      const field = (index: number): number => this.#floats[at + index] ?? 0;
+      const live = field(1);
+      const reading: BoardReading = {
+        used: field(0),
+        live: Number.isNaN(live) ? undefined : live,
+        limit: field(2),
+        external: field(3),
+        majorGcs: field(4),
+        updatedAt: field(5),
+      };
+      if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
+      return reading.updatedAt === 0 ? undefined : reading;
+    }
+    return undefined;
+  }
+
+  #intBase(slot: number): number {
+    return (slot * SLOT_BYTES) / 4;
+  }
+
+  #floatBase(slot: number): number {
+    return (slot * SLOT_BYTES + HEADER_INT32S * 4) / 8;
+  }
+}
