@@ -305,7 +305,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       for (const task of this.#held) {
         if (!this.#tryStart(task)) break;
       }
-      if (this.#held.size > 0) this.#recycleHotIdleWorkers();
+      this.#recycleHotIdleWorkers();
       this.#pullBackStrandedTask();
     } finally {
       this.#pumping = false;
@@ -342,7 +342,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
     const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
-    const envelope: Envelope = { filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer };
+    const envelope: Envelope = { filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater };
     let signal = task.signal;
     if (target === 'spawn') {
       task.unpark = new AbortController();

@@ -20,6 +20,19 @@ function publish(): void {
   board.write(slot, { ...isolateTracker().snapshot(), updatedAt: Date.now() });
 }
 
+/**
+ * At the end of a task: when the heap in use is above the mark and the last live figure does not
+ * already show the worker as full, the gate cannot tell garbage from growth, so collect once and
+ * publish the exact live heap before the result goes back.
+ */
+function publishAfterTask(highWater: number): void {
+  const tracker = isolateTracker();
+  const ceiling = highWater * tracker.limit;
+  const { used, live } = tracker.snapshot();
+  if (used >= ceiling && !(live !== undefined && live >= ceiling)) tracker.collect();
+  publish();
+}
+
 function joinBoard(buffer: SharedArrayBuffer): void {
   if (board) return;
   board = new Board(buffer);
@@ -54,6 +67,6 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
     const fn = await loadTask(envelope.filename, envelope.name);
     return await fn(envelope.input);
   } finally {
-    publish();
+    publishAfterTask(envelope.highWater);
   }
 }

@@ -8,4 +8,6 @@ export interface Envelope {
   input: unknown;
   /** The shared board; sent until the worker has claimed a slot on it. */
   board: SharedArrayBuffer | undefined;
+  /** The pool's high-water fraction: a task that ends above it with no fresh live figure collects first. */
+  highWater: number;
 }

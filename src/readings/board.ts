@@ -12,7 +12,7 @@ import type { IsolateSnapshot } from './isolate.js';
 const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
-const FIELDS = ['used', 'live', 'limit', 'external', 'majorGcs', 'updatedAt'] as const;
+const FIELDS = ['used', 'live', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
 const SLOT_BYTES = HEADER_INT32S * 4 + FIELDS.length * 8;
 const READ_ATTEMPTS = 8;
 
@@ -75,7 +75,8 @@ export class Board {
     this.#floats[at + 2] = reading.limit;
     this.#floats[at + 3] = reading.external;
     this.#floats[at + 4] = reading.majorGcs;
-    this.#floats[at + 5] = reading.updatedAt;
+    this.#floats[at + 5] = reading.collections;
+    this.#floats[at + 6] = reading.updatedAt;
     Atomics.add(this.#ints, base + SEQ, 1);
   }
 
@@ -96,7 +97,8 @@ export class Board {
         limit: field(2),
         external: field(3),
         majorGcs: field(4),
-        updatedAt: field(5),
+        collections: field(5),
+        updatedAt: field(6),
       };
       if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
       return reading.updatedAt === 0 ? undefined : reading;
