@@ -85,14 +85,20 @@ export function nextPressure(reading: Omit<Reading, 'underPressure'>, wasUnderPr
 }
 
 /**
- * Whether `need` more bytes fit a scope now. Tier 1: the cheap figure leaves room. Tier 2: the
- * live figure leaves room. Never while the scope is under pressure.
+ * Whether `need` more bytes fit a scope now.
+ * - Tier 1: the cheap figure (which counts garbage) leaves room below `high` × limit.
+ * - Tier 2: the live figure leaves room below `high` × limit, AND the cheap figure stays below the
+ *   limit itself. The live figure dates from the last major GC; whatever was allocated since may
+ *   be garbage or may be retained. Capping the cheap figure at the limit keeps the worst case (all
+ *   of it retained) survivable, while garbage — which V8 collects long before the limit — is still
+ *   not counted as pressure.
+ * Never while the scope is under pressure.
  */
 export function fits(reading: Reading, need: number, high: number): boolean {
   if (reading.underPressure) return false;
-  const ceiling = high * reading.limit;
-  if (reading.used + reading.reserved + need < ceiling) return true;
-  return reading.live !== undefined && reading.live + reading.reserved + need < ceiling;
+  const committed = reading.used + reading.reserved + need;
+  if (committed < high * reading.limit) return true;
+  return reading.live !== undefined && reading.live + reading.reserved + need < high * reading.limit && committed < reading.limit;
 }
 
 /** Decide what to do with one task. Scopes are checked in the order of what a death costs. */
