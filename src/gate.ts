@@ -4,6 +4,7 @@
  * exhaustively with injected readings and called on the hot path for the cost of a few compares.
  */
 import type { Scope } from './errors.js';
+import type { Policy } from './options.js';
 
 /** What the gate knows about one scope: an isolate (main or a worker) or the process. */
 export interface Reading {
@@ -65,6 +66,23 @@ export type Decision =
   | { kind: 'pressure'; scope: Scope; used: number; limit: number }
   /** The task can never fit this scope, however empty it gets. */
   | { kind: 'too-large'; scope: Scope; need: number; capacity: number };
+
+/** What the pool does with a decision: start the task, keep it held, or settle it with an error. */
+export type Action = 'start' | 'hold' | 'reject';
+
+/** The policy applied to a decision. Pressure rejects under `'reject'` and holds under `'wait'`. */
+export function actionFor(decision: Decision, policy: Policy): Action {
+  switch (decision.kind) {
+    case 'admit':
+      return 'start';
+    case 'busy':
+      return 'hold';
+    case 'too-large':
+      return 'reject';
+    case 'pressure':
+      return policy === 'reject' ? 'reject' : 'hold';
+  }
+}
 
 /**
  * The best honest estimate of a scope's committed memory: the smaller of the cheap upper bound and

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { Transferable } from 'node:worker_threads';
-import { decide, chooseWorker, nextPressure, levelOf, type Decision, type GateInput, type Reading } from './gate.js';
+import { actionFor, decide, chooseWorker, nextPressure, levelOf, type Decision, type GateInput, type Reading } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -211,26 +211,21 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
     const decision = decide(this.#gateInput(task.need));
-    switch (decision.kind) {
-      case 'admit':
-        this.#start(task, decision.worker);
-        return true;
-      case 'too-large':
-        this.#counters.rejected.tooLarge++;
-        this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
-        return true;
-      case 'pressure': {
-        const error = this.#pressureError(decision, task);
-        if (this.#settings.policy === 'reject') {
-          this.#counters.rejected.pressure++;
-          this.#settleError(task, error);
-          return true;
-        }
-        task.lastPressure = error;
-        return false;
-      }
-      case 'busy':
-        return false;
+    const action = actionFor(decision, this.#settings.policy);
+    if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
+    else if (action === 'reject') this.#refuse(task, decision);
+    else if (decision.kind === 'pressure') task.lastPressure = this.#pressureError(decision, task);
+    return action !== 'hold';
+  }
+
+  /** Settles a task the gate refused: too large for good, or pressure under policy 'reject'. */
+  #refuse(task: Task, decision: Decision): void {
+    if (decision.kind === 'too-large') {
+      this.#counters.rejected.tooLarge++;
+      this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+    } else if (decision.kind === 'pressure') {
+      this.#counters.rejected.pressure++;
+      this.#settleError(task, this.#pressureError(decision, task));
     }
   }
 
@@ -238,13 +233,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #rejectIfPressure(task: Task): boolean {
     const decision = decide(this.#gateInput(task.need));
     if (decision.kind !== 'pressure' && decision.kind !== 'too-large') return false;
-    if (decision.kind === 'too-large') {
-      this.#counters.rejected.tooLarge++;
-      this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
-    } else {
-      this.#counters.rejected.pressure++;
-      this.#settleError(task, this.#pressureError(decision, task));
-    }
+    this.#refuse(task, decision);
     return true;
   }
 

@@ -78,17 +78,16 @@ export class IsolateTracker {
   /**
    * Runs a full GC in this isolate now and records the exact live heap. It stops this isolate for
    * a few to ~100 ms: workers call it only when a task ends with the heap above the mark and no
-   * fresh live figure; the main isolate never calls it on the submission path.
+   * fresh live figure; the main isolate never calls it on the submission path. False when no `gc()`
+   * could be had (nothing was collected).
    */
-  collect(): void {
-    if (!this.#gc) {
-      v8.setFlagsFromString('--expose-gc');
-      this.#gc = vm.runInNewContext('gc') as () => void;
-      v8.setFlagsFromString('--no-expose-gc');
-    }
+  collect(): boolean {
+    this.#gc ??= obtainGc();
+    if (!this.#gc) return false;
     this.#gc();
     this.#live = v8.getHeapStatistics().used_heap_size;
     this.#collections++;
+    return true;
   }
 
   /** Calls `listener` after each major GC has been accounted. Returns a function that removes it. */
@@ -115,6 +114,29 @@ export class IsolateTracker {
     this.#majorGcs += majors;
     for (const listener of this.#listeners) listener();
   }
+}
+
+const GC_ATTEMPTS = 5;
+
+/**
+ * This isolate's `gc()` function: the global one when the process runs with `--expose-gc`, else
+ * one taken from a fresh context created while the flag is briefly on. V8 flags are process-wide,
+ * so another thread may turn the flag off in between; that is retried a few times. `undefined`
+ * when it could not be had (the caller then simply does not collect).
+ */
+function obtainGc(): (() => void) | undefined {
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return global as () => void;
+  for (let attempt = 0; attempt < GC_ATTEMPTS; attempt++) {
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
+      if (typeof gc === 'function') return gc as () => void;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+  }
+  return undefined;
 }
 
 let tracker: IsolateTracker | undefined;

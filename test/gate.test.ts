@@ -1,0 +1,164 @@
+// The decision table of the pure gate, with injected readings: every tier, every scope, both
+// policies, hysteresis. No timers, no workers: these are the rules themselves.
+import { describe, expect, it } from 'vitest';
+import { actionFor, chooseWorker, decide, fits, levelOf, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/gate.js';
+
+const MB = 2 ** 20;
+const water = { high: 0.8, low: 0.6 };
+const LIMIT = 100 * MB;
+
+function reading(over: Partial<Reading> = {}): Reading {
+  return { used: 10 * MB, live: 10 * MB, limit: LIMIT, reserved: 0, underPressure: false, ...over };
+}
+
+function worker(id: number, over: Partial<WorkerReading> = {}): WorkerReading {
+  return { ...reading(), id, free: true, ...over };
+}
+
+function input(over: Partial<GateInput> = {}): GateInput {
+  return { need: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
+}
+
+describe('fits: the tiers of one scope', () => {
+  const cases: [string, Partial<Reading>, number, boolean][] = [
+    ['tier 1: used below high', { used: 79 * MB, live: undefined }, 0, true],
+    ['tier 1 fails, no live figure: no', { used: 81 * MB, live: undefined }, 0, false],
+    ['tier 2: used above high, live low, used under the limit', { used: 95 * MB, live: 20 * MB }, 0, true],
+    ['tier 2 capped: used at the limit, even with low live', { used: 100 * MB, live: 20 * MB }, 0, false],
+    ['tier 2 fails: live above high', { used: 95 * MB, live: 85 * MB }, 0, false],
+    ['need counts in tier 1', { used: 70 * MB, live: undefined }, 10 * MB, false],
+    ['need counts in tier 2', { used: 90 * MB, live: 70 * MB }, 9 * MB, true],
+    ['need counts against the cap', { used: 90 * MB, live: 20 * MB }, 10 * MB, false],
+    ['reservations count in tier 1', { used: 50 * MB, live: undefined, reserved: 30 * MB }, 0, false],
+    ['reservations count in tier 2', { used: 90 * MB, live: 40 * MB, reserved: 40 * MB }, 0, false],
+    ['under pressure: never, whatever the figures', { used: 1 * MB, live: 1 * MB, underPressure: true }, 0, false],
+    ['exactly at high: no (strict)', { used: 80 * MB, live: 80 * MB }, 0, false],
+  ];
+  for (const [name, over, need, expected] of cases) {
+    it(name, () => expect(fits(reading(over), need, water.high)).toBe(expected));
+  }
+
+  it('levelOf takes the smaller of used and live, plus reservations', () => {
+    expect(levelOf({ used: 90, live: 30, reserved: 5 })).toBe(35);
+    expect(levelOf({ used: 20, live: 30, reserved: 5 })).toBe(25);
+    expect(levelOf({ used: 90, live: undefined, reserved: 5 })).toBe(95);
+  });
+});
+
+describe('nextPressure: hysteresis between the water marks', () => {
+  const at = (mb: number) => ({ used: mb * MB, live: mb * MB, limit: LIMIT, reserved: 0 });
+  it('enters at high, not below it', () => {
+    expect(nextPressure(at(79), false, water)).toBe(false);
+    expect(nextPressure(at(80), false, water)).toBe(true);
+  });
+  it('stays under pressure between low and high', () => {
+    expect(nextPressure(at(70), true, water)).toBe(true);
+    expect(nextPressure(at(60), true, water)).toBe(true);
+  });
+  it('leaves below low', () => expect(nextPressure(at(59), true, water)).toBe(false));
+  it('does not enter between low and high', () => expect(nextPressure(at(70), false, water)).toBe(false));
+  it('does not flap over a sequence of readings around one threshold', () => {
+    let under = false;
+    const trail: boolean[] = [];
+    for (const mb of [50, 78, 81, 79, 78, 80, 65, 61, 59, 62, 79, 80]) {
+      under = nextPressure(at(mb), under, water);
+      trail.push(under);
+    }
+    expect(trail).toEqual([false, false, true, true, true, true, true, true, false, false, false, true]);
+  });
+  it('counts reservations and prefers the live figure', () => {
+    expect(nextPressure({ used: 95 * MB, live: 30 * MB, limit: LIMIT, reserved: 0 }, false, water)).toBe(false);
+    expect(nextPressure({ used: 95 * MB, live: 30 * MB, limit: LIMIT, reserved: 50 * MB }, false, water)).toBe(true);
+  });
+});
+
+describe('decide: scopes, workers, spawning', () => {
+  const table: [string, Partial<GateInput>, Decision][] = [
+    ['admits on the only worker', {}, { kind: 'admit', worker: 1 }],
+    ['process under pressure comes first', { process: reading({ underPressure: true, used: 90 * MB, live: 90 * MB }), main: reading({ underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 90 * MB, limit: LIMIT }],
+    ['process with room: goes on to main', { process: reading(), main: reading({ used: 95 * MB, live: 90 * MB }) }, { kind: 'pressure', scope: 'main', used: 90 * MB, limit: LIMIT }],
+    ['main tier 2 admits despite garbage', { main: reading({ used: 95 * MB, live: 20 * MB }) }, { kind: 'admit', worker: 1 }],
+    ['worker under pressure is never chosen; none else: worker pressure', { workers: [worker(1, { underPressure: true, used: 85 * MB, live: 85 * MB })] }, { kind: 'pressure', scope: 'worker', used: 85 * MB, limit: LIMIT }],
+    ['picks the free worker with most headroom', { workers: [worker(1, { used: 50 * MB, live: 50 * MB }), worker(2, { used: 20 * MB, live: 20 * MB }), worker(3, { used: 30 * MB, live: 30 * MB })] }, { kind: 'admit', worker: 2 }],
+    ['headroom is relative to each worker limit', { workers: [worker(1, { used: 20 * MB, live: 20 * MB, limit: 50 * MB }), worker(2, { used: 40 * MB, live: 40 * MB, limit: 200 * MB })] }, { kind: 'admit', worker: 2 }],
+    ['skips a busy worker', { workers: [worker(1, { free: false, used: 1 * MB }), worker(2, { used: 40 * MB, live: 40 * MB })] }, { kind: 'admit', worker: 2 }],
+    ['all fitting workers busy: busy, not pressure', { workers: [worker(1, { free: false }), worker(2, { free: false })] }, { kind: 'busy' }],
+    ['busy fitting worker beats a free hot one: wait for it', { workers: [worker(1, { free: false }), worker(2, { underPressure: true, used: 90 * MB, live: 90 * MB })] }, { kind: 'busy' }],
+    ['no fitting worker but can spawn: spawn', { canSpawn: true, workers: [worker(1, { underPressure: true, used: 90 * MB, live: 90 * MB })] }, { kind: 'admit', worker: 'spawn' }],
+    ['no worker at all, can spawn', { canSpawn: true, workers: [] }, { kind: 'admit', worker: 'spawn' }],
+    ['no worker at all, cannot spawn: busy (one is starting)', { workers: [] }, { kind: 'busy' }],
+    ['a task that does not fit any worker now: worker pressure', { need: 30 * MB, workers: [worker(1, { used: 60 * MB, live: 60 * MB }), worker(2, { used: 55 * MB, live: 55 * MB })] }, { kind: 'pressure', scope: 'worker', used: 55 * MB, limit: LIMIT }],
+    ['need picks the worker where it fits', { need: 30 * MB, workers: [worker(1, { used: 60 * MB, live: 60 * MB }), worker(2, { used: 45 * MB, live: 45 * MB })] }, { kind: 'admit', worker: 2 }],
+    ['too large for any worker', { need: 80 * MB, main: reading({ limit: 1000 * MB }) }, { kind: 'too-large', scope: 'worker', need: 80 * MB, capacity: 80 * MB }],
+    ['too large for main', { need: 50 * MB, main: reading({ limit: 50 * MB }), workerLimit: 1000 * MB }, { kind: 'too-large', scope: 'main', need: 50 * MB, capacity: 40 * MB }],
+    ['too large for the process', { need: 50 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 50 * MB, capacity: 48 * MB }],
+    ['too large is judged against the largest worker or a fresh one: not too large, spawn', { need: 90 * MB, workerLimit: 200 * MB, main: reading({ limit: 1000 * MB }), canSpawn: true }, { kind: 'admit', worker: 'spawn' }],
+  ];
+  for (const [name, over, expected] of table) {
+    it(name, () => expect(decide(input(over))).toEqual(expected));
+  }
+});
+
+describe('actionFor: both policies', () => {
+  const pressure: Decision = { kind: 'pressure', scope: 'worker', used: 1, limit: 2 };
+  const rows: [Decision, 'start' | 'hold' | 'reject', 'start' | 'hold' | 'reject'][] = [
+    [{ kind: 'admit', worker: 1 }, 'start', 'start'],
+    [{ kind: 'admit', worker: 'spawn' }, 'start', 'start'],
+    [{ kind: 'busy' }, 'hold', 'hold'],
+    [pressure, 'reject', 'hold'],
+    [{ kind: 'too-large', scope: 'main', need: 2, capacity: 1 }, 'reject', 'reject'],
+  ];
+  for (const [decision, underReject, underWait] of rows) {
+    it(`${decision.kind}: reject → ${underReject}, wait → ${underWait}`, () => {
+      expect(actionFor(decision, 'reject')).toBe(underReject);
+      expect(actionFor(decision, 'wait')).toBe(underWait);
+    });
+  }
+});
+
+describe('decide: invariants over a grid of readings', () => {
+  const levels = [0, 50, 79, 81, 95, 100].map((mb) => mb * MB);
+  const lives = [undefined, 10 * MB, 85 * MB];
+  const needs = [0, 15 * MB];
+
+  function* readings(): Generator<Reading> {
+    for (const used of levels) for (const live of lives) for (const underPressure of [false, true]) yield reading({ used, live, underPressure });
+  }
+
+  it('never admits past a scope that does not fit; always admits when everything fits and a worker is free', () => {
+    let checked = 0;
+    for (const need of needs) {
+      for (const main of readings()) {
+        for (const w of readings()) {
+          for (const free of [true, false]) {
+            for (const canSpawn of [false, true]) {
+              const workers = [worker(7, { ...w, free })];
+              const decision = decide(input({ need, main, workers, canSpawn }));
+              checked++;
+              const mainFits = fits(main, need, water.high);
+              const workerFits = fits(workers[0]!, need, water.high);
+              if (decision.kind === 'admit') {
+                expect(mainFits).toBe(true);
+                if (decision.worker === 7) expect(workerFits && free).toBe(true);
+                else expect(canSpawn).toBe(true);
+              }
+              if (mainFits && workerFits && free) expect(decision).toEqual({ kind: 'admit', worker: 7 });
+              if (!mainFits) expect(decision).toMatchObject({ kind: 'pressure', scope: 'main' });
+              if (mainFits && !workerFits && !canSpawn) expect(decision).toMatchObject({ kind: 'pressure', scope: 'worker' });
+              if (mainFits && workerFits && !free && !canSpawn) expect(decision).toEqual({ kind: 'busy' });
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBe(2 * 36 * 36 * 2 * 2);
+  });
+
+  it('chooseWorker returns a free fitting worker with the most room, and says whether waiting helps', () => {
+    const busyFit = worker(1, { free: false });
+    const freeHot = worker(2, { used: 99 * MB, live: 99 * MB });
+    expect(chooseWorker([busyFit, freeHot], 0, water.high)).toEqual({ best: undefined, anyFitsLater: true });
+    expect(chooseWorker([freeHot], 0, water.high)).toEqual({ best: undefined, anyFitsLater: false });
+    expect(chooseWorker([freeHot, worker(3)], 0, water.high).best?.id).toBe(3);
+  });
+});
