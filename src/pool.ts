@@ -19,7 +19,13 @@ import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueF
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
 import { isolateTracker, type IsolateTracker } from './readings/isolate.js';
-import { WorkerRegistry, type PiscinaWorkerView, type TrackedWorker } from './pool/workers.js';
+import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
+
+/** The part of Piscina's worker view the balancer reads. */
+interface PiscinaWorkerView {
+  readonly id: number;
+  readonly currentUsage: number;
+}
 import { TaskCounters, type PoolStats } from './pool/stats.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import type { Envelope } from './pool/envelope.js';
@@ -85,11 +91,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     });
     this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
     const water = { high: gate.highWater, low: gate.lowWater };
-    this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#main.limit, {
+    const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
+    const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : this.#main.limit;
+    this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
       onExit: (worker) => this.#onWorkerExit(worker),
       onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: levelOf(reading), limit: reading.limit }),
       onSample: () => this.#schedulePump(),
     });
+    for (const thread of this.#piscina.threads) this.#workers.add(thread);
     this.#piscina.on('workerCreate', (view: PiscinaWorkerView) => this.#onWorkerCreate(view));
     this.#piscina.on('error', (error: Error) => this.emit('workerError', error));
     this.#stopMainListener = this.#main.onMajorGc(() => this.#schedulePump());
@@ -377,7 +386,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     task.state = 'running';
     task.worker = this.#workers.get(chosen.id);
-    if (task.worker) task.worker.reserved += task.need;
+    if (task.worker) {
+      task.worker.reserved += task.need;
+      task.worker.running++;
+    }
     return chosen;
   }
 
@@ -388,7 +400,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#running--;
     this.#mainReserved -= task.need;
     const worker = task.worker;
-    if (worker) worker.reserved -= task.need;
+    if (worker) {
+      worker.reserved -= task.need;
+      worker.running--;
+    }
 
     if (error !== undefined && worker === undefined && task.unpark?.signal.aborted && !task.signal?.aborted && !this.#destroyed) {
       // Pulled back from a stranded park: it never ran; it goes back to the head of the queue.
@@ -439,7 +454,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #onWorkerCreate(view: PiscinaWorkerView): void {
     const thread = this.#piscina.threads.find((candidate) => candidate.threadId === view.id);
-    if (thread) this.#workers.add(view, thread);
+    if (thread) this.#workers.add(thread);
     this.#schedulePump();
   }
 

@@ -10,21 +10,12 @@ import type { Board } from '../readings/board.js';
 
 const MiB = 2 ** 20;
 
-/** The part of Piscina's worker view the registry uses. */
-export interface PiscinaWorkerView {
-  readonly id: number;
-  readonly currentUsage: number;
-  readonly terminating: boolean;
-  readonly destroyed: boolean;
-}
-
 /** One worker's record. */
 export interface TrackedWorker {
   readonly id: number;
   readonly thread: Worker;
-  readonly view: PiscinaWorkerView;
-  /** Old-generation limit asked for through `resourceLimits`, in bytes (used until it publishes). */
-  readonly configuredLimit: number;
+  /** Tasks the gate put on it that have not settled. */
+  running: number;
   reserved: number;
   underPressure: boolean;
   /** Being terminated by the gate (recycled): never chosen again. */
@@ -74,14 +65,14 @@ export class WorkerRegistry {
     this.#hooks = hooks;
   }
 
-  /** Starts tracking a worker Piscina reports ready. */
-  add(view: PiscinaWorkerView, thread: Worker): TrackedWorker {
-    const id = view.id;
+  /** Starts tracking a worker of the pool (once; later calls for the same thread are ignored). */
+  add(thread: Worker): void {
+    const id = thread.threadId;
+    if (id < 0 || this.#workers.has(id)) return;
     const record: TrackedWorker = {
       id,
       thread,
-      view,
-      configuredLimit: (thread.resourceLimits?.maxOldGenerationSizeMb ?? 0) * MiB || this.#fallbackLimit,
+      running: 0,
       reserved: 0,
       underPressure: false,
       retiring: false,
@@ -99,7 +90,6 @@ export class WorkerRegistry {
       this.#board.release(id);
       this.#hooks.onExit(record);
     });
-    return record;
   }
 
   get(id: number): TrackedWorker | undefined {
@@ -121,7 +111,7 @@ export class WorkerRegistry {
   readings(): WorkerReading[] {
     const out: WorkerReading[] = [];
     for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.dead || worker.view.terminating || worker.view.destroyed) continue;
+      if (worker.retiring || worker.dead) continue;
       out.push(this.reading(worker));
     }
     return out;
@@ -132,7 +122,7 @@ export class WorkerRegistry {
     const { used, live, limit } = this.#read(worker);
     const base = { used, live, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.view.currentUsage < this.#capacity };
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacity };
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);
@@ -144,7 +134,7 @@ export class WorkerRegistry {
   stats(): WorkerStats[] {
     return [...this.#workers.values()].map((worker) => {
       const read = this.#read(worker);
-      return { ...this.reading(worker), running: worker.view.currentUsage, external: read.external, updatedAt: read.updatedAt };
+      return { ...this.reading(worker), running: worker.running, external: read.external, updatedAt: read.updatedAt };
     });
   }
 
@@ -152,7 +142,7 @@ export class WorkerRegistry {
   idleUnderPressure(): TrackedWorker[] {
     const hot: TrackedWorker[] = [];
     for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.dead || worker.view.currentUsage > 0) continue;
+      if (worker.retiring || worker.dead || worker.running > 0) continue;
       const reading = this.reading(worker);
       if (reading.underPressure && reading.live !== undefined && reading.live >= this.#water.high * reading.limit) hot.push(worker);
     }
@@ -169,7 +159,7 @@ export class WorkerRegistry {
   sampleBusy(): void {
     for (const worker of this.#workers.values()) {
       const thread = worker.thread as ThreadWithSampling;
-      if (worker.sampling || worker.dead || worker.view.currentUsage === 0 || typeof thread.getHeapStatistics !== 'function') continue;
+      if (worker.sampling || worker.dead || worker.running === 0 || typeof thread.getHeapStatistics !== 'function') continue;
       worker.sampling = true;
       thread.getHeapStatistics().then(
         (stats) => {
@@ -184,10 +174,19 @@ export class WorkerRegistry {
     }
   }
 
+  /**
+   * The old-generation limit the worker was given, until it publishes its real one. Before a
+   * worker is online Node reports unset limits as -1, so only a positive figure is trusted.
+   */
+  #configuredLimit(worker: TrackedWorker): number {
+    const mb = worker.thread.resourceLimits?.maxOldGenerationSizeMb ?? 0;
+    return mb > 0 ? mb * MiB : this.#fallbackLimit;
+  }
+
   #read(worker: TrackedWorker): { used: number; live: number | undefined; limit: number; external: number; updatedAt: number } {
     const published = this.#board.read(worker.id);
     const sample = worker.sample;
-    const limit = published && published.limit > 0 ? published.limit : worker.configuredLimit;
+    const limit = published && published.limit > 0 ? published.limit : this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {

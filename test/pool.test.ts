@@ -1,0 +1,280 @@
+// GatedPool's behaviour with real Piscina and real workers: results, errors, transfers, crashes,
+// stranding, aborts, bounds, policies, close/destroy, stats, events. Every test counts its tasks:
+// each one settles exactly once, and the pool's own counters agree.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Piscina } from 'piscina';
+import {
+  AbortError,
+  GatedPool,
+  MemoryPressureError,
+  PoolClosedError,
+  QueueFullError,
+  TaskTooLargeError,
+  WaitTimeoutError,
+  WorkerCrashError,
+  type GatedPoolOptions,
+} from '../dist/index.js';
+
+const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
+const MB = 2 ** 20;
+const pools: GatedPool[] = [];
+
+function makePool(options: Partial<GatedPoolOptions> = {}): GatedPool {
+  const pool = new GatedPool({ filename: tasks, minThreads: 1, maxThreads: 2, ...options });
+  pools.push(pool);
+  return pool;
+}
+
+/** Settles every promise and checks each settles exactly once; returns results or errors in order. */
+async function settleAll(promises: Promise<unknown>[]): Promise<unknown[]> {
+  const counts = promises.map(() => 0);
+  const out = await Promise.all(
+    promises.map((promise, index) =>
+      promise.then(
+        (value) => {
+          counts[index]!++;
+          return value;
+        },
+        (error: unknown) => {
+          counts[index]!++;
+          return error;
+        },
+      ),
+    ),
+  );
+  expect(counts.every((count) => count === 1)).toBe(true);
+  return out;
+}
+
+function expectAllSettled(pool: GatedPool, submitted: number): void {
+  const { counters, held, running } = pool.stats();
+  expect(counters.submitted).toBe(submitted);
+  expect(counters.settled).toBe(submitted);
+  expect(held).toBe(0);
+  expect(running).toBe(0);
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.destroy()));
+});
+
+describe('running tasks', () => {
+  it('returns results from the default and named exports', async () => {
+    const pool = makePool();
+    const out = await settleAll([pool.run(7), pool.run({ a: 2, b: 3 }, { name: 'add' }), pool.run(20, { name: 'sleep' })]);
+    expect(out).toEqual([7, 5, 20]);
+    expectAllSettled(pool, 3);
+  });
+
+  it("passes the task's own error through unchanged", async () => {
+    const pool = makePool();
+    const [error] = await settleAll([pool.run('boom', { name: 'fail' })]);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe('boom');
+    expect(pool.stats().counters.failed).toBe(1);
+    expectAllSettled(pool, 1);
+  });
+
+  it('rejects a missing export with a TypeError naming it', async () => {
+    const pool = makePool();
+    const [error] = await settleAll([pool.run(1, { name: 'nope' })]);
+    expect(String(error)).toMatch(/no function export named 'nope'/);
+    expectAllSettled(pool, 1);
+  });
+
+  it('transfers through transferList and Piscina.move() both ways', async () => {
+    const pool = makePool();
+    const sent = new Uint8Array([1, 2, 3]).buffer;
+    const back = (await pool.run(sent, { name: 'double', transferList: [sent] })) as ArrayBuffer;
+    expect(sent.byteLength).toBe(0);
+    expect([...new Uint8Array(back)]).toEqual([2, 4, 6]);
+    const moved = new Uint8Array(16).buffer;
+    expect(await pool.run(Piscina.move(moved), { name: 'byteLength' })).toBe(16);
+    expect(moved.byteLength).toBe(0);
+    expectAllSettled(pool, 2);
+  });
+
+  it('runs more tasks than threads, all of them', async () => {
+    const pool = makePool({ maxThreads: 2 });
+    const out = await settleAll(Array.from({ length: 40 }, (_, i) => pool.run(i)));
+    expect(out).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expectAllSettled(pool, 40);
+  });
+});
+
+describe('worker deaths', () => {
+  it('a crash rejects only that task, with WorkerCrashError naming it; the pool goes on', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    const out = await settleAll([pool.run(3, { name: 'exit' }), pool.run('after')]);
+    expect(out[0]).toBeInstanceOf(WorkerCrashError);
+    expect((out[0] as WorkerCrashError).taskName).toBe('exit');
+    expect(out[1]).toBe('after');
+    expect(pool.stats().counters.crashed).toBe(1);
+    expectAllSettled(pool, 2);
+  });
+
+  it('bare Piscina strands a queued task after a worker death with minThreads 0; GatedPool does not', async () => {
+    const bare = new Piscina({ filename: tasks, minThreads: 0, maxThreads: 1 });
+    const crash = bare.run(1, { name: 'exit' }).catch((error: unknown) => error);
+    let strandedSettled = false;
+    const queued = bare.run('queued').finally(() => (strandedSettled = true));
+    await crash;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(strandedSettled).toBe(false);
+    void queued.catch(() => undefined);
+    await bare.destroy();
+
+    const pool = makePool({ minThreads: 0, maxThreads: 1 });
+    const out = await settleAll([pool.run(1, { name: 'exit' }), pool.run('queued'), pool.run('and another')]);
+    expect(out[0]).toBeInstanceOf(WorkerCrashError);
+    expect(out.slice(1)).toEqual(['queued', 'and another']);
+    expectAllSettled(pool, 3);
+  });
+});
+
+describe('abort', () => {
+  it('drops a held task at once with AbortError; the running one is unaffected', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    const controller = new AbortController();
+    const running = pool.run(200, { name: 'sleep' });
+    const held = pool.run('held', { signal: controller.signal });
+    expect(pool.stats().held).toBe(1);
+    controller.abort(new Error('changed my mind'));
+    const out = await settleAll([running, held]);
+    expect(out[0]).toBe(200);
+    expect(out[1]).toBeInstanceOf(AbortError);
+    expect(((out[1] as AbortError).cause as Error).message).toBe('changed my mind');
+    expect(pool.stats().counters.rejected.aborted).toBe(1);
+    expectAllSettled(pool, 2);
+  });
+
+  it('stops a running task with AbortError and replaces its worker', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    const controller = new AbortController();
+    const running = pool.run(10_000, { name: 'sleep', signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    const [error] = await settleAll([running]);
+    expect(error).toBeInstanceOf(AbortError);
+    expect(await pool.run('next')).toBe('next');
+    expectAllSettled(pool, 2);
+  });
+
+  it('rejects an already-aborted signal without running', async () => {
+    const pool = makePool();
+    const [error] = await settleAll([pool.run(1, { signal: AbortSignal.abort() })]);
+    expect(error).toBeInstanceOf(AbortError);
+    expect(pool.stats().counters.admitted).toBe(0);
+    expectAllSettled(pool, 1);
+  });
+});
+
+describe('bounds', () => {
+  it('maxQueue bounds the held tasks: the next one gets QueueFullError', async () => {
+    const pool = makePool({ maxThreads: 1, maxQueue: 2 });
+    const out = await settleAll([pool.run(100, { name: 'sleep' }), pool.run(1), pool.run(2), pool.run(3)]);
+    expect(out.slice(0, 3)).toEqual([100, 1, 2]);
+    expect(out[3]).toBeInstanceOf(QueueFullError);
+    expect((out[3] as QueueFullError).maxQueue).toBe(2);
+    expectAllSettled(pool, 4);
+  });
+
+  it('maxWaitMs rejects a task held too long with WaitTimeoutError', async () => {
+    const pool = makePool({ maxThreads: 1, maxWaitMs: 100 });
+    const out = await settleAll([pool.run(600, { name: 'spin' }), pool.run('late')]);
+    expect(out[0]).toBe(600);
+    expect(out[1]).toBeInstanceOf(WaitTimeoutError);
+    // Node's timers run on the loop's cached clock: they may fire a millisecond or two early by performance.now().
+    expect((out[1] as WaitTimeoutError).waitedMs).toBeGreaterThanOrEqual(95);
+    expectAllSettled(pool, 2);
+  });
+});
+
+describe('memory pressure with real readings', () => {
+  // A high-water mark of 0.1% of the main heap limit puts the real main isolate over it.
+  it("policy 'reject': MemoryPressureError with scope, used, limit and retryAfterMs", async () => {
+    const pool = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, retryAfterMs: 250 });
+    const [error] = await settleAll([pool.run(1)]);
+    expect(error).toBeInstanceOf(MemoryPressureError);
+    const pressure = error as MemoryPressureError;
+    expect(pressure.code).toBe('ERR_MEMORY_PRESSURE');
+    expect(pressure.scope).toBe('main');
+    expect(pressure.limit).toBe(pool.stats().main.limit);
+    expect(pressure.used).toBeGreaterThan(0.001 * pressure.limit);
+    expect(pressure.retryAfterMs).toBe(250);
+    expect(pool.stats().counters.rejected.pressure).toBe(1);
+    expectAllSettled(pool, 1);
+  });
+
+  it("policy 'wait': holds under pressure and gives up after maxWaitMs with the pressure as cause", async () => {
+    const pool = makePool({ policy: 'wait', highWater: 0.001, lowWater: 0.0005, maxWaitMs: 150 });
+    const holds: unknown[] = [];
+    pool.on('hold', (info) => holds.push(info.scope));
+    const [error] = await settleAll([pool.run(1)]);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect((error as WaitTimeoutError).cause).toBeInstanceOf(MemoryPressureError);
+    expect(holds).toEqual(['main']);
+    expectAllSettled(pool, 1);
+  });
+
+  it('a task larger than any worker can hold is rejected at once with TaskTooLargeError', async () => {
+    const pool = makePool({ resourceLimits: { maxOldGenerationSizeMb: 64 } });
+    await pool.run('warm');
+    const out = await settleAll([pool.run(1, { memory: 60 * MB }), pool.run(2, { memory: 1 * MB })]);
+    expect(out[0]).toBeInstanceOf(TaskTooLargeError);
+    expect((out[0] as TaskTooLargeError).scope).toBe('worker');
+    expect((out[0] as TaskTooLargeError).capacity).toBeCloseTo(0.85 * 64 * MB, -3);
+    expect(out[1]).toBe(2);
+    expectAllSettled(pool, 3);
+  });
+});
+
+describe('close and destroy', () => {
+  it('close() finishes admitted and held work, then refuses new tasks', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    const settled = settleAll([pool.run(50, { name: 'sleep' }), pool.run('held 1'), pool.run('held 2')]);
+    await pool.close();
+    const out = await settled;
+    expect(out).toEqual([50, 'held 1', 'held 2']);
+    const [late] = await settleAll([pool.run('late')]);
+    expect(late).toBeInstanceOf(PoolClosedError);
+    expectAllSettled(pool, 4);
+  });
+
+  it('destroy() rejects held and running work with PoolClosedError', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    const settled = settleAll([pool.run(5000, { name: 'sleep' }), pool.run('held')]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await pool.destroy();
+    const out = await settled;
+    expect(out[0]).toBeInstanceOf(PoolClosedError);
+    expect(out[1]).toBeInstanceOf(PoolClosedError);
+    expectAllSettled(pool, 2);
+  });
+});
+
+describe('stats and events', () => {
+  it('reports each worker with its own published limit and readings', async () => {
+    const pool = makePool({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+    await pool.run('x');
+    const stats = pool.stats();
+    expect(stats.workers).toHaveLength(1);
+    const [worker] = stats.workers;
+    expect(worker!.limit).toBe(48 * MB);
+    expect(worker!.used).toBeGreaterThan(0);
+    expect(worker!.updatedAt).toBeGreaterThan(0);
+    expect(stats.main.limit).toBeGreaterThan(0);
+    expect(stats.policy).toBe('wait');
+    expect(stats.maxQueue).toBe(1024);
+  });
+
+  it('emits admit, hold and reject', async () => {
+    const pool = makePool({ maxThreads: 1, maxQueue: 1 });
+    const seen: string[] = [];
+    pool.on('admit', () => seen.push('admit'));
+    pool.on('hold', () => seen.push('hold'));
+    pool.on('reject', (error) => seen.push(error.code));
+    await settleAll([pool.run(30, { name: 'sleep' }), pool.run(1), pool.run(2)]);
+    expect(seen).toEqual(['admit', 'hold', 'ERR_QUEUE_FULL', 'admit']);
+  });
+});
