@@ -1,0 +1,76 @@
+// Every option is validated at construction: the error names the option and the value given.
+import { describe, expect, it } from 'vitest';
+import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
+
+const filename = new URL('./fixtures/tasks.mjs', import.meta.url).href;
+
+function construct(options: Record<string, unknown>): () => GatedPool {
+  return () => new GatedPool({ filename, ...options } as unknown as GatedPoolOptions);
+}
+
+describe('pool options', () => {
+  const bad: [string, Record<string, unknown>, ErrorConstructor, RegExp][] = [
+    ['options not an object', { __replace: 'nope' }, TypeError, /options must be an object, got "nope"/],
+    ['filename missing', { filename: undefined }, TypeError, /options\.filename must be a string .* got undefined/],
+    ['filename relative', { filename: './tasks.js' }, RangeError, /options\.filename must be an absolute path or a file: URL, got "\.\/tasks\.js"/],
+    ['policy unknown', { policy: 'drop' }, RangeError, /options\.policy must be 'reject' or 'wait', got "drop"/],
+    ['highWater NaN', { highWater: Number.NaN }, RangeError, /options\.highWater must not be NaN/],
+    ['highWater above 1', { highWater: 1.5 }, RangeError, /options\.highWater must be <= 1, got 1\.5/],
+    ['highWater zero', { highWater: 0 }, RangeError, /options\.highWater must be >= .*got 0/],
+    ['highWater string', { highWater: '0.8' }, TypeError, /options\.highWater must be a number, got "0\.8"/],
+    ['lowWater negative', { lowWater: -0.1 }, RangeError, /options\.lowWater must be >= 0, got -0\.1/],
+    ['lowWater above highWater', { highWater: 0.7, lowWater: 0.8 }, RangeError, /options\.lowWater \(0\.8\) must not be above options\.highWater \(0\.7\)/],
+    ['maxQueue negative', { maxQueue: -1 }, RangeError, /options\.maxQueue must be >= 0, got -1/],
+    ['maxQueue Infinity', { maxQueue: Infinity }, RangeError, /options\.maxQueue must be finite, got Infinity/],
+    ['maxQueue fractional', { maxQueue: 1.5 }, RangeError, /options\.maxQueue must be an integer, got 1\.5/],
+    ['maxWaitMs negative', { maxWaitMs: -5 }, RangeError, /options\.maxWaitMs must be >= 0, got -5/],
+    ['maxWaitMs null', { maxWaitMs: null }, TypeError, /options\.maxWaitMs must be a number, got null/],
+    ['pollIntervalMs zero', { pollIntervalMs: 0 }, RangeError, /options\.pollIntervalMs must be >= 1, got 0/],
+    ['retryAfterMs negative', { retryAfterMs: -1 }, RangeError, /options\.retryAfterMs must be >= 0, got -1/],
+    ['maxThreads zero', { maxThreads: 0 }, RangeError, /options\.maxThreads must be >= 1, got 0/],
+    ['minThreads above maxThreads', { minThreads: 4, maxThreads: 2 }, RangeError, /options\.minThreads \(4\) must not be above options\.maxThreads \(2\)/],
+    ['concurrentTasksPerWorker fractional', { concurrentTasksPerWorker: 1.5 }, RangeError, /options\.concurrentTasksPerWorker must be an integer, got 1\.5/],
+    ['idleTimeout NaN', { idleTimeout: Number.NaN }, RangeError, /options\.idleTimeout must not be NaN/],
+    ['resourceLimits not an object', { resourceLimits: 64 }, TypeError, /options\.resourceLimits must be an object, got 64/],
+    ['maxOldGenerationSizeMb negative', { resourceLimits: { maxOldGenerationSizeMb: -64 } }, RangeError, /options\.resourceLimits\.maxOldGenerationSizeMb must be >= 0, got -64/],
+    ['name empty', { name: '' }, TypeError, /options\.name must be a non-empty string, got ""/],
+    ['loadBalancer given', { loadBalancer: () => null }, TypeError, /options\.loadBalancer is not supported/],
+    ['taskQueue given', { taskQueue: {} }, TypeError, /options\.taskQueue is not supported/],
+  ];
+  for (const [name, options, type, message] of bad) {
+    it(`${name} → ${type.name}`, () => {
+      const make = '__replace' in options ? () => new GatedPool(options.__replace as unknown as GatedPoolOptions) : construct(options);
+      expect(make).toThrow(type);
+      expect(make).toThrow(message);
+    });
+  }
+
+  it('accepts the defaults and a file path, and reports them', async () => {
+    const pool = new GatedPool({ filename: new URL(filename).pathname, maxThreads: 1 });
+    expect(pool.stats()).toMatchObject({ policy: 'wait', maxQueue: 1024 });
+    expect(await pool.run(5)).toBe(5);
+    await pool.destroy();
+  });
+});
+
+describe('run options', () => {
+  const bad: [string, unknown, ErrorConstructor, RegExp][] = [
+    ['not an object', 'fast', TypeError, /run options must be an object, got "fast"/],
+    ['memory negative', { memory: -1 }, RangeError, /run options\.memory must be >= 0, got -1/],
+    ['memory NaN', { memory: Number.NaN }, RangeError, /run options\.memory must not be NaN/],
+    ['memory string', { memory: '64MB' }, TypeError, /run options\.memory must be a number, got "64MB"/],
+    ['name not a string', { name: 5 }, TypeError, /run options\.name must be a non-empty string, got 5/],
+    ['signal not a signal', { signal: {} }, TypeError, /run options\.signal must be an AbortSignal, got \{\}/],
+    ['transferList not an array', { transferList: 'x' }, TypeError, /run options\.transferList must be an array, got "x"/],
+  ];
+  for (const [name, options, type, message] of bad) {
+    it(`${name} → rejected ${type.name}, counted as nothing submitted`, async () => {
+      const pool = new GatedPool({ filename, maxThreads: 1 });
+      const result = pool.run(1, options as never);
+      await expect(result).rejects.toThrow(type);
+      await expect(result).rejects.toThrow(message);
+      expect(pool.stats().counters.submitted).toBe(0);
+      await pool.destroy();
+    });
+  }
+});
