@@ -18,6 +18,12 @@ export interface Reading {
    * Process: non-reclaimable (anonymous) memory. `undefined` when not known yet.
    */
   live: number | undefined;
+  /**
+   * Isolates: what could still be live now — the old generation in use plus the young generation
+   * times its recent survival rate (see `IsolateTracker.retained`). Caps tier 2. `undefined`: no
+   * cap (the process scope, whose live figure is always fresh).
+   */
+  retained?: number | undefined;
   /** The limit in bytes the scope is measured against (an isolate's old-generation limit). */
   limit: number;
   /** Bytes reserved by tasks admitted into this scope that have not settled yet. */
@@ -105,18 +111,18 @@ export function nextPressure(reading: Omit<Reading, 'underPressure'>, wasUnderPr
 /**
  * Whether `need` more bytes fit a scope now.
  * - Tier 1: the cheap figure (which counts garbage) leaves room below `high` × limit.
- * - Tier 2: the live figure leaves room below `high` × limit, AND the cheap figure stays below the
- *   limit itself. The live figure dates from the last major GC; whatever was allocated since may
- *   be garbage or may be retained. Capping the cheap figure at the limit keeps the worst case (all
- *   of it retained) survivable, while garbage — which V8 collects long before the limit — is still
- *   not counted as pressure.
+ * - Tier 2: the live figure leaves room below `high` × limit, AND, for isolates, so does the
+ *   retained estimate. The live figure dates from the last major GC; what was allocated since may
+ *   be garbage or data being kept, and until a GC tells, the retained estimate (old generation
+ *   plus the surviving share of the young one) stands in for it.
  * Never while the scope is under pressure.
  */
 export function fits(reading: Reading, need: number, high: number): boolean {
   if (reading.underPressure) return false;
-  const committed = reading.used + reading.reserved + need;
-  if (committed < high * reading.limit) return true;
-  return reading.live !== undefined && reading.live + reading.reserved + need < high * reading.limit && committed < reading.limit;
+  const ceiling = high * reading.limit;
+  if (reading.used + reading.reserved + need < ceiling) return true;
+  if (reading.live === undefined || reading.live + reading.reserved + need >= ceiling) return false;
+  return reading.retained === undefined || reading.retained + reading.reserved + need < ceiling;
 }
 
 /** Decide what to do with one task. Scopes are checked in the order of what a death costs. */

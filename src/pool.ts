@@ -135,7 +135,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** A snapshot of every reading, reservation, queue and counter. */
   stats(): PoolStats {
     return {
-      main: { ...this.#mainReading(), external: this.#main.snapshot().external, majorGcs: this.#main.majorGcs },
+      main: { ...this.#mainReading(Infinity), external: this.#main.snapshot().external, majorGcs: this.#main.majorGcs },
       workers: this.#workers.stats(),
       held: this.#held.size,
       running: this.#running,
@@ -198,7 +198,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return {
       need,
       water: { high: this.#settings.highWater, low: this.#settings.lowWater },
-      main: this.#mainReading(),
+      main: this.#mainReading(need),
       process: undefined,
       workers: this.#workers.readings(),
       canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
@@ -206,9 +206,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     };
   }
 
-  #mainReading(): Reading {
+  /** The main isolate's reading. The retained estimate (~2 µs) is taken only when tier 1 cannot admit `need`. */
+  #mainReading(need: number): Reading {
     const snapshot = this.#main.snapshot();
-    const base = { used: snapshot.used, live: snapshot.live, limit: snapshot.limit, reserved: this.#mainReserved };
+    const tier1 = snapshot.used + this.#mainReserved + need < this.#settings.highWater * snapshot.limit;
+    const retained = tier1 ? undefined : this.#main.retained();
+    const base = { used: snapshot.used, live: snapshot.live, retained, limit: snapshot.limit, reserved: this.#mainReserved };
     const under = nextPressure(base, this.#mainUnderPressure, { high: this.#settings.highWater, low: this.#settings.lowWater });
     if (under !== this.#mainUnderPressure) {
       this.#mainUnderPressure = under;

@@ -17,7 +17,8 @@ let slot = -1;
 
 function publish(): void {
   if (!board || slot === -1) return;
-  board.write(slot, { ...isolateTracker().snapshot(), updatedAt: Date.now() });
+  const tracker = isolateTracker();
+  board.write(slot, { ...tracker.snapshot(), retained: tracker.retained(), updatedAt: Date.now() });
 }
 
 /**

@@ -18,8 +18,8 @@ describe('board', () => {
     expect(board.claim(13)).toBe(-1);
     expect(board.claim(11)).toBe(0);
     expect(board.read(12)).toBeUndefined();
-    board.write(1, { used: 5, live: undefined, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
-    expect(board.read(12)).toEqual({ used: 5, live: undefined, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
+    board.write(1, { used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
+    expect(board.read(12)).toEqual({ used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
     board.release(12);
     expect(board.read(12)).toBeUndefined();
     expect(board.claim(13)).toBe(1);
@@ -39,7 +39,7 @@ describe('board', () => {
       const reading = board.read(worker.threadId);
       if (!reading) continue;
       reads++;
-      const values = [reading.used, reading.live, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
+      const values = [reading.used, reading.live, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
       if (values.some((value) => value !== reading.used)) torn++;
     }
     Atomics.store(new Int32Array(stop), 0, 1);

@@ -119,8 +119,8 @@ export class WorkerRegistry {
 
   /** One worker's reading, with its pressure flag brought up to date. */
   reading(worker: TrackedWorker): WorkerReading {
-    const { used, live, limit } = this.#read(worker);
-    const base = { used, live, limit, reserved: worker.reserved };
+    const { used, live, retained, limit } = this.#read(worker);
+    const base = { used, live, retained, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
     const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacity };
     if (under !== worker.underPressure) {
@@ -161,10 +161,13 @@ export class WorkerRegistry {
       const thread = worker.thread as ThreadWithSampling;
       if (worker.sampling || worker.dead || worker.running === 0 || typeof thread.getHeapStatistics !== 'function') continue;
       worker.sampling = true;
+      // Stamped when asked: the answer reflects a moment after this, so anything the worker
+      // publishes later (at task end) correctly wins over it.
+      const askedAt = Date.now();
       thread.getHeapStatistics().then(
         (stats) => {
           worker.sampling = false;
-          worker.sample = { used: stats.used_heap_size, at: Date.now() };
+          worker.sample = { used: stats.used_heap_size, at: askedAt };
           this.#hooks.onSample();
         },
         () => {
@@ -183,15 +186,17 @@ export class WorkerRegistry {
     return mb > 0 ? mb * MiB : this.#fallbackLimit;
   }
 
-  #read(worker: TrackedWorker): { used: number; live: number | undefined; limit: number; external: number; updatedAt: number } {
+  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number } {
     const published = this.#board.read(worker.id);
     const sample = worker.sample;
     const limit = published && published.limit > 0 ? published.limit : this.#configuredLimit(worker);
-    if (!published) return { used: sample?.used ?? 0, live: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
+    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {
       used: sampleIsNewer ? sample.used : published.used,
       live: published.live,
+      // A sample has no retained figure: count all its growth since the publish as retained, to err high.
+      retained: sampleIsNewer ? published.retained + Math.max(0, sample.used - published.used) : published.retained,
       limit,
       external: published.external,
       updatedAt: sampleIsNewer ? sample.at : published.updatedAt,

@@ -12,12 +12,14 @@ import type { IsolateSnapshot } from './isolate.js';
 const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
-const FIELDS = ['used', 'live', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
+const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
 const SLOT_BYTES = HEADER_INT32S * 4 + FIELDS.length * 8;
 const READ_ATTEMPTS = 8;
 
 /** What a worker publishes. `live` is `undefined` before its first major GC. */
 export interface BoardReading extends IsolateSnapshot {
+  /** What could still be live when the reading was written (see `IsolateTracker.retained`). */
+  retained: number;
   /** When the reading was written, `Date.now()` milliseconds. */
   updatedAt: number;
 }
@@ -70,13 +72,8 @@ export class Board {
     const base = this.#intBase(slot);
     const at = this.#floatBase(slot);
     Atomics.add(this.#ints, base + SEQ, 1);
-    this.#floats[at] = reading.used;
-    this.#floats[at + 1] = reading.live ?? Number.NaN;
-    this.#floats[at + 2] = reading.limit;
-    this.#floats[at + 3] = reading.external;
-    this.#floats[at + 4] = reading.majorGcs;
-    this.#floats[at + 5] = reading.collections;
-    this.#floats[at + 6] = reading.updatedAt;
+    const values = [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
+    this.#floats.set(values, at);
     Atomics.add(this.#ints, base + SEQ, 1);
   }
 
@@ -94,11 +91,12 @@ export class Board {
       const reading: BoardReading = {
         used: field(0),
         live: Number.isNaN(live) ? undefined : live,
-        limit: field(2),
-        external: field(3),
-        majorGcs: field(4),
-        collections: field(5),
-        updatedAt: field(6),
+        retained: field(2),
+        limit: field(3),
+        external: field(4),
+        majorGcs: field(5),
+        collections: field(6),
+        updatedAt: field(7),
       };
       if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
       return reading.updatedAt === 0 ? undefined : reading;
