@@ -75,6 +75,15 @@ describe('old-generation limits', () => {
   });
 });
 
+describe('young-generation survival rate', () => {
+  it('is high while fresh data is kept and low while only garbage is made', async () => {
+    const run = await runFixture<{ whileKeeping: number; whileChurning: number }>('run-survival.mjs');
+    console.log('young survival:', run.json);
+    expect(run.json!.whileKeeping).toBeGreaterThan(0.5);
+    expect(run.json!.whileChurning).toBeLessThan(0.2);
+  });
+});
+
 describe('isMemLimitReached()', () => {
   it('in the main thread: false normally, true when the mark is below the heap in use', () => {
     expect(isMemLimitReached()).toBe(false);
