@@ -266,6 +266,7 @@ describe('stats and events', () => {
     expect(stats.main.limit).toBeGreaterThan(0);
     expect(stats.policy).toBe('wait');
     expect(stats.maxQueue).toBe(1024);
+    expectAllSettled(pool, 1);
   });
 
   it('emits admit, hold and reject', async () => {
@@ -276,5 +277,14 @@ describe('stats and events', () => {
     pool.on('reject', (error) => seen.push(error.code));
     await settleAll([pool.run(30, { name: 'sleep' }), pool.run(1), pool.run(2)]);
     expect(seen).toEqual(['admit', 'hold', 'ERR_QUEUE_FULL', 'admit']);
+    expectAllSettled(pool, 3);
+  });
+
+  it('concurrentTasksPerWorker: several tasks share one worker, never more than allowed', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 3 });
+    const out = (await settleAll(Array.from({ length: 6 }, () => pool.run(150, { name: 'overlap' })))) as number[];
+    expect(pool.stats().workers).toHaveLength(1);
+    expect(Math.max(...out)).toBe(3);
+    expectAllSettled(pool, 6);
   });
 });

@@ -10,7 +10,7 @@ interface Counters {
   recycled: number;
   rejected: Record<string, number>;
 }
-type Leaky = Outcomes & { contender: string; workerOom: number; stats?: Counters };
+type Leaky = Outcomes & { contender: string; sampling: boolean; workerOom: number; stats?: Counters };
 type MainIsolate = Outcomes & { contender: string; kept: number; counters?: Counters; mainLimitMb?: number };
 type Garbage = Outcomes & { usedOnlyWouldReject: { main: number; worker: number }; counters: Counters };
 
@@ -49,6 +49,19 @@ describe('leaky workers (maxOldGenerationSizeMb: 64, ~8 MB retained per task)', 
       }
     });
   }
+});
+
+describe('without worker.getHeapStatistics() (Node 22 before 22.16)', () => {
+  it("GatedPool 'wait' still completes every leaky task with zero worker deaths", async () => {
+    const run = await runFixture<Leaky>('run-leaky.mjs', ['wait', String(TASKS), 'no-sampling']);
+    console.log('GatedPool wait, no sampling:', run.json);
+    expect(run.code).toBe(0);
+    expect(run.json!.sampling).toBe(false);
+    expect(run.json!.workerOom).toBe(0);
+    expect(run.json!.stats!.crashed).toBe(0);
+    expect(run.json!.resolved).toBe(TASKS);
+    expect(run.json!.stats!.settled).toBe(TASKS);
+  });
 });
 
 describe('main isolate (--max-old-space-size=128, the caller keeps every ~12 MB result)', () => {
