@@ -66,7 +66,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #counters = new TaskCounters();
   readonly #byPiscinaId = new Map<number, Task>();
   #held = new Set<Task>();
-  #running = 0;
+  /** Tasks admitted (sent to Piscina) and not settled yet. */
+  readonly #active = new Set<Task>();
   #mainReserved = 0;
   #mainUnderPressure = false;
   #dispatching: { task: Task; target: number | 'spawn' } | undefined;
@@ -138,7 +139,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#mainReading(Infinity), external: this.#main.snapshot().external, majorGcs: this.#main.majorGcs },
       workers: this.#workers.stats(),
       held: this.#held.size,
-      running: this.#running,
+      running: this.#active.size,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
@@ -148,7 +149,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Stops taking tasks, finishes admitted and held work, then closes the workers. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#held.size > 0 || this.#running > 0) await new Promise<void>((done) => this.#drainWaiters.push(done));
+      if (this.#held.size > 0 || this.#active.size > 0) await new Promise<void>((done) => this.#drainWaiters.push(done));
       this.#shutdown();
       await this.#piscina.close();
     })();
@@ -160,6 +161,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const task of [...this.#held]) this.#settleError(task, new PoolClosedError('the pool was destroyed while the task was held'));
+    // Running tasks are settled here, not left to Piscina's termination errors, so that they
+    // settle at once whatever the workers are doing; Piscina's later rejections find them settled.
+    for (const task of [...this.#active]) this.#finish(task, new PoolClosedError('the pool was destroyed while the task was running'), undefined);
     this.#shutdown();
     await this.#piscina.destroy();
     this.#notifyDrained();
@@ -312,7 +316,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#pumping = false;
     }
     this.#updatePolling();
-    if (this.#held.size === 0 && this.#running === 0) this.#notifyDrained();
+    if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
   }
 
   #schedulePump(): void {
@@ -338,7 +342,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #start(task: Task, target: number | 'spawn'): void {
     if (task.state === 'held') this.#unhold(task);
     task.state = target === 'spawn' ? 'parked' : 'running';
-    this.#running++;
+    this.#active.add(task);
     this.#mainReserved += task.need;
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
@@ -400,7 +404,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.state === 'settled') return;
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
     if (this.#parked === task) this.#parked = undefined;
-    this.#running--;
+    this.#active.delete(task);
     this.#mainReserved -= task.need;
     const worker = task.worker;
     if (worker) {
@@ -450,7 +454,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.state = 'settled';
     this.#counters.settled++;
     settle();
-    if (this.#held.size === 0 && this.#running === 0) this.#notifyDrained();
+    if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
   }
 
   // ---- workers, polling, shutdown ----------------------------------------------------------------
@@ -467,7 +471,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #updatePolling(): void {
-    const needed = this.#held.size > 0 || this.#running > 0;
+    const needed = this.#held.size > 0 || this.#active.size > 0;
     if (needed && !this.#pollTimer && !this.#destroyed) {
       this.#pollTimer = setInterval(() => {
         this.#workers.sampleBusy();

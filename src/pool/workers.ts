@@ -155,7 +155,7 @@ export class WorkerRegistry {
     void worker.thread.terminate();
   }
 
-  /** Samples busy workers with `worker.getHeapStatistics()` where Node has it (22.16+). */
+  /** Samples busy workers with `worker.getHeapStatistics()` where Node has it (22.16+); see `#read` for where samples count. */
   sampleBusy(): void {
     for (const worker of this.#workers.values()) {
       const thread = worker.thread as ThreadWithSampling;
@@ -188,7 +188,11 @@ export class WorkerRegistry {
 
   #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number } {
     const published = this.#board.read(worker.id);
-    const sample = worker.sample;
+    // A sample counts only for a worker that runs tasks and may take one more concurrently. For an
+    // idle worker its own publish at task end is authoritative; for a full one the question is how
+    // it will look once free, which its last publish answers better than a reading that includes
+    // the running tasks' transient memory.
+    const sample = worker.running > 0 && worker.running < this.#capacity ? worker.sample : undefined;
     const limit = published && published.limit > 0 ? published.limit : this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
