@@ -13,42 +13,25 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import type { Transferable } from 'node:worker_threads';
 import { actionFor, decide, chooseWorker, nextPressure, levelOf, type Decision, type GateInput, type Reading } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
 import { isolateTracker, type IsolateTracker } from './readings/isolate.js';
 import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
+import { TaskCounters, type PoolStats } from './pool/stats.js';
+import { HeldQueue } from './pool/held-queue.js';
+import { createTask, type Task } from './pool/task.js';
+import type { GatedPoolEvents } from './pool/events.js';
+import type { Envelope } from './pool/envelope.js';
 
 /** The part of Piscina's worker view the balancer reads. */
 interface PiscinaWorkerView {
   readonly id: number;
   readonly currentUsage: number;
 }
-import { TaskCounters, type PoolStats } from './pool/stats.js';
-import type { GatedPoolEvents } from './pool/events.js';
-import type { Envelope } from './pool/envelope.js';
 
 const WRAPPER = new URL('./worker.js', import.meta.url).href;
-
-interface Task {
-  input: unknown;
-  transferList: Transferable[];
-  name: string;
-  need: number;
-  signal: AbortSignal | undefined;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-  submittedAt: number;
-  state: 'new' | 'held' | 'parked' | 'running' | 'settled';
-  worker: TrackedWorker | undefined;
-  piscinaId: number | undefined;
-  waitTimer: NodeJS.Timeout | undefined;
-  onAbort: (() => void) | undefined;
-  unpark: AbortController | undefined;
-  lastPressure: MemoryPressureError | undefined;
-}
 
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
@@ -65,7 +48,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #stopMainListener: () => void;
   readonly #counters = new TaskCounters();
   readonly #byPiscinaId = new Map<number, Task>();
-  #held = new Set<Task>();
+  readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
   #mainReserved = 0;
@@ -83,6 +66,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
+    this.#held = new HeldQueue(
+      gate.maxWaitMs,
+      (task) => {
+        this.#counters.rejected.timeout++;
+        this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
+      },
+      (task) => this.#settleError(task, new AbortError(task.signal?.reason)),
+    );
     this.#main = isolateTracker();
     this.#piscina = new Piscina({
       ...piscina,
@@ -117,7 +108,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return Promise.reject(error as Error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<O>();
-    const task = this.#newTask(input, opts, resolve as (value: unknown) => void, reject);
+    const task = createTask(input, opts, this.#settings.name, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
     if (this.#closing || this.#destroyed) {
       this.#settleError(task, new PoolClosedError());
@@ -170,33 +161,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   // ---- admission -------------------------------------------------------------------------------
-
-  #newTask(input: unknown, opts: RunOptions, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
-    let transferList = opts.transferList ? [...opts.transferList] : [];
-    const movable = input as Record<symbol, unknown> | null;
-    if (movable !== null && typeof movable === 'object' && Piscina.transferableSymbol in movable) {
-      const transferable = movable[Piscina.transferableSymbol];
-      transferList = transferList.concat(transferable as Transferable);
-      input = movable[Piscina.valueSymbol];
-    }
-    return {
-      input,
-      transferList,
-      name: opts.name ?? this.#settings.name,
-      need: opts.memory ?? 0,
-      signal: opts.signal,
-      resolve,
-      reject,
-      submittedAt: performance.now(),
-      state: 'new',
-      worker: undefined,
-      piscinaId: undefined,
-      waitTimer: undefined,
-      onAbort: undefined,
-      unpark: undefined,
-      lastPressure: undefined,
-    };
-  }
 
   #gateInput(need: number): GateInput {
     return {
@@ -263,43 +227,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
     }
-    task.state = 'held';
-    this.#held.add(task);
+    this.#held.push(task);
     this.#counters.held++;
     this.emit('hold', { name: task.name, need: task.need, scope: task.lastPressure?.scope });
-    this.#arm(task);
     this.#updatePolling();
-  }
-
-  /** Holds a task that already waited (pulled back from Piscina) at the head, keeping its deadline. */
-  #holdAtHead(task: Task): void {
-    task.state = 'held';
-    this.#held = new Set([task, ...this.#held]);
-    this.#arm(task);
-  }
-
-  /** Starts the task's wait deadline (counted from submission) and its abort listener. */
-  #arm(task: Task): void {
-    if (Number.isFinite(this.#settings.maxWaitMs)) {
-      const left = this.#settings.maxWaitMs - (performance.now() - task.submittedAt);
-      task.waitTimer = setTimeout(() => {
-        this.#counters.rejected.timeout++;
-        this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
-      }, Math.max(0, left));
-    }
-    if (task.signal) {
-      const signal = task.signal;
-      task.onAbort = () => this.#settleError(task, new AbortError(signal.reason));
-      signal.addEventListener('abort', task.onAbort, { once: true });
-    }
-  }
-
-  #unhold(task: Task): void {
-    this.#held.delete(task);
-    if (task.waitTimer) clearTimeout(task.waitTimer);
-    if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
-    task.waitTimer = undefined;
-    task.onAbort = undefined;
   }
 
   /** The dispatch loop: admits held tasks in order while the gate allows, recycles hot idle workers. */
@@ -340,7 +271,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   // ---- dispatch to Piscina -----------------------------------------------------------------------
 
   #start(task: Task, target: number | 'spawn'): void {
-    if (task.state === 'held') this.#unhold(task);
+    if (task.state === 'held') this.#held.delete(task);
     task.state = target === 'spawn' ? 'parked' : 'running';
     this.#active.add(task);
     this.#mainReserved += task.need;
@@ -416,7 +347,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       // Pulled back from a stranded park: it never ran; it goes back to the head of the queue.
       task.unpark = undefined;
       task.piscinaId = undefined;
-      this.#holdAtHead(task);
+      this.#held.unshift(task);
       queueMicrotask(() => this.#pump());
       return;
     }
@@ -450,7 +381,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #settle(task: Task, settle: () => void): void {
     if (task.state === 'settled') return;
-    if (task.state === 'held') this.#unhold(task);
+    if (task.state === 'held') this.#held.delete(task);
     task.state = 'settled';
     this.#counters.settled++;
     settle();
