@@ -33,6 +33,13 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
   pollIntervalMs?: number;
   /** The hint given in `MemoryPressureError.retryAfterMs`. Default 1000 ms. */
   retryAfterMs?: number;
+  /**
+   * The process's memory limit: bytes, `'auto'` (default: the container's cgroup limit, else system
+   * memory with a warning), or `false` to not watch the process scope.
+   */
+  memoryLimit?: number | 'auto' | false;
+  /** Where the cgroup filesystem is mounted. Default `/sys/fs/cgroup`. */
+  cgroupRoot?: string;
 }
 
 /** Options of one `run()`. */
@@ -59,6 +66,8 @@ export interface GateSettings {
   filename: string;
   name: string;
   concurrentTasksPerWorker: number;
+  memoryLimit: number | 'auto' | false;
+  cgroupRoot: string;
 }
 
 /** Defaults of the gate's own options. */
@@ -70,9 +79,11 @@ export const DEFAULTS = {
   maxWaitMs: 30_000,
   pollIntervalMs: 50,
   retryAfterMs: 1000,
+  memoryLimit: 'auto',
+  cgroupRoot: '/sys/fs/cgroup',
 } as const satisfies Partial<GateSettings>;
 
-const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs']);
+const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot']);
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -144,9 +155,25 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
       filename,
       name,
       concurrentTasksPerWorker,
+      memoryLimit: validateMemoryLimit(o.memoryLimit),
+      cgroupRoot: validateCgroupRoot(o.cgroupRoot),
     },
     piscina: piscina as PiscinaOptions,
   };
+}
+
+function validateMemoryLimit(value: unknown): number | 'auto' | false {
+  if (value === undefined) return DEFAULTS.memoryLimit;
+  if (value === 'auto' || value === false) return value;
+  if (typeof value === 'number') return expectNumber('options.memoryLimit', value, { min: 1, integer: true });
+  throw new TypeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
+}
+
+function validateCgroupRoot(value: unknown): string {
+  if (value === undefined) return DEFAULTS.cgroupRoot;
+  if (typeof value !== 'string') throw new TypeError(`options.cgroupRoot must be a string, got ${describe(value)}`);
+  if (!isAbsolute(value)) throw new RangeError(`options.cgroupRoot must be an absolute path, got ${describe(value)}`);
+  return value;
 }
 
 function validatePiscinaNumbers(o: Record<string, unknown>): void {

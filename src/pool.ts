@@ -11,13 +11,16 @@
  * pool loses every worker while it waits (Piscina would strand it with `minThreads: 0`).
  */
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, chooseWorker, nextPressure, levelOf, type Decision, type GateInput, type Reading } from './gate.js';
+import { actionFor, decide, chooseWorker, levelOf, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
-import { isolateTracker, type IsolateTracker } from './readings/isolate.js';
+import { isolateTracker } from './readings/isolate.js';
+import { ProcessMonitor } from './readings/process.js';
+import { MainScope, ProcessScope } from './pool/scopes.js';
 import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
 import { TaskCounters, type PoolStats } from './pool/stats.js';
 import { HeldQueue } from './pool/held-queue.js';
@@ -32,6 +35,28 @@ interface PiscinaWorkerView {
 }
 
 const WRAPPER = new URL('./worker.js', import.meta.url).href;
+/** Least time between two reads of the cgroup's memory.stat (or RSS). */
+const STAT_REFRESH_MS = 100;
+/** Least time between two re-reads of the container limit. */
+const LIMIT_REFRESH_MS = 5000;
+/** Share of the process limit given to worker heaps when the user sets none (see the README). */
+const DEFAULT_WORKER_HEAP_SHARE = 0.5;
+const MIN_DEFAULT_WORKER_HEAP_MB = 16;
+
+type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
+
+/**
+ * Per-worker heap limits when the user gave no `maxOldGenerationSizeMb` and the process limit is
+ * known (container or explicit): half the limit shared by `maxThreads` workers, at least 16 MB, so
+ * the pool cannot overcommit the container by default.
+ */
+function defaultWorkerLimits(options: PiscinaOptions, processLimit: number): PiscinaOptions['resourceLimits'] {
+  const asked = options.resourceLimits?.maxOldGenerationSizeMb ?? 0;
+  if (asked > 0) return options.resourceLimits;
+  const threads = Math.max(1, Math.ceil(options.maxThreads ?? availableParallelism() * 1.5));
+  const mb = Math.max(MIN_DEFAULT_WORKER_HEAP_MB, Math.floor((processLimit * DEFAULT_WORKER_HEAP_SHARE) / threads / 2 ** 20));
+  return { ...options.resourceLimits, maxOldGenerationSizeMb: mb };
+}
 
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
@@ -44,15 +69,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #piscina: Piscina;
   readonly #board: Board;
   readonly #workers: WorkerRegistry;
-  readonly #main: IsolateTracker;
+  readonly #main: MainScope;
+  readonly #process: ProcessScope | undefined;
   readonly #stopMainListener: () => void;
   readonly #counters = new TaskCounters();
   readonly #byPiscinaId = new Map<number, Task>();
   readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
-  #mainReserved = 0;
-  #mainUnderPressure = false;
   #dispatching: { task: Task; target: number | 'spawn' } | undefined;
   #parked: Task | undefined;
   #pumping = false;
@@ -74,7 +98,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       },
       (task) => this.#settleError(task, new AbortError(task.signal?.reason)),
     );
-    this.#main = isolateTracker();
+    const water = { high: gate.highWater, low: gate.lowWater };
+    const tracker = isolateTracker();
+    this.#main = new MainScope(tracker, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
+    if (gate.memoryLimit !== false) {
+      const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
+      this.#process = new ProcessScope(monitor, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }));
+      if (monitor.source !== 'system') piscina.resourceLimits = defaultWorkerLimits(piscina, monitor.limit);
+    }
     this.#piscina = new Piscina({
       ...piscina,
       filename: WRAPPER,
@@ -82,9 +113,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       loadBalancer: (task, workers) => this.#balance(task, workers) as (typeof workers)[number] | null,
     });
     this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
-    const water = { high: gate.highWater, low: gate.lowWater };
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
-    const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : this.#main.limit;
+    const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : tracker.limit;
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
       onExit: (worker) => this.#onWorkerExit(worker),
       onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: levelOf(reading), limit: reading.limit }),
@@ -93,7 +123,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
     this.#piscina.on('workerCreate', (view: PiscinaWorkerView) => this.#onWorkerCreate(view));
     this.#piscina.on('error', (error: Error) => this.emit('workerError', error));
-    this.#stopMainListener = this.#main.onMajorGc(() => this.#schedulePump());
+    this.#stopMainListener = tracker.onMajorGc(() => this.#schedulePump());
   }
 
   /**
@@ -127,7 +157,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** A snapshot of every reading, reservation, queue and counter. */
   stats(): PoolStats {
     return {
-      main: { ...this.#mainReading(Infinity), external: this.#main.snapshot().external, majorGcs: this.#main.majorGcs },
+      main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
+      process: this.#process?.stats(),
       workers: this.#workers.stats(),
       held: this.#held.size,
       running: this.#active.size,
@@ -166,26 +197,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return {
       need,
       water: { high: this.#settings.highWater, low: this.#settings.lowWater },
-      main: this.#mainReading(need),
-      process: undefined,
+      main: this.#main.reading(need),
+      process: this.#process?.reading(need),
       workers: this.#workers.readings(),
       canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
-      workerLimit: this.#workers.largestLimit() || this.#main.limit,
+      workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
     };
-  }
-
-  /** The main isolate's reading. The retained estimate (~2 µs) is taken only when tier 1 cannot admit `need`. */
-  #mainReading(need: number): Reading {
-    const snapshot = this.#main.snapshot();
-    const tier1 = snapshot.used + this.#mainReserved + need < this.#settings.highWater * snapshot.limit;
-    const retained = tier1 ? undefined : this.#main.retained();
-    const base = { used: snapshot.used, live: snapshot.live, retained, limit: snapshot.limit, reserved: this.#mainReserved };
-    const under = nextPressure(base, this.#mainUnderPressure, { high: this.#settings.highWater, low: this.#settings.lowWater });
-    if (under !== this.#mainUnderPressure) {
-      this.#mainUnderPressure = under;
-      this.emit('pressure', { scope: 'main', threadId: undefined, underPressure: under, level: levelOf(base), limit: base.limit });
-    }
-    return { ...base, underPressure: under };
   }
 
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
@@ -274,7 +291,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.state === 'held') this.#held.delete(task);
     task.state = target === 'spawn' ? 'parked' : 'running';
     this.#active.add(task);
-    this.#mainReserved += task.need;
+    this.#main.reserved += task.need;
+    if (this.#process) this.#process.reserved += task.need;
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
     const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
@@ -336,7 +354,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
     if (this.#parked === task) this.#parked = undefined;
     this.#active.delete(task);
-    this.#mainReserved -= task.need;
+    this.#main.reserved -= task.need;
+    if (this.#process) this.#process.reserved -= task.need;
     const worker = task.worker;
     if (worker) {
       worker.reserved -= task.need;
@@ -405,6 +424,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const needed = this.#held.size > 0 || this.#active.size > 0;
     if (needed && !this.#pollTimer && !this.#destroyed) {
       this.#pollTimer = setInterval(() => {
+        this.#process?.monitor.refreshLimit(performance.now());
         this.#workers.sampleBusy();
         this.#pump();
       }, this.#settings.pollIntervalMs);
@@ -429,6 +449,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;
     this.#stopMainListener();
+    this.#process?.monitor.close();
   }
 }
 

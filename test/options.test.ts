@@ -36,6 +36,12 @@ describe('pool options', () => {
     ['name empty', { name: '' }, TypeError, /options\.name must be a non-empty string, got ""/],
     ['loadBalancer given', { loadBalancer: () => null }, TypeError, /options\.loadBalancer is not supported/],
     ['taskQueue given', { taskQueue: {} }, TypeError, /options\.taskQueue is not supported/],
+    ['memoryLimit a word', { memoryLimit: 'lots' }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got "lots"/],
+    ['memoryLimit true', { memoryLimit: true }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got true/],
+    ['memoryLimit zero', { memoryLimit: 0 }, RangeError, /options\.memoryLimit must be >= 1, got 0/],
+    ['memoryLimit fractional', { memoryLimit: 1.5 }, RangeError, /options\.memoryLimit must be an integer, got 1\.5/],
+    ['cgroupRoot relative', { cgroupRoot: 'sys/fs/cgroup' }, RangeError, /options\.cgroupRoot must be an absolute path, got "sys\/fs\/cgroup"/],
+    ['cgroupRoot not a string', { cgroupRoot: 7 }, TypeError, /options\.cgroupRoot must be a string, got 7/],
   ];
   for (const [name, options, type, message] of bad) {
     it(`${name} → ${type.name}`, () => {

@@ -191,9 +191,10 @@ describe('bounds', () => {
 });
 
 describe('memory pressure with real readings', () => {
-  // A high-water mark of 0.1% of the main heap limit puts the real main isolate over it.
+  // A high-water mark of 0.1% of the main heap limit puts the real main isolate over it; the
+  // process scope is switched off so that the main isolate is the one the gate names.
   it("policy 'reject': MemoryPressureError with scope, used, limit and retryAfterMs", async () => {
-    const pool = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, retryAfterMs: 250 });
+    const pool = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, retryAfterMs: 250, memoryLimit: false });
     const [error] = await settleAll([pool.run(1)]);
     expect(error).toBeInstanceOf(MemoryPressureError);
     const pressure = error as MemoryPressureError;
@@ -207,13 +208,41 @@ describe('memory pressure with real readings', () => {
   });
 
   it("policy 'wait': holds under pressure and gives up after maxWaitMs with the pressure as cause", async () => {
-    const pool = makePool({ policy: 'wait', highWater: 0.001, lowWater: 0.0005, maxWaitMs: 150 });
+    const pool = makePool({ policy: 'wait', highWater: 0.001, lowWater: 0.0005, maxWaitMs: 150, memoryLimit: false });
     const holds: unknown[] = [];
     pool.on('hold', (info) => holds.push(info.scope));
     const [error] = await settleAll([pool.run(1)]);
     expect(error).toBeInstanceOf(WaitTimeoutError);
     expect((error as WaitTimeoutError).cause).toBeInstanceOf(MemoryPressureError);
     expect(holds).toEqual(['main']);
+    expectAllSettled(pool, 1);
+  });
+
+  it('the process scope: an explicit memoryLimit below what the process uses refuses with scope process', async () => {
+    const pool = makePool({ policy: 'reject', memoryLimit: 64 * MB });
+    const [error] = await settleAll([pool.run(1)]);
+    expect(error).toBeInstanceOf(MemoryPressureError);
+    expect((error as MemoryPressureError).scope).toBe('process');
+    expect((error as MemoryPressureError).limit).toBe(64 * MB);
+    const process = pool.stats().process!;
+    expect(process.source).toBe('explicit');
+    expect(process.limit).toBe(64 * MB);
+    expect(process.used).toBeGreaterThan(0.85 * 64 * MB);
+    expectAllSettled(pool, 1);
+  });
+
+  it('a declared task larger than the process limit allows is TaskTooLargeError in scope process', async () => {
+    const pool = makePool({ memoryLimit: 1024 * MB, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+    const [error] = await settleAll([pool.run(1, { memory: 900 * MB })]);
+    expect(error).toBeInstanceOf(TaskTooLargeError);
+    expect((error as TaskTooLargeError).scope).toBe('process');
+    expectAllSettled(pool, 1);
+  });
+
+  it('memoryLimit false: no process scope in decisions or stats', async () => {
+    const pool = makePool({ memoryLimit: false });
+    expect(await pool.run(2)).toBe(2);
+    expect(pool.stats().process).toBeUndefined();
     expectAllSettled(pool, 1);
   });
 

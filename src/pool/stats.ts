@@ -2,6 +2,7 @@
 import type { Policy } from '../options.js';
 import type { Reading } from '../gate.js';
 import type { WorkerStats } from './workers.js';
+import type { ProcessStats } from '../readings/process.js';
 
 /** How many tasks went which way since the pool was created. */
 export interface CounterSnapshot {
@@ -46,6 +47,12 @@ export class TaskCounters implements CounterSnapshot {
 export interface PoolStats {
   /** The main isolate: heap used, live after the last major GC, old-generation limit, reservations. */
   main: Reading & { external: number; majorGcs: number };
+  /**
+   * The process against its limit (`undefined` with `memoryLimit: false`): `used` is the cgroup
+   * charge (page cache included) or RSS, `live` the non-reclaimable part when it was last needed,
+   * `source` where the limit came from, and the cgroup's event counters (OOM kills among them).
+   */
+  process: (Reading & ProcessStats) | undefined;
   /** Every worker's readings. */
   workers: WorkerStats[];
   /** Tasks waiting in the held queue. */

@@ -1,0 +1,162 @@
+/**
+ * The process against its memory limit: the third scope beside the main isolate and the workers.
+ * All isolates share one process, so this is the limit whose breach kills everything at once (the
+ * kernel SIGKILLs with no warning), and the only one that sees Buffers and ArrayBuffers, which heap
+ * statistics never count.
+ *
+ * The limit, in order of precedence: explicit bytes > the container (cgroup) limit > system memory
+ * (with a one-time warning). Usage: the cgroup's charge read from a kept-open file (~1.5 µs), and,
+ * only when that is above the mark, its non-reclaimable part from `memory.stat`, refreshed at most
+ * every `statRefreshMs`. Without a cgroup: RSS against the limit.
+ */
+import { totalmem } from 'node:os';
+import { readCgroupFile } from './cgroup-files.js';
+import { ContainerReader, locateCgroup, readContainerLimit, type CgroupLocation, type ContainerCounters } from './container.js';
+
+/** Where the process limit came from. */
+export type LimitSource = 'explicit' | 'cgroup' | 'system';
+
+export interface ProcessMonitorOptions {
+  /** Bytes, or `'auto'` (cgroup, then system memory). */
+  memoryLimit: number | 'auto';
+  /** The cgroup filesystem's mount point. */
+  cgroupRoot: string;
+  /** The text of `/proc/self/cgroup` (read from the system when not given). */
+  membership?: string | undefined;
+  /** Least time between two reads of `memory.stat` (or RSS). */
+  statRefreshMs: number;
+  /** Least time between two re-reads of the container limit (it can change at run time). */
+  limitRefreshMs: number;
+}
+
+/** What `stats()` reports of the process scope. */
+export interface ProcessStats {
+  source: LimitSource;
+  /** The cgroup directory, when there is one. */
+  cgroup: string | undefined;
+  cgroupVersion: 1 | 2 | undefined;
+  /** The file that set the container limit, when there is one. */
+  limitFrom: string | undefined;
+  counters: ContainerCounters;
+}
+
+const warned = new Set<string>();
+
+/** Emits a process warning once per code and text. */
+function warnOnce(code: string, message: string): void {
+  const key = `${code}:${message}`;
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, { code });
+}
+
+export class ProcessMonitor {
+  readonly #options: ProcessMonitorOptions;
+  #reader: ContainerReader | undefined;
+  #location: CgroupLocation | undefined;
+  #limit = Infinity;
+  #limitFrom: string | undefined;
+  #source: LimitSource = 'system';
+  #limitReadAt = 0;
+  #live: number | undefined;
+  #liveReadAt = -Infinity;
+  #rss = 0;
+  #rssReadAt = -Infinity;
+
+  /** Throws `CgroupFileError` when a cgroup file holds a malformed value. */
+  constructor(options: ProcessMonitorOptions) {
+    this.#options = options;
+    const membership = options.membership ?? readMembership();
+    this.#location = membership === undefined ? undefined : locateCgroup(options.cgroupRoot, membership);
+    if (this.#location) {
+      try {
+        this.#reader = new ContainerReader(this.#location);
+      } catch (error) {
+        warnOnce('HEAPGATE_CGROUP_UNREADABLE', `heapgate: cannot read the memory cgroup at ${this.#location.dir} (${(error as Error).message}); measuring the process by RSS`);
+      }
+    }
+    this.#readLimit(performance.now());
+  }
+
+  /** The limit in bytes. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Where the limit came from. */
+  get source(): LimitSource {
+    return this.#source;
+  }
+
+  /** Bytes in use now: the cgroup charge (page cache included), or RSS without a cgroup. */
+  used(now: number): number {
+    return this.#reader ? this.#reader.usage() : this.#rssAt(now);
+  }
+
+  /** Non-reclaimable bytes, refreshed when older than `statRefreshMs`. */
+  live(now: number): number {
+    if (now - this.#liveReadAt >= this.#options.statRefreshMs) {
+      this.#live = this.#reader ? this.#reader.nonReclaimable() : this.#rssAt(now);
+      this.#liveReadAt = now;
+    }
+    return this.#live ?? 0;
+  }
+
+  /** Re-reads the container limit when it is older than `limitRefreshMs`. */
+  refreshLimit(now: number): void {
+    if (now - this.#limitReadAt >= this.#options.limitRefreshMs) this.#readLimit(now);
+  }
+
+  stats(): ProcessStats {
+    return {
+      source: this.#source,
+      cgroup: this.#location?.dir,
+      cgroupVersion: this.#location?.version,
+      limitFrom: this.#limitFrom,
+      counters: this.#reader?.counters() ?? {},
+    };
+  }
+
+  close(): void {
+    this.#reader?.close();
+  }
+
+  #readLimit(now: number): void {
+    this.#limitReadAt = now;
+    const { memoryLimit, cgroupRoot } = this.#options;
+    if (memoryLimit !== 'auto') {
+      this.#limit = memoryLimit;
+      this.#source = 'explicit';
+      this.#limitFrom = undefined;
+      return;
+    }
+    const container = this.#location ? readContainerLimit(this.#location) : undefined;
+    for (const file of container?.unreadable ?? []) {
+      warnOnce('HEAPGATE_CGROUP_UNREADABLE', `heapgate: cannot read ${file}; the container limit may be missing a level`);
+    }
+    if (container && Number.isFinite(container.limit)) {
+      this.#limit = container.limit;
+      this.#source = 'cgroup';
+      this.#limitFrom = container.from;
+      return;
+    }
+    this.#limit = totalmem();
+    this.#source = 'system';
+    this.#limitFrom = undefined;
+    const where = this.#location ? `in ${this.#location.dir} or above it` : `under ${cgroupRoot}`;
+    warnOnce('HEAPGATE_NO_CONTAINER_LIMIT', `heapgate: no container memory limit found ${where}; measuring the process against system memory (${Math.round(this.#limit / 2 ** 20)} MiB)`);
+  }
+
+  #rssAt(now: number): number {
+    if (now - this.#rssReadAt >= this.#options.statRefreshMs) {
+      this.#rss = process.memoryUsage.rss();
+      this.#rssReadAt = now;
+    }
+    return this.#rss;
+  }
+}
+
+function readMembership(): string | undefined {
+  const read = readCgroupFile('/proc/self/cgroup');
+  return read.kind === 'ok' ? read.text : undefined;
+}
