@@ -10,6 +10,7 @@ const MB = 2 ** 20;
 const worker = (id, used) => ({ id, used: used * MB, live: used * MB, retained: undefined, limit: 256 * MB, reserved: 0, underPressure: false, free: true });
 const input = {
   need: 8 * MB,
+  external: 0,
   water: { high: 0.85, low: 0.75 },
   main: { used: 40 * MB, live: 30 * MB, limit: 4096 * MB, reserved: 16 * MB, underPressure: false },
   process: undefined,

@@ -48,8 +48,13 @@ export interface WaterMarks {
 
 /** Everything one decision looks at. */
 export interface GateInput {
-  /** The task's memory need in bytes (declared estimate; 0 when unknown). */
+  /**
+   * The task's heap need in bytes (declared estimate; 0 when unknown): counted in the worker, the
+   * main isolate (where its result lands) and the process.
+   */
   need: number;
+  /** The task's off-heap need in bytes (Buffers, ArrayBuffers): counted in the process only. */
+  external: number;
   water: WaterMarks;
   main: Reading;
   /** The process against its container/system limit; `undefined` when not watched. */
@@ -133,7 +138,7 @@ export function decide(input: GateInput): Decision {
   const tooLarge = tooLargeFor(input);
   if (tooLarge) return tooLarge;
 
-  if (input.process && !fits(input.process, need, high)) return pressure('process', input.process);
+  if (input.process && !fits(input.process, need + input.external, high)) return pressure('process', input.process);
   if (!fits(input.main, need, high)) return pressure('main', input.main);
 
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
@@ -169,10 +174,11 @@ export function chooseWorker(workers: readonly WorkerReading[], need: number, hi
 
 function tooLargeFor(input: GateInput): Decision | undefined {
   const { need, water } = input;
-  if (need <= 0) return undefined;
-  if (input.process && need >= water.high * input.process.limit) {
-    return { kind: 'too-large', scope: 'process', need, capacity: water.high * input.process.limit };
+  const processNeed = need + input.external;
+  if (input.process && processNeed > 0 && processNeed >= water.high * input.process.limit) {
+    return { kind: 'too-large', scope: 'process', need: processNeed, capacity: water.high * input.process.limit };
   }
+  if (need <= 0) return undefined;
   if (need >= water.high * input.main.limit) {
     return { kind: 'too-large', scope: 'main', need, capacity: water.high * input.main.limit };
   }

@@ -13,7 +13,7 @@ export {
   type Scope,
 } from './errors.js';
 export { decide, actionFor, nextPressure, fits, levelOf, chooseWorker, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './gate.js';
-export { DEFAULTS, type GatedPoolOptions, type RunOptions, type Policy } from './options.js';
+export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy } from './options.js';
 export type { PoolStats, CounterSnapshot } from './pool/stats.js';
 export type { WorkerStats } from './pool/workers.js';
 export type { GatedPoolEvents } from './pool/events.js';

@@ -50,8 +50,21 @@ export interface RunOptions {
   transferList?: readonly Transferable[];
   /** Aborts the task while it is held (it is dropped) or while it runs (its worker is stopped). */
   signal?: AbortSignal;
-  /** The task's estimated memory need in bytes, reserved from admission until it settles. */
-  memory?: number;
+  /**
+   * The task's estimated memory need, reserved from admission until it settles. A number is heap
+   * bytes: reserved in the worker that runs it, in the main isolate (where its result lands) and
+   * in the process. `{ heap, external }` adds off-heap bytes (Buffers, ArrayBuffers), reserved in
+   * the process only.
+   */
+  memory?: number | MemoryNeed;
+}
+
+/** A task's memory need in two parts, bytes. */
+export interface MemoryNeed {
+  /** JS heap bytes (worker, main isolate, process). */
+  heap?: number;
+  /** Off-heap bytes: Buffers, ArrayBuffers, native allocations (process only). */
+  external?: number;
 }
 
 /** The gate's own settings after defaults and validation. */
@@ -200,6 +213,15 @@ export function validateRunOptions(options: unknown): RunOptions {
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
   if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`run options.signal must be an AbortSignal, got ${describe(o.signal)}`);
-  if (o.memory !== undefined) expectNumber('run options.memory', o.memory, { min: 0 });
+  if (typeof o.memory === 'object' && o.memory !== null) {
+    const need = o.memory as Record<string, unknown>;
+    for (const key of Object.keys(need)) {
+      if (key !== 'heap' && key !== 'external') throw new TypeError(`run options.memory.${key} is not an option: use heap and external`);
+    }
+    if (need.heap !== undefined) expectNumber('run options.memory.heap', need.heap, { min: 0 });
+    if (need.external !== undefined) expectNumber('run options.memory.external', need.external, { min: 0 });
+  } else if (o.memory !== undefined) {
+    expectNumber('run options.memory', o.memory, { min: 0 });
+  }
   return o as RunOptions;
 }

@@ -193,12 +193,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   // ---- admission -------------------------------------------------------------------------------
 
-  #gateInput(need: number): GateInput {
+  #gateInput({ need, external }: Task): GateInput {
     return {
       need,
+      external,
       water: { high: this.#settings.highWater, low: this.#settings.lowWater },
       main: this.#main.reading(need),
-      process: this.#process?.reading(need),
+      process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
       canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
       workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
@@ -207,7 +208,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
-    const decision = decide(this.#gateInput(task.need));
+    const decision = decide(this.#gateInput(task));
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -228,7 +229,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Under policy 'reject' a task that arrives behind held (busy-waiting) ones is refused at once under pressure. */
   #rejectIfPressure(task: Task): boolean {
-    const decision = decide(this.#gateInput(task.need));
+    const decision = decide(this.#gateInput(task));
     if (decision.kind !== 'pressure' && decision.kind !== 'too-large') return false;
     this.#refuse(task, decision);
     return true;
@@ -292,7 +293,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.state = target === 'spawn' ? 'parked' : 'running';
     this.#active.add(task);
     this.#main.reserved += task.need;
-    if (this.#process) this.#process.reserved += task.need;
+    if (this.#process) this.#process.reserved += task.need + task.external;
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
     const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
@@ -355,7 +356,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#parked === task) this.#parked = undefined;
     this.#active.delete(task);
     this.#main.reserved -= task.need;
-    if (this.#process) this.#process.reserved -= task.need;
+    if (this.#process) this.#process.reserved -= task.need + task.external;
     const worker = task.worker;
     if (worker) {
       worker.reserved -= task.need;

@@ -16,7 +16,7 @@ function worker(id: number, over: Partial<WorkerReading> = {}): WorkerReading {
 }
 
 function input(over: Partial<GateInput> = {}): GateInput {
-  return { need: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
+  return { need: 0, external: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
 }
 
 describe('fits: the tiers of one scope', () => {
@@ -95,6 +95,9 @@ describe('decide: scopes, workers, spawning', () => {
     ['too large for any worker', { need: 80 * MB, main: reading({ limit: 1000 * MB }) }, { kind: 'too-large', scope: 'worker', need: 80 * MB, capacity: 80 * MB }],
     ['too large for main', { need: 50 * MB, main: reading({ limit: 50 * MB }), workerLimit: 1000 * MB }, { kind: 'too-large', scope: 'main', need: 50 * MB, capacity: 40 * MB }],
     ['too large for the process', { need: 50 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 50 * MB, capacity: 48 * MB }],
+    ['off-heap need counts in the process only: fits a small worker heap', { need: 1 * MB, external: 60 * MB, process: reading({ limit: 1000 * MB }), workers: [worker(1, { limit: 16 * MB, used: 1 * MB, live: 1 * MB })] }, { kind: 'admit', worker: 1 }],
+    ['off-heap need too large for the process', { external: 60 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 60 * MB, capacity: 48 * MB }],
+    ['off-heap need refused by a process near its mark', { external: 30 * MB, process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],
     ['too large is judged against the largest worker or a fresh one: not too large, spawn', { need: 90 * MB, workerLimit: 200 * MB, main: reading({ limit: 1000 * MB }), canSpawn: true }, { kind: 'admit', worker: 'spawn' }],
   ];
   for (const [name, over, expected] of table) {

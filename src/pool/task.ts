@@ -10,7 +10,10 @@ export interface Task {
   input: unknown;
   transferList: Transferable[];
   name: string;
+  /** Heap bytes declared (worker, main isolate, process). */
   need: number;
+  /** Off-heap bytes declared (process only). */
+  external: number;
   signal: AbortSignal | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
@@ -44,7 +47,8 @@ export function createTask(input: unknown, opts: RunOptions, defaultName: string
     input,
     transferList,
     name: opts.name ?? defaultName,
-    need: opts.memory ?? 0,
+    need: typeof opts.memory === 'number' ? opts.memory : (opts.memory?.heap ?? 0),
+    external: typeof opts.memory === 'number' ? 0 : (opts.memory?.external ?? 0),
     signal: opts.signal,
     resolve,
     reject,
