@@ -12,10 +12,16 @@ export interface ChildResult<T> {
   json: T | undefined;
 }
 
-export function runFixture<T = Record<string, unknown>>(script: string, args: string[] = [], execArgv: string[] = [], timeoutMs = 90_000): Promise<ChildResult<T>> {
+/**
+ * Runs `fixtures/<script>`. With `cgroupDir`, the process starts inside that cgroup: a shell writes
+ * its own pid to `cgroup.procs` and then becomes Node, so every byte Node uses is charged there.
+ */
+export function runFixture<T = Record<string, unknown>>(script: string, args: string[] = [], execArgv: string[] = [], timeoutMs = 90_000, cgroupDir?: string): Promise<ChildResult<T>> {
   const path = fileURLToPath(new URL(`../fixtures/${script}`, import.meta.url));
+  const command = [process.execPath, ...execArgv, path, ...args];
+  const [file, argv] = cgroupDir === undefined ? [process.execPath, command.slice(1)] : ['/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroupDir, ...command]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, path, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
