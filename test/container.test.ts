@@ -201,6 +201,27 @@ describe('the process monitor: precedence, warnings, refresh', () => {
     monitor.close();
   });
 
+  it('a cgroup file that turns bad at run time: one warning, RSS from then on, no throw', async () => {
+    const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });
+    const monitor = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    writeFileSync(join(root, 'app/svc/memory.current'), 'garbled\n');
+    writeFileSync(join(root, 'app/svc/memory.max'), 'garbled\n');
+    const used = monitor.used(0);
+    monitor.refreshLimit(performance.now() + 10_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    // The fixture said 50 MiB; the fallback measures this process's RSS instead.
+    expect(used).not.toBe(50 * MiB);
+    expect(Math.abs(used - process.memoryUsage.rss())).toBeLessThan(64 * MiB);
+    expect(monitor.limit).toBe(256 * MiB);
+    expect(warnings.some((message) => message.includes('measuring the process by RSS from now on'))).toBe(true);
+    expect(warnings.some((message) => message.includes('keeping'))).toBe(true);
+    monitor.close();
+  });
+
   it('a malformed limit makes the pool constructor throw CgroupFileError', () => {
     const root = v1({ [`memory${ownV1Path()}/memory.limit_in_bytes`]: 'twelve\n', [`memory${ownV1Path()}/memory.usage_in_bytes`]: '1\n', [`memory${ownV1Path()}/memory.stat`]: v1Stat(1, 1) });
     expect(() => new GatedPool({ filename: new URL('./fixtures/tasks.mjs', import.meta.url).href, cgroupRoot: root })).toThrow(CgroupFileError);

@@ -90,21 +90,44 @@ export class ProcessMonitor {
 
   /** Bytes in use now: the cgroup charge (page cache included), or RSS without a cgroup. */
   used(now: number): number {
-    return this.#reader ? this.#reader.usage() : this.#rssAt(now);
+    if (this.#reader) {
+      try {
+        return this.#reader.usage();
+      } catch (error) {
+        this.#dropReader(error);
+      }
+    }
+    return this.#rssAt(now);
   }
 
   /** Non-reclaimable bytes, refreshed when older than `statRefreshMs`. */
   live(now: number): number {
     if (now - this.#liveReadAt >= this.#options.statRefreshMs) {
-      this.#live = this.#reader ? this.#reader.nonReclaimable() : this.#rssAt(now);
+      this.#live = this.#rssAt(now);
+      if (this.#reader) {
+        try {
+          this.#live = this.#reader.nonReclaimable();
+        } catch (error) {
+          this.#dropReader(error);
+        }
+      }
       this.#liveReadAt = now;
     }
     return this.#live ?? 0;
   }
 
-  /** Re-reads the container limit when it is older than `limitRefreshMs`. */
+  /**
+   * Re-reads the container limit when it is older than `limitRefreshMs`. A failure at run time
+   * keeps the last limit and warns (the constructor, by contrast, throws on a malformed value).
+   */
   refreshLimit(now: number): void {
-    if (now - this.#limitReadAt >= this.#options.limitRefreshMs) this.#readLimit(now);
+    if (now - this.#limitReadAt < this.#options.limitRefreshMs) return;
+    try {
+      this.#readLimit(now);
+    } catch (error) {
+      this.#limitReadAt = now;
+      warnOnce('HEAPGATE_CGROUP_UNREADABLE', `heapgate: re-reading the container limit failed (${(error as Error).message}); keeping ${this.#limit} bytes`);
+    }
   }
 
   stats(): ProcessStats {
@@ -113,12 +136,21 @@ export class ProcessMonitor {
       cgroup: this.#location?.dir,
       cgroupVersion: this.#location?.version,
       limitFrom: this.#limitFrom,
-      counters: this.#reader?.counters() ?? {},
+      counters: this.#counters(),
     };
   }
 
   close(): void {
     this.#reader?.close();
+  }
+
+  #counters(): ContainerCounters {
+    try {
+      return this.#reader?.counters() ?? {};
+    } catch (error) {
+      this.#dropReader(error);
+      return {};
+    }
   }
 
   #readLimit(now: number): void {
@@ -145,6 +177,17 @@ export class ProcessMonitor {
     this.#limitFrom = undefined;
     const where = this.#location ? `in ${this.#location.dir} or above it` : `under ${cgroupRoot}`;
     warnOnce('HEAPGATE_NO_CONTAINER_LIMIT', `heapgate: no container memory limit found ${where}; measuring the process against system memory (${Math.round(this.#limit / 2 ** 20)} MiB)`);
+  }
+
+  /**
+   * A cgroup file that could be read at start failed later (the cgroup was removed, a value became
+   * malformed): warn once and measure by RSS from now on, rather than fail the task being decided.
+   */
+  #dropReader(error: unknown): void {
+    const dir = this.#reader?.location.dir;
+    this.#reader?.close();
+    this.#reader = undefined;
+    warnOnce('HEAPGATE_CGROUP_UNREADABLE', `heapgate: reading the memory cgroup at ${dir} failed (${(error as Error).message}); measuring the process by RSS from now on`);
   }
 
   #rssAt(now: number): number {
