@@ -112,6 +112,18 @@ describe('limit discovery, v1', () => {
     expect(readContainerLimit(locateCgroup(root, V1_MEMBERSHIP)!).limit).toBe(Infinity);
   });
 
+  it('an unreadable memory.stat is reported; the limit files still count', () => {
+    const root = v1({ 'memory/app/svc/memory.stat': DIRECTORY, 'memory/app/svc/memory.limit_in_bytes': `${128 * MiB}\n` });
+    const limit = readContainerLimit(locateCgroup(root, V1_MEMBERSHIP)!);
+    expect(limit.limit).toBe(128 * MiB);
+    expect(limit.unreadable).toEqual([`${join(root, 'memory/app/svc/memory.stat')} (EISDIR)`]);
+  });
+
+  it('missing limit files at every level: unlimited, nothing reported', () => {
+    const root = v1();
+    expect(readContainerLimit(locateCgroup(root, V1_MEMBERSHIP)!)).toEqual({ limit: Infinity, from: undefined, unreadable: [] });
+  });
+
   it('a malformed memory.stat line throws CgroupFileError naming the file', () => {
     const root = v1({ 'memory/app/svc/memory.stat': 'cache 1\nthis is not a stat line\n' });
     expect(() => readContainerLimit(locateCgroup(root, V1_MEMBERSHIP)!)).toThrow(/memory\.stat should hold "key value" lines, but holds "this is not a stat line"/);
@@ -266,6 +278,8 @@ describe('a pool on a fixture root laid out at this process own cgroup path', ()
     try {
       expect(pool.stats().process).toMatchObject({ source: 'cgroup', limit: 4096 * MiB });
       expect(await pool.run('fast path')).toBe('fast path');
+      // No resourceLimits given: each worker gets 0.5 × 4096 MiB / maxThreads (1) = 2048 MiB.
+      expect(pool.stats().workers[0]!.limit).toBe(2048 * MiB);
       // Usage above the mark, but almost all of it page cache: still admitted.
       writeFileSync(usageFile, `${4000 * MiB}\n`);
       writeFileSync(join(root, dir, 'memory.stat'), layout.stat(200 * MiB, 3800 * MiB));
