@@ -7,9 +7,10 @@ import { decide, isMemLimitReached } from '../dist/index.js';
 
 const BATCH = 1000;
 const MB = 2 ** 20;
-const worker = (id, used) => ({ id, used: used * MB, live: used * MB, retained: undefined, limit: 256 * MB, reserved: 0, underPressure: false, free: true });
+const worker = (id, used) => ({ id, used: used * MB, live: used * MB, retained: undefined, limit: 256 * MB, reserved: 0, underPressure: false, free: true, fresh: true });
 const input = {
   need: 8 * MB,
+  mainNeed: 8 * MB,
   external: 0,
   water: { high: 0.85, low: 0.75 },
   main: { used: 40 * MB, live: 30 * MB, limit: 4096 * MB, reserved: 16 * MB, underPressure: false },

@@ -38,6 +38,11 @@ export interface WorkerReading extends Reading {
   id: number;
   /** Whether it can take one more task now (`concurrentTasksPerWorker` not reached). */
   free: boolean;
+  /**
+   * Whether its figures were refreshed by a GC since it last ran a task (it was nudged). A worker
+   * that does not fit and is not fresh may fit once collected: it is waited for, not given up on.
+   */
+  fresh: boolean;
 }
 
 /** Fractions of a limit: admission stops at `high` and, once stopped, resumes below `low`. */
@@ -48,11 +53,13 @@ export interface WaterMarks {
 
 /** Everything one decision looks at. */
 export interface GateInput {
-  /**
-   * The task's heap need in bytes (declared estimate; 0 when unknown): counted in the worker, the
-   * main isolate (where its result lands) and the process.
-   */
+  /** The task's heap need in bytes (declared or learned; 0 when unknown): worker and process. */
   need: number;
+  /**
+   * Bytes to count in the main isolate, where the result lands: the declared heap need (a learned
+   * need measures the worker's growth, not the result, and is not counted here).
+   */
+  mainNeed: number;
   /** The task's off-heap need in bytes (Buffers, ArrayBuffers): counted in the process only. */
   external: number;
   water: WaterMarks;
@@ -139,7 +146,7 @@ export function decide(input: GateInput): Decision {
   if (tooLarge) return tooLarge;
 
   if (input.process && !fits(input.process, need + input.external, high)) return pressure('process', input.process);
-  if (!fits(input.main, need, high)) return pressure('main', input.main);
+  if (!fits(input.main, input.mainNeed, high)) return pressure('main', input.main);
 
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
   if (best) return { kind: 'admit', worker: best.id };
@@ -152,15 +159,19 @@ export function decide(input: GateInput): Decision {
 }
 
 /**
- * The free worker with the most headroom left after `need` (`best`), and whether any worker,
- * free or busy, could take the task (`anyFitsLater`: waiting for it is worthwhile).
+ * The free worker with the most headroom left after `need` (`best`), and whether any worker could
+ * take the task later (`anyFitsLater`: waiting is worthwhile) — one that fits but is busy, or one
+ * that does not fit but is not fresh (a GC may show room).
  */
 export function chooseWorker(workers: readonly WorkerReading[], need: number, high: number): { best: WorkerReading | undefined; anyFitsLater: boolean } {
   let best: WorkerReading | undefined;
   let bestRoom = -Infinity;
   let anyFitsLater = false;
   for (const worker of workers) {
-    if (!fits(worker, need, high)) continue;
+    if (!fits(worker, need, high)) {
+      if (!worker.fresh) anyFitsLater = true;
+      continue;
+    }
     anyFitsLater = true;
     if (!worker.free) continue;
     const room = high * worker.limit - levelOf(worker) - need;
@@ -178,10 +189,10 @@ function tooLargeFor(input: GateInput): Decision | undefined {
   if (input.process && processNeed > 0 && processNeed >= water.high * input.process.limit) {
     return { kind: 'too-large', scope: 'process', need: processNeed, capacity: water.high * input.process.limit };
   }
-  if (need <= 0) return undefined;
-  if (need >= water.high * input.main.limit) {
-    return { kind: 'too-large', scope: 'main', need, capacity: water.high * input.main.limit };
+  if (input.mainNeed > 0 && input.mainNeed >= water.high * input.main.limit) {
+    return { kind: 'too-large', scope: 'main', need: input.mainNeed, capacity: water.high * input.main.limit };
   }
+  if (need <= 0) return undefined;
   let largest = input.workerLimit;
   for (const worker of input.workers) largest = Math.max(largest, worker.limit);
   if (need >= water.high * largest) {

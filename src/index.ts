@@ -15,5 +15,6 @@ export {
 export { decide, actionFor, nextPressure, fits, levelOf, chooseWorker, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './gate.js';
 export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy } from './options.js';
 export type { PoolStats, CounterSnapshot } from './pool/stats.js';
+export type { Estimate } from './pool/estimates.js';
 export type { WorkerStats } from './pool/workers.js';
 export type { GatedPoolEvents } from './pool/events.js';

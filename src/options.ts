@@ -40,6 +40,12 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
   memoryLimit?: number | 'auto' | false;
   /** Where the cgroup filesystem is mounted. Default `/sys/fs/cgroup`. */
   cgroupRoot?: string;
+  /**
+   * Whether tasks' declared and learned memory needs are reserved from admission until they
+   * settle (default true). `false` leaves only the instantaneous check — the race in which many
+   * tasks pass together before any has allocated — and exists to show that difference.
+   */
+  reservations?: boolean;
 }
 
 /** Options of one `run()`. */
@@ -81,6 +87,7 @@ export interface GateSettings {
   concurrentTasksPerWorker: number;
   memoryLimit: number | 'auto' | false;
   cgroupRoot: string;
+  reservations: boolean;
 }
 
 /** Defaults of the gate's own options. */
@@ -94,9 +101,10 @@ export const DEFAULTS = {
   retryAfterMs: 1000,
   memoryLimit: 'auto',
   cgroupRoot: '/sys/fs/cgroup',
+  reservations: true,
 } as const satisfies Partial<GateSettings>;
 
-const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot']);
+const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations']);
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -170,6 +178,7 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
       concurrentTasksPerWorker,
       memoryLimit: validateMemoryLimit(o.memoryLimit),
       cgroupRoot: validateCgroupRoot(o.cgroupRoot),
+      reservations: validateBoolean('options.reservations', o.reservations, DEFAULTS.reservations),
     },
     piscina: piscina as PiscinaOptions,
   };
@@ -180,6 +189,12 @@ function validateMemoryLimit(value: unknown): number | 'auto' | false {
   if (value === 'auto' || value === false) return value;
   if (typeof value === 'number') return expectNumber('options.memoryLimit', value, { min: 1, integer: true });
   throw new TypeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
+}
+
+function validateBoolean(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${field} must be a boolean, got ${describe(value)}`);
+  return value;
 }
 
 function validateCgroupRoot(value: unknown): string {

@@ -26,7 +26,8 @@ import { TaskCounters, type PoolStats } from './pool/stats.js';
 import { HeldQueue } from './pool/held-queue.js';
 import { createTask, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
-import type { Envelope } from './pool/envelope.js';
+import { Estimates } from './pool/estimates.js';
+import type { CollectEnvelope, ResultEnvelope, TaskEnvelope } from './pool/envelope.js';
 
 /** The part of Piscina's worker view the balancer reads. */
 interface PiscinaWorkerView {
@@ -73,11 +74,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #process: ProcessScope | undefined;
   readonly #stopMainListener: () => void;
   readonly #counters = new TaskCounters();
+  readonly #estimates = new Estimates();
+  #nudgesInFlight = 0;
   readonly #byPiscinaId = new Map<number, Task>();
   readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
-  #dispatching: { task: Task; target: number | 'spawn' } | undefined;
+  /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
+  #dispatching: { task: Task | undefined; target: number | 'spawn' } | undefined;
   #parked: Task | undefined;
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -85,11 +89,19 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
 
+  readonly #needSource = {
+    defaultName: '',
+    reservations: true,
+    learned: (name: string) => this.#estimates.need(name),
+  };
+
   /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
   constructor(options: GatedPoolOptions) {
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
+    this.#needSource.defaultName = gate.name;
+    this.#needSource.reservations = gate.reservations;
     this.#held = new HeldQueue(
       gate.maxWaitMs,
       (task) => {
@@ -138,7 +150,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return Promise.reject(error as Error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<O>();
-    const task = createTask(input, opts, this.#settings.name, resolve as (value: unknown) => void, reject);
+    const task = createTask(input, opts, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
     if (this.#closing || this.#destroyed) {
       this.#settleError(task, new PoolClosedError());
@@ -165,6 +177,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
+      estimates: this.#estimates.snapshot(),
     };
   }
 
@@ -193,12 +206,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   // ---- admission -------------------------------------------------------------------------------
 
-  #gateInput({ need, external }: Task): GateInput {
+  #gateInput({ need, mainNeed, external }: Task): GateInput {
     return {
       need,
+      mainNeed,
       external,
       water: { high: this.#settings.highWater, low: this.#settings.lowWater },
-      main: this.#main.reading(need),
+      main: this.#main.reading(mainNeed),
       process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
       canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
@@ -209,6 +223,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
     const decision = decide(this.#gateInput(task));
+    const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
+    if (blockedByWorkers && this.#tendIdleWorkers(task.need)) return false;
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -259,7 +275,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       for (const task of this.#held) {
         if (!this.#tryStart(task)) break;
       }
-      this.#recycleHotIdleWorkers();
+      this.#tendIdleWorkers(0);
       this.#pullBackStrandedTask();
     } finally {
       this.#pumping = false;
@@ -272,13 +288,48 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#held.size > 0) queueMicrotask(() => this.#pump());
   }
 
-  #recycleHotIdleWorkers(): void {
-    for (const worker of this.#workers.idleUnderPressure()) {
-      const reading = this.#workers.reading(worker);
-      this.#counters.recycled++;
-      this.emit('recycle', { threadId: worker.id, live: reading.live ?? reading.used, limit: reading.limit });
-      this.#workers.retire(worker);
+  /**
+   * Idle workers that cannot take a task needing `need` heap bytes: each is first asked to collect
+   * (a nudge), once per task it has run, since its readings may count garbage; one still hot by its
+   * live heap after that is recycled (terminated and replaced). Returns whether a nudge is under
+   * way: a decision blocked by such a worker waits for it instead of holding or refusing for good.
+   */
+  #tendIdleWorkers(need: number): boolean {
+    for (const worker of this.#workers.idleNotFitting(need)) {
+      if (!worker.nudged) {
+        this.#nudge(worker);
+      } else if (this.#workers.isHot(worker)) {
+        const reading = this.#workers.reading(worker);
+        this.#counters.recycled++;
+        this.emit('recycle', { threadId: worker.id, live: reading.live ?? reading.used, limit: reading.limit });
+        this.#workers.retire(worker);
+      }
     }
+    return this.#nudgesInFlight > 0;
+  }
+
+  /** Asks an idle worker to run a full GC and publish its readings; the gate re-evaluates after. */
+  #nudge(worker: TrackedWorker): void {
+    worker.nudged = true;
+    worker.running++;
+    this.#nudgesInFlight++;
+    this.#counters.nudges++;
+    this.emit('nudge', { threadId: worker.id });
+    const envelope: CollectEnvelope = { kind: 'collect', board: this.#board.slotOf(worker.id) === -1 ? this.#board.buffer : undefined };
+    this.#dispatching = { task: undefined, target: worker.id };
+    let done: Promise<unknown>;
+    try {
+      done = this.#piscina.run(envelope);
+    } finally {
+      this.#dispatching = undefined;
+    }
+    void done
+      .catch(() => undefined)
+      .finally(() => {
+        worker.running--;
+        this.#nudgesInFlight--;
+        queueMicrotask(() => this.#pump());
+      });
   }
 
   #pullBackStrandedTask(): void {
@@ -292,12 +343,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.state === 'held') this.#held.delete(task);
     task.state = target === 'spawn' ? 'parked' : 'running';
     this.#active.add(task);
-    this.#main.reserved += task.need;
+    this.#main.reserved += task.mainNeed;
     if (this.#process) this.#process.reserved += task.need + task.external;
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
     const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
-    const envelope: Envelope = { filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater };
+    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater };
     let signal = task.signal;
     if (target === 'spawn') {
       task.unpark = new AbortController();
@@ -319,6 +370,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Piscina's load balancer: puts each task on the worker the gate chose. */
   #balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
     const dispatching = this.#dispatching;
+    if (dispatching && dispatching.task === undefined) return views.find((view) => view.id === dispatching.target) ?? null;
     const task = this.#byPiscinaId.get(piscinaTask.taskId) ?? dispatching?.task;
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     let chosen: PiscinaWorkerView | undefined;
@@ -346,6 +398,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.worker) {
       task.worker.reserved += task.need;
       task.worker.running++;
+      task.worker.nudged = false;
     }
     return chosen;
   }
@@ -355,7 +408,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
     if (this.#parked === task) this.#parked = undefined;
     this.#active.delete(task);
-    this.#main.reserved -= task.need;
+    this.#main.reserved -= task.mainNeed;
     if (this.#process) this.#process.reserved -= task.need + task.external;
     const worker = task.worker;
     if (worker) {
@@ -373,7 +426,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     if (error === undefined) {
       this.#counters.completed++;
-      this.#settle(task, () => task.resolve(value));
+      const { v, m } = value as ResultEnvelope;
+      if (m) this.#estimates.record(task.name, m);
+      this.#settle(task, () => task.resolve(v));
     } else {
       this.#settleError(task, this.#classify(task, error, worker));
     }

@@ -5,15 +5,20 @@
  * a long synchronous task the main side samples with `worker.getHeapStatistics()` instead).
  */
 import { threadId } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
-import type { Envelope } from './pool/envelope.js';
+import { GrowthMeter, shouldMeasure } from './worker/growth-meter.js';
+import type { Envelope, Growth, ResultEnvelope } from './pool/envelope.js';
 
 type TaskFunction = (input: unknown) => unknown;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 let board: Board | undefined;
 let slot = -1;
+/** Tasks running in this worker now, and how many have started in all (to tell solo runs). */
+let running = 0;
+let started = 0;
 
 function publish(): void {
   if (!board || slot === -1) return;
@@ -69,14 +74,40 @@ function pick(value: unknown, name: string): unknown {
   return typeof found === 'function' ? found : undefined;
 }
 
-/** Runs one task. Its result (including a `move()`d value) goes back to Piscina unchanged. */
+/**
+ * The result for Piscina: `{ v, m }`. When the task returned a `move()`d value, the envelope is
+ * itself made movable with the same transferables, so the transfer still happens.
+ */
+function wrapResult(value: unknown, growth: Growth | undefined): unknown {
+  const movable = value as Record<symbol, unknown> | null;
+  if (movable !== null && typeof movable === 'object' && transferableSymbol in movable && valueSymbol in movable) {
+    const envelope: ResultEnvelope = { v: movable[valueSymbol], m: growth };
+    return move({ [transferableSymbol]: movable[transferableSymbol], [valueSymbol]: envelope } as never);
+  }
+  const envelope: ResultEnvelope = { v: value, m: growth };
+  return envelope;
+}
+
+/** Runs one task, or a nudge. */
 export default async function runTask(envelope: Envelope): Promise<unknown> {
   if (envelope.board) joinBoard(envelope.board);
+  if (envelope.kind === 'collect') {
+    isolateTracker().collect('major');
+    publish();
+    return { v: undefined, m: undefined } satisfies ResultEnvelope;
+  }
   const externalAtStart = isolateTracker().snapshot().external;
+  const order = ++started;
+  const meter = ++running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
   try {
     const fn = await loadTask(envelope.filename, envelope.name);
-    return await fn(envelope.input);
+    const value = await fn(envelope.input);
+    const growth = meter?.stop();
+    // Attributable only if no other task started or ran on this worker meanwhile.
+    return wrapResult(value, started === order && running === 1 ? growth : undefined);
   } finally {
+    meter?.stop();
+    running--;
     publishAfterTask(envelope.highWater, externalAtStart);
   }
 }

@@ -12,11 +12,11 @@ function reading(over: Partial<Reading> = {}): Reading {
 }
 
 function worker(id: number, over: Partial<WorkerReading> = {}): WorkerReading {
-  return { ...reading(), id, free: true, ...over };
+  return { ...reading(), id, free: true, fresh: true, ...over };
 }
 
 function input(over: Partial<GateInput> = {}): GateInput {
-  return { need: 0, external: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
+  return { need: 0, mainNeed: 0, external: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
 }
 
 describe('fits: the tiers of one scope', () => {
@@ -87,13 +87,16 @@ describe('decide: scopes, workers, spawning', () => {
     ['skips a busy worker', { workers: [worker(1, { free: false, used: 1 * MB }), worker(2, { used: 40 * MB, live: 40 * MB })] }, { kind: 'admit', worker: 2 }],
     ['all fitting workers busy: busy, not pressure', { workers: [worker(1, { free: false }), worker(2, { free: false })] }, { kind: 'busy' }],
     ['busy fitting worker beats a free hot one: wait for it', { workers: [worker(1, { free: false }), worker(2, { underPressure: true, used: 90 * MB, live: 90 * MB })] }, { kind: 'busy' }],
+    ['a worker that does not fit but is not fresh (a GC may show room): busy, not pressure', { workers: [worker(1, { fresh: false, used: 90 * MB, live: 90 * MB })] }, { kind: 'busy' }],
+    ['a fresh worker that does not fit: pressure', { workers: [worker(1, { fresh: true, used: 90 * MB, live: 90 * MB })] }, { kind: 'pressure', scope: 'worker', used: 90 * MB, limit: LIMIT }],
     ['no fitting worker but can spawn: spawn', { canSpawn: true, workers: [worker(1, { underPressure: true, used: 90 * MB, live: 90 * MB })] }, { kind: 'admit', worker: 'spawn' }],
     ['no worker at all, can spawn', { canSpawn: true, workers: [] }, { kind: 'admit', worker: 'spawn' }],
     ['no worker at all, cannot spawn: busy (one is starting)', { workers: [] }, { kind: 'busy' }],
     ['a task that does not fit any worker now: worker pressure', { need: 30 * MB, workers: [worker(1, { used: 60 * MB, live: 60 * MB }), worker(2, { used: 55 * MB, live: 55 * MB })] }, { kind: 'pressure', scope: 'worker', used: 55 * MB, limit: LIMIT }],
     ['need picks the worker where it fits', { need: 30 * MB, workers: [worker(1, { used: 60 * MB, live: 60 * MB }), worker(2, { used: 45 * MB, live: 45 * MB })] }, { kind: 'admit', worker: 2 }],
     ['too large for any worker', { need: 80 * MB, main: reading({ limit: 1000 * MB }) }, { kind: 'too-large', scope: 'worker', need: 80 * MB, capacity: 80 * MB }],
-    ['too large for main', { need: 50 * MB, main: reading({ limit: 50 * MB }), workerLimit: 1000 * MB }, { kind: 'too-large', scope: 'main', need: 50 * MB, capacity: 40 * MB }],
+    ['too large for main', { need: 50 * MB, mainNeed: 50 * MB, main: reading({ limit: 50 * MB }), workerLimit: 1000 * MB }, { kind: 'too-large', scope: 'main', need: 50 * MB, capacity: 40 * MB }],
+    ['a learned need (no mainNeed) is not counted in main', { need: 50 * MB, mainNeed: 0, main: reading({ limit: 50 * MB }), workerLimit: 1000 * MB }, { kind: 'admit', worker: 1 }],
     ['too large for the process', { need: 50 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 50 * MB, capacity: 48 * MB }],
     ['off-heap need counts in the process only: fits a small worker heap', { need: 1 * MB, external: 60 * MB, process: reading({ limit: 1000 * MB }), workers: [worker(1, { limit: 16 * MB, used: 1 * MB, live: 1 * MB })] }, { kind: 'admit', worker: 1 }],
     ['off-heap need too large for the process', { external: 60 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 60 * MB, capacity: 48 * MB }],
@@ -139,7 +142,7 @@ describe('decide: invariants over a grid of readings', () => {
           for (const free of [true, false]) {
             for (const canSpawn of [false, true]) {
               const workers = [worker(7, { ...w, free })];
-              const decision = decide(input({ need, main, workers, canSpawn }));
+              const decision = decide(input({ need, mainNeed: need, main, workers, canSpawn }));
               checked++;
               const mainFits = fits(main, need, water.high);
               const workerFits = fits(workers[0]!, need, water.high);

@@ -1,5 +1,8 @@
-/** What the pool posts to the worker wrapper for each task. */
-export interface Envelope {
+/** What the pool and the worker wrapper send each other. */
+
+/** A task to run. */
+export interface TaskEnvelope {
+  kind: 'task';
   /** The user's task module, as a file URL. */
   filename: string;
   /** The export to call (`'default'` when none was given). */
@@ -10,4 +13,27 @@ export interface Envelope {
   board: SharedArrayBuffer | undefined;
   /** The pool's high-water fraction: a task that ends above it with no fresh live figure collects first. */
   highWater: number;
+}
+
+/** A nudge: collect garbage now and publish fresh readings. */
+export interface CollectEnvelope {
+  kind: 'collect';
+  board: SharedArrayBuffer | undefined;
+}
+
+export type Envelope = TaskEnvelope | CollectEnvelope;
+
+/** What a task grew while it ran alone on its worker: the peak above its starting point, bytes. */
+export interface Growth {
+  heap: number;
+  external: number;
+}
+
+/**
+ * What the wrapper returns for a task: the task's own result, and its growth when it ran alone on
+ * its worker (the only runs a measurement can be attributed to).
+ */
+export interface ResultEnvelope {
+  v: unknown;
+  m: Growth | undefined;
 }

@@ -10,6 +10,8 @@ export interface GatedPoolEvents {
   reject: [error: HeapgateError];
   /** A scope entered or left pressure. `threadId` names the worker for scope `'worker'`. */
   pressure: [info: { scope: Scope; threadId: number | undefined; underPressure: boolean; level: number; limit: number }];
+  /** An idle worker that could not take a task was asked to collect garbage. */
+  nudge: [info: { threadId: number }];
   /** An idle worker was terminated because its live heap stayed above the high-water mark. */
   recycle: [info: { threadId: number; live: number; limit: number }];
   /** A worker exited without the gate asking (crash, out of memory, idle timeout, abort). */

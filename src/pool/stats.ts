@@ -3,6 +3,7 @@ import type { Policy } from '../options.js';
 import type { Reading } from '../gate.js';
 import type { WorkerStats } from './workers.js';
 import type { ProcessStats } from '../readings/process.js';
+import type { Estimate } from './estimates.js';
 
 /** How many tasks went which way since the pool was created. */
 export interface CounterSnapshot {
@@ -22,6 +23,8 @@ export interface CounterSnapshot {
   crashed: number;
   /** Idle workers terminated because their live heap stayed above the high-water mark. */
   recycled: number;
+  /** Idle workers asked to collect before the gate held, refused or recycled because of them. */
+  nudges: number;
   /** Tasks the gate refused, by reason. */
   rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number };
 }
@@ -36,6 +39,7 @@ export class TaskCounters implements CounterSnapshot {
   failed = 0;
   crashed = 0;
   recycled = 0;
+  nudges = 0;
   rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0 };
 
   snapshot(): CounterSnapshot {
@@ -62,4 +66,6 @@ export interface PoolStats {
   maxQueue: number;
   policy: Policy;
   counters: CounterSnapshot;
+  /** Memory needs learned per task name from measured runs (used when `run()` declares none). */
+  estimates: Record<string, Estimate>;
 }

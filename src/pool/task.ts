@@ -5,15 +5,20 @@ import { Piscina } from 'piscina';
 import type { MemoryPressureError } from '../errors.js';
 import type { RunOptions } from '../options.js';
 import type { TrackedWorker } from './workers.js';
+import type { Growth } from './envelope.js';
 
 export interface Task {
   input: unknown;
   transferList: Transferable[];
   name: string;
-  /** Heap bytes declared (worker, main isolate, process). */
+  /** Heap bytes needed, declared or learned (worker, process). */
   need: number;
+  /** Heap bytes counted in the main isolate: the declared heap need only. */
+  mainNeed: number;
   /** Off-heap bytes declared (process only). */
   external: number;
+  /** Where `need` and `external` come from. */
+  estimate: 'declared' | 'learned' | 'none' | 'off';
   signal: AbortSignal | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
@@ -32,11 +37,42 @@ export interface Task {
   lastPressure: MemoryPressureError | undefined;
 }
 
+/** How a task's memory need is chosen. */
+export interface NeedSource {
+  /** The pool's default task name. */
+  defaultName: string;
+  /** Whether needs are reserved at all (the `reservations` option). */
+  reservations: boolean;
+  /** The learned need for a task name, if enough is known. */
+  learned(name: string): Growth | undefined;
+}
+
 /**
- * A new task. An input made with `Piscina.move()` is unwrapped here, as Piscina would do, since
- * it travels inside heapgate's envelope: its transferables join the transfer list.
+ * A new task. Its memory need: declared in `run()`, else learned from earlier runs of the same
+ * name, else none. An input made with `Piscina.move()` is unwrapped here, as Piscina would do,
+ * since it travels inside heapgate's envelope: its transferables join the transfer list.
  */
-export function createTask(input: unknown, opts: RunOptions, defaultName: string, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+export function createTask(input: unknown, opts: RunOptions, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+  const name = opts.name ?? source.defaultName;
+  let need = 0;
+  let mainNeed = 0;
+  let external = 0;
+  let estimate: Task['estimate'] = 'none';
+  if (!source.reservations) {
+    estimate = 'off';
+  } else if (opts.memory !== undefined) {
+    need = typeof opts.memory === 'number' ? opts.memory : (opts.memory.heap ?? 0);
+    external = typeof opts.memory === 'number' ? 0 : (opts.memory.external ?? 0);
+    mainNeed = need;
+    estimate = 'declared';
+  } else {
+    const learned = source.learned(name);
+    if (learned) {
+      need = learned.heap;
+      external = learned.external;
+      estimate = 'learned';
+    }
+  }
   let transferList = opts.transferList ? [...opts.transferList] : [];
   const movable = input as Record<symbol, unknown> | null;
   if (movable !== null && typeof movable === 'object' && Piscina.transferableSymbol in movable) {
@@ -46,9 +82,11 @@ export function createTask(input: unknown, opts: RunOptions, defaultName: string
   return {
     input,
     transferList,
-    name: opts.name ?? defaultName,
-    need: typeof opts.memory === 'number' ? opts.memory : (opts.memory?.heap ?? 0),
-    external: typeof opts.memory === 'number' ? 0 : (opts.memory?.external ?? 0),
+    name,
+    need,
+    mainNeed,
+    external,
+    estimate,
     signal: opts.signal,
     resolve,
     reject,

@@ -5,7 +5,7 @@
  * is busy. Worker identity is the Node `Worker` object: its `exit` event is the one reliable end.
  */
 import type { Worker } from 'node:worker_threads';
-import { nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
+import { fits, nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
 import type { Board } from '../readings/board.js';
 
 const MiB = 2 ** 20;
@@ -20,6 +20,8 @@ export interface TrackedWorker {
   underPressure: boolean;
   /** Being terminated by the gate (recycled): never chosen again. */
   retiring: boolean;
+  /** Asked to collect since it last ran a task: its readings are as fresh as they get. */
+  nudged: boolean;
   /** It emitted `'error'` or exited: tasks still on it failed because of that. */
   dead: boolean;
   sample: { used: number; at: number } | undefined;
@@ -76,6 +78,7 @@ export class WorkerRegistry {
       reserved: 0,
       underPressure: false,
       retiring: false,
+      nudged: false,
       dead: false,
       sample: undefined,
       sampling: false,
@@ -122,7 +125,7 @@ export class WorkerRegistry {
     const { used, live, retained, limit } = this.#read(worker);
     const base = { used, live, retained, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacity };
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacity, fresh: worker.nudged };
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);
@@ -138,15 +141,20 @@ export class WorkerRegistry {
     });
   }
 
-  /** Workers with no task running whose heap is above the high-water mark even after GC. */
-  idleUnderPressure(): TrackedWorker[] {
-    const hot: TrackedWorker[] = [];
+  /** Workers with no task running that could not take a task needing `need` heap bytes. */
+  idleNotFitting(need: number): TrackedWorker[] {
+    const stuck: TrackedWorker[] = [];
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.dead || worker.running > 0) continue;
-      const reading = this.reading(worker);
-      if (reading.underPressure && reading.live !== undefined && reading.live >= this.#water.high * reading.limit) hot.push(worker);
+      if (!fits(this.reading(worker), need, this.#water.high)) stuck.push(worker);
     }
-    return hot;
+    return stuck;
+  }
+
+  /** Whether the worker's live heap (after a major GC) is above the high-water mark. */
+  isHot(worker: TrackedWorker): boolean {
+    const reading = this.reading(worker);
+    return reading.live !== undefined && reading.live >= this.#water.high * reading.limit;
   }
 
   /** Terminates a worker so that Piscina replaces it; it is never chosen again. */

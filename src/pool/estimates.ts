@@ -1,0 +1,51 @@
+/**
+ * Learned memory estimates per task name, from what earlier runs actually grew their worker
+ * (heap and off-heap, measured by the worker for runs it had to itself). Kept conservative: a
+ * decaying maximum (each new run multiplies the old peak by {@link DECAY} before comparing), used
+ * only after {@link MIN_SAMPLES} runs, with a {@link MARGIN} on top for peaks the 10 ms sampling
+ * missed. A one-off spike fades by half in about 7 runs; a steady need is kept.
+ */
+import type { Growth } from './envelope.js';
+
+const DECAY = 0.9;
+const MIN_SAMPLES = 3;
+const MARGIN = 1.25;
+/** Names kept at most (the oldest learned is dropped first): task names are usually few. */
+const MAX_NAMES = 1000;
+
+/** What has been learned of one task name. */
+export interface Estimate {
+  /** Decaying peak heap growth, bytes. */
+  heap: number;
+  /** Decaying peak off-heap growth, bytes. */
+  external: number;
+  /** Runs measured. */
+  samples: number;
+}
+
+export class Estimates {
+  readonly #byName = new Map<string, Estimate>();
+
+  /** Records one measured run. */
+  record(name: string, growth: Growth): void {
+    const known = this.#byName.get(name);
+    const next: Estimate = known
+      ? { heap: Math.max(growth.heap, known.heap * DECAY), external: Math.max(growth.external, known.external * DECAY), samples: known.samples + 1 }
+      : { heap: Math.max(0, growth.heap), external: Math.max(0, growth.external), samples: 1 };
+    this.#byName.delete(name);
+    this.#byName.set(name, next);
+    if (this.#byName.size > MAX_NAMES) this.#byName.delete(this.#byName.keys().next().value as string);
+  }
+
+  /** The need to reserve for a run of `name` that declared none, or `undefined` while too little is known. */
+  need(name: string): Growth | undefined {
+    const known = this.#byName.get(name);
+    if (!known || known.samples < MIN_SAMPLES) return undefined;
+    return { heap: Math.ceil(known.heap * MARGIN), external: Math.ceil(known.external * MARGIN) };
+  }
+
+  /** Everything learned, by task name. */
+  snapshot(): Record<string, Estimate> {
+    return Object.fromEntries([...this.#byName].map(([name, estimate]) => [name, { ...estimate }]));
+  }
+}
