@@ -275,7 +275,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       for (const task of this.#held) {
         if (!this.#tryStart(task)) break;
       }
-      this.#tendIdleWorkers(0);
       this.#pullBackStrandedTask();
     } finally {
       this.#pumping = false;
@@ -289,12 +288,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   /**
-   * Idle workers that cannot take a task needing `need` heap bytes: each is first asked to collect
+   * Called when a task is blocked by the workers (busy, or worker pressure), so only when there is
+   * demand. Idle workers that cannot take a task needing `need` heap bytes: each is first asked to collect
    * (a nudge), once per task it has run, since its readings may count garbage; one still hot by its
-   * live heap after that is recycled (terminated and replaced). Returns whether a nudge is under
-   * way: a decision blocked by such a worker waits for it instead of holding or refusing for good.
+   * live heap after that is recycled (terminated and replaced). Returns whether room may appear
+   * soon (a nudge is under way, or a worker was just recycled): a decision blocked by such a worker
+   * waits instead of refusing.
    */
   #tendIdleWorkers(need: number): boolean {
+    let recycled = false;
     for (const worker of this.#workers.idleNotFitting(need)) {
       if (!worker.nudged) {
         this.#nudge(worker);
@@ -303,9 +305,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#counters.recycled++;
         this.emit('recycle', { threadId: worker.id, live: reading.live ?? reading.used, limit: reading.limit });
         this.#workers.retire(worker);
+        recycled = true;
       }
     }
-    return this.#nudgesInFlight > 0;
+    return recycled || this.#nudgesInFlight > 0;
   }
 
   /** Asks an idle worker to run a full GC and publish its readings; the gate re-evaluates after. */

@@ -38,12 +38,21 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
  * - when the heap in use is above the mark and the last live figure does not already show the
  *   worker as full, the gate cannot tell garbage from growth, so a full GC measures the live heap.
  */
-function publishAfterTask(highWater: number, externalAtStart: number): void {
+async function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> {
   const tracker = isolateTracker();
-  if (tracker.snapshot().external - externalAtStart >= OFF_HEAP_SWEEP_BYTES) tracker.collect('minor');
   const ceiling = highWater * tracker.limit;
-  const { used, live } = tracker.snapshot();
-  if (used >= ceiling && !(live !== undefined && live >= ceiling)) tracker.collect('major');
+  const sweep = (): boolean => tracker.snapshot().external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
+  const measure = (): boolean => {
+    const { used, live } = tracker.snapshot();
+    return used >= ceiling && !(live !== undefined && live >= ceiling);
+  };
+  if (sweep() || measure()) {
+    // What a finished task allocated can stay reachable until the event loop turns once (its
+    // timers and promise bookkeeping); collecting before that would count it as live.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (sweep()) tracker.collect('minor');
+    if (measure()) tracker.collect('major');
+  }
   publish();
 }
 
@@ -92,6 +101,9 @@ function wrapResult(value: unknown, growth: Growth | undefined): unknown {
 export default async function runTask(envelope: Envelope): Promise<unknown> {
   if (envelope.board) joinBoard(envelope.board);
   if (envelope.kind === 'collect') {
+    // Let the worker run what it scheduled first (with Piscina's default `atomics: 'sync'` a worker
+    // can take this message without its event loop turning since the last task), then collect.
+    await new Promise((resolve) => setImmediate(resolve));
     isolateTracker().collect('major');
     publish();
     return { v: undefined, m: undefined } satisfies ResultEnvelope;
@@ -108,6 +120,6 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
   } finally {
     meter?.stop();
     running--;
-    publishAfterTask(envelope.highWater, externalAtStart);
+    await publishAfterTask(envelope.highWater, externalAtStart);
   }
 }

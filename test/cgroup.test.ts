@@ -42,6 +42,15 @@ describe.skipIf(!support.ok)('inside a real memory cgroup (256 MiB)', () => {
     });
   });
 
+  it('the same burst with reservations off (the instantaneous check alone) is OOM-killed', async () => {
+    await withCgroup(location!, LIMIT, async (cgroup) => {
+      const run = await runFixture<Burst>('run-cgroup-buffers.mjs', ['unreserved', String(TASKS)], [], 90_000, cgroup.dir);
+      console.log(`GatedPool, reservations off: exit ${run.code} signal ${run.signal}, oom_kill ${cgroup.oomKills()}`);
+      expect(run.signal).toBe('SIGKILL');
+      expect(cgroup.oomKills()).toBeGreaterThanOrEqual(1);
+    });
+  });
+
   it('page cache filling the cgroup is not pressure: every task admitted under policy reject', async () => {
     await withCgroup(location!, LIMIT, async (cgroup) => {
       const run = await runFixture<Cache>('run-cgroup-cache.mjs', ['224', '24'], [], 90_000, cgroup.dir);

@@ -14,6 +14,7 @@ import {
   WorkerCrashError,
   type GatedPoolOptions,
 } from '../dist/index.js';
+import { runFixture } from './helpers/child.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
 const MB = 2 ** 20;
@@ -255,6 +256,84 @@ describe('memory pressure with real readings', () => {
     expect((out[0] as TaskTooLargeError).capacity).toBeCloseTo(0.85 * 64 * MB, -3);
     expect(out[1]).toBe(2);
     expectAllSettled(pool, 3);
+  });
+});
+
+describe('seeing ahead: nudges, routing, reservations, estimates', () => {
+  const hold = new URL('./fixtures/hold.mjs', import.meta.url).href;
+
+  it('an idle worker full of garbage is collected (nudged) instead of recycled or refused', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, policy: 'reject', resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
+    const nudges: number[] = [];
+    pool.on('nudge', ({ threadId }) => nudges.push(threadId));
+    const first = (await pool.run(50, { name: 'fillThenDrop' })) as number;
+    // The task ended with ~50 MB live; 100 ms later all of it is garbage, and the worker is idle.
+    expect(pool.stats().workers[0]!.live).toBeGreaterThan(0.85 * 64 * MB);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pool.stats().counters.nudges).toBe(0);
+    const second = await pool.run(undefined, { name: 'whoami' });
+    expect(second).toBe(first);
+    expect(nudges).toEqual([first]);
+    const { counters } = pool.stats();
+    expect(counters).toMatchObject({ recycled: 0, nudges: 1 });
+    expect(counters.rejected.pressure).toBe(0);
+    expectAllSettled(pool, 2);
+  });
+
+  it('an idle worker whose live heap stays full after the nudge is recycled', async () => {
+    // A mark at 70% (45 MB) lets a worker be hot with a safe margin below its 64 MB limit.
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, policy: 'wait', highWater: 0.7, lowWater: 0.6, resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
+    const first = (await pool.run(48, { name: 'keep' })) as number;
+    const second = (await pool.run(undefined, { name: 'whoami' })) as number;
+    expect(second).not.toBe(first);
+    expect(pool.stats().counters).toMatchObject({ recycled: 1, nudges: 1 });
+    expectAllSettled(pool, 2);
+  });
+
+  it('routes to the idle worker with the most headroom', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 2, minThreads: 2, resourceLimits: { maxOldGenerationSizeMb: 128 }, memoryLimit: false });
+    await settleAll([pool.run(undefined, { name: 'whoami' }), pool.run(undefined, { name: 'whoami' })]);
+    const loaded = (await pool.run(40, { name: 'keep' })) as number;
+    for (let i = 0; i < 5; i++) expect(await pool.run(undefined, { name: 'whoami', memory: 20 * MB })).not.toBe(loaded);
+    expectAllSettled(pool, 8);
+  });
+
+  it('reservations are released exactly once whatever the end: result, error, crash, abort, timeout', async () => {
+    const pool = makePool({ maxThreads: 1, maxWaitMs: 1500, memoryLimit: 16 * 1024 * MB });
+    const memory = { heap: 8 * MB, external: 4 * MB };
+    const controller = new AbortController();
+    const out = settleAll([
+      pool.run(1, { memory }),
+      pool.run('boom', { name: 'fail', memory }),
+      pool.run(1, { name: 'exit', memory }),
+      pool.run(10_000, { name: 'sleep', memory, signal: controller.signal }),
+      pool.run('late', { memory }),
+    ]);
+    // 'late' waits behind the 10 s sleep and times out at 1.5 s; the sleep is aborted at 2.5 s.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    controller.abort();
+    const results = await out;
+    expect(results[0]).toBe(1);
+    expect(results.slice(1).map((error) => (error as { code?: string }).code ?? (error as Error).message)).toEqual(['boom', 'ERR_WORKER_CRASHED', 'ABORT_ERR', 'ERR_WAIT_TIMEOUT']);
+    const stats = pool.stats();
+    expect(stats.main.reserved).toBe(0);
+    expect(stats.process!.reserved).toBe(0);
+    expect(stats.workers.every((worker) => worker.reserved === 0)).toBe(true);
+    expectAllSettled(pool, 5);
+  });
+
+  it('a learned need too large for any worker is refused at once with TaskTooLargeError; others run', async () => {
+    // In a child process: the warm-up runs take a worker to half its heap.
+    type Learned = { learned: { heap: number; samples: number }; refused: { code: string; scope: string; need: number; capacity: number }; other: string; counters: { submitted: number; settled: number } };
+    const run = await runFixture<Learned>('run-learned-too-large.mjs');
+    console.log('learned too large:', run.json ?? run.stderr.slice(-1500));
+    expect(run.code).toBe(0);
+    const result = run.json!;
+    expect(result.learned.samples).toBe(3);
+    expect(result.refused).toMatchObject({ code: 'ERR_TASK_TOO_LARGE', scope: 'worker' });
+    expect(result.refused.need).toBeGreaterThanOrEqual(result.refused.capacity);
+    expect(result.other).toBe('number');
+    expect(result.counters.settled).toBe(result.counters.submitted);
   });
 });
 
