@@ -1,0 +1,64 @@
+// What the gate costs: raw Piscina against GatedPool, same pool size, same task module, on no-op
+// tasks and ~1 ms CPU tasks. Each round measures both contenders with tinybench, the order
+// alternating from round to round, so machine noise falls on both; the ratio GatedPool/raw is the
+// median of the per-round ratios. Writes bench/results/overhead.json.
+// Run: npm run build && node bench/overhead.mjs
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { Bench } from 'tinybench';
+import { Piscina } from 'piscina';
+import { GatedPool } from '../dist/index.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const THREADS = 2;
+const filename = new URL('./tasks.mjs', import.meta.url).href;
+const workloads = [
+  { name: 'no-op', task: 'noop', input: 1, batch: 500 },
+  { name: '~1 ms CPU', task: 'cpu', input: 1, batch: 40 },
+];
+
+const raw = new Piscina({ filename, minThreads: THREADS, maxThreads: THREADS, idleTimeout: 60_000 });
+const gated = new GatedPool({ filename, minThreads: THREADS, maxThreads: THREADS, idleTimeout: 60_000 });
+const contenders = {
+  'raw Piscina': (w) => raw.run(w.input, { name: w.task }),
+  GatedPool: (w) => gated.run(w.input, { name: w.task }),
+};
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+const results = [];
+for (const workload of workloads) {
+  const perRound = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: 400, warmupTime: 100 });
+    const order = round % 2 === 0 ? Object.entries(contenders) : Object.entries(contenders).reverse();
+    for (const [name, run] of order) {
+      bench.add(name, async () => {
+        const batch = [];
+        for (let i = 0; i < workload.batch; i++) batch.push(run(workload));
+        await Promise.all(batch);
+      });
+    }
+    await bench.run();
+    const throughput = Object.fromEntries(bench.tasks.map((task) => [task.name, (workload.batch * 1000) / task.result.latency.p50]));
+    perRound.push(throughput);
+    process.stdout.write(`${workload.name} round ${round + 1}/${ROUNDS}: raw ${Math.round(throughput['raw Piscina'])}/s, gated ${Math.round(throughput.GatedPool)}/s\n`);
+  }
+  results.push({
+    workload: workload.name,
+    batch: workload.batch,
+    rounds: ROUNDS,
+    rawPerSecond: Math.round(median(perRound.map((r) => r['raw Piscina']))),
+    gatedPerSecond: Math.round(median(perRound.map((r) => r.GatedPool))),
+    ratio: Number(median(perRound.map((r) => r.GatedPool / r['raw Piscina'])).toFixed(3)),
+  });
+}
+await raw.destroy();
+await gated.destroy();
+
+console.table(results);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/overhead.json', import.meta.url), `${JSON.stringify({ node: process.version, threads: THREADS, date: new Date().toISOString(), results }, null, 2)}\n`);
