@@ -1,7 +1,8 @@
 // The cost of one admission decision and of isMemLimitReached(), in ns per call, beside
 // v8.getHeapStatistics() and process.memoryUsage() for scale, measured side by side in one run.
-// Run: npm run build && node bench/decision.mjs
+// Run: npm run build && node bench/decision.mjs. Writes bench/results/decision.json.
 import v8 from 'node:v8';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import { decide, isMemLimitReached } from '../dist/index.js';
 
@@ -41,3 +42,6 @@ const perCall = Object.fromEntries(bench.tasks.map((task) => [task.name, (task.r
 const base = perCall['v8.getHeapStatistics()'];
 console.table(Object.entries(perCall).map(([name, ns]) => ({ name, 'ns/call (median)': Math.round(ns), 'x getHeapStatistics': Number((ns / base).toFixed(2)) })));
 console.log(`node ${process.version}; sink ${sink > 0}`);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const results = Object.entries(perCall).map(([name, ns]) => ({ name, nsPerCall: Math.round(ns), ofGetHeapStatistics: Number((ns / base).toFixed(2)) }));
+writeFileSync(new URL('./results/decision.json', import.meta.url), `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 2)}\n`);

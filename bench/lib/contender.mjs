@@ -1,7 +1,7 @@
 // One contender running the mixed workload, in its own process (started by the demo or the
 // survival benchmark, inside a memory cgroup when it can). argv[2]: JSON config:
 //   contender: 'bare' | 'threshold' | 'gated-wait' | 'gated-reject'
-//   threads: maxThreads; workerHeapMb: per-worker heap limit (optional); seconds; rate (tasks/s);
+//   threads: maxThreads (omitted: the pool's default); workerHeapMb: per-worker heap limit (optional); seconds; rate (tasks/s);
 //   mix: [{ task, input, memory }] submitted round-robin; keep: results the caller keeps.
 // Prints JSON lines: {type:'sample'} every 100 ms, {type:'death'} when a worker dies, and a final
 // {type:'result'} — unless the process itself is killed first, which the parent records.
@@ -29,7 +29,7 @@ const processLimit = Number(process.env.HEAPGATE_LIMIT ?? 0) || undefined;
 
 const filename = new URL('./workload.mjs', import.meta.url).href;
 const resourceLimits = config.workerHeapMb ? { maxOldGenerationSizeMb: config.workerHeapMb } : undefined;
-const base = { filename, maxThreads: config.threads, ...(resourceLimits ? { resourceLimits } : {}) };
+const base = { filename, ...(config.threads ? { maxThreads: config.threads } : {}), ...(resourceLimits ? { resourceLimits } : {}) };
 const gated = config.contender.startsWith('gated');
 const pool = gated ? new GatedPool({ ...base, policy: config.contender === 'gated-reject' ? 'reject' : 'wait' }) : new Piscina(base);
 
@@ -67,7 +67,7 @@ function thresholdRefuses() {
   return process.memoryUsage.rss() >= 0.85 * rssLimit || v8.getHeapStatistics().used_heap_size >= 0.85 * v8.getHeapStatistics().heap_size_limit;
 }
 
-const outcome = { submitted: 0, completed: 0, rejected: {}, lost: 0, workerDeaths: 0 };
+const outcome = { submitted: 0, completed: 0, rejected: {}, lost: 0 };
 const kept = [];
 const pending = [];
 let index = 0;
