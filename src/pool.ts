@@ -115,7 +115,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#main = new MainScope(tracker, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
       const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
-      this.#process = new ProcessScope(monitor, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }));
+      this.#process = new ProcessScope(
+        monitor,
+        water,
+        (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }),
+        () => this.#workers.materialized(),
+      );
       if (monitor.source !== 'system') piscina.resourceLimits = defaultWorkerLimits(piscina, monitor.limit);
     }
     this.#piscina = new Piscina({
@@ -368,6 +373,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       (value) => this.#finish(task, undefined, value),
       (error: unknown) => this.#finish(task, error, undefined),
     );
+    // Running work is sampled (busy workers) on the poll timer, also when it was admitted straight from run().
+    this.#updatePolling();
   }
 
   /** Piscina's load balancer: puts each task on the worker the gate chose. */
@@ -399,7 +406,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.state = 'running';
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
+      if (task.worker.running === 0) this.#workers.markBusy(task.worker);
       task.worker.reserved += task.need;
+      task.worker.processReserved += task.need + task.external;
       task.worker.running++;
       task.worker.nudged = false;
     }
@@ -416,6 +425,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const worker = task.worker;
     if (worker) {
       worker.reserved -= task.need;
+      worker.processReserved -= task.need + task.external;
       worker.running--;
     }
 

@@ -1,6 +1,7 @@
 // GatedPool's behaviour with real Piscina and real workers: results, errors, transfers, crashes,
 // stranding, aborts, bounds, policies, close/destroy, stats, events. Every test counts its tasks:
 // each one settles exactly once, and the pool's own counters agree.
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import {
@@ -296,6 +297,21 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     const loaded = (await pool.run(40, { name: 'keep' })) as number;
     for (let i = 0; i < 5; i++) expect(await pool.run(undefined, { name: 'whoami', memory: 20 * MB })).not.toBe(loaded);
     expectAllSettled(pool, 8);
+  });
+
+  const sampling = typeof (Worker.prototype as { getHeapStatistics?: unknown }).getHeapStatistics === 'function';
+  it.skipIf(!sampling)('a running task stops counting twice once its memory shows: the process reservation is credited', async () => {
+    const buffers = new URL('./fixtures/buffers.mjs', import.meta.url).href;
+    const pool = makePool({ filename: buffers, maxThreads: 1, memoryLimit: 16 * 1024 * MB });
+    await pool.run({ mb: 1, holdMs: 1 });
+    const running = pool.run({ mb: 40, holdMs: 900 }, { memory: { external: 40 * MB } });
+    expect(pool.stats().process!.reserved).toBe(40 * MB);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Sampled every 50 ms: the worker's 40 MB of Buffers are in the process's usage now.
+    expect(pool.stats().process!.reserved).toBeLessThan(8 * MB);
+    await running;
+    expect(pool.stats().process!.reserved).toBe(0);
+    expectAllSettled(pool, 2);
   });
 
   it('reservations are released exactly once whatever the end: result, error, crash, abort, timeout', async () => {

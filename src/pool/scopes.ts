@@ -56,10 +56,13 @@ export class MainScope extends Scope {
 /** The process against its container or system limit. */
 export class ProcessScope extends Scope {
   readonly monitor: ProcessMonitor;
+  readonly #materialized: () => number;
 
-  constructor(monitor: ProcessMonitor, water: WaterMarks, onPressure: PressureListener) {
+  /** `materialized`: reserved bytes already visible in usage (see `WorkerRegistry.materialized`). */
+  constructor(monitor: ProcessMonitor, water: WaterMarks, onPressure: PressureListener, materialized: () => number) {
     super(water, onPressure);
     this.monitor = monitor;
+    this.#materialized = materialized;
   }
 
   /** `live` is left unknown when the cheap figure admits: the level then rests on usage alone. */
@@ -67,8 +70,9 @@ export class ProcessScope extends Scope {
     const now = performance.now();
     const used = this.monitor.used(now);
     const limit = this.monitor.limit;
-    const tier1 = used + this.reserved + need < high * limit;
-    return { used, live: tier1 ? undefined : this.monitor.live(now), retained: undefined, limit, reserved: this.reserved };
+    const reserved = Math.max(0, this.reserved - this.#materialized());
+    const tier1 = used + reserved + need < high * limit;
+    return { used, live: tier1 ? undefined : this.monitor.live(now), retained: undefined, limit, reserved };
   }
 
   stats(): Reading & ProcessStats {

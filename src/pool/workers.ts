@@ -24,8 +24,12 @@ export interface TrackedWorker {
   nudged: boolean;
   /** It emitted `'error'` or exited: tasks still on it failed because of that. */
   dead: boolean;
-  sample: { used: number; at: number } | undefined;
+  sample: { used: number; external: number; at: number } | undefined;
   sampling: boolean;
+  /** Process bytes reserved by the tasks running on it (heap + off-heap needs). */
+  processReserved: number;
+  /** Heap + off-heap bytes when it went from idle to busy, and when (`Date.now()`). */
+  baseline: { total: number; at: number } | undefined;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -48,7 +52,7 @@ export interface RegistryHooks {
   onSample(): void;
 }
 
-type ThreadWithSampling = Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number }> };
+type ThreadWithSampling = Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number; external_memory?: number }> };
 
 export class WorkerRegistry {
   readonly #workers = new Map<number, TrackedWorker>();
@@ -82,6 +86,8 @@ export class WorkerRegistry {
       dead: false,
       sample: undefined,
       sampling: false,
+      processReserved: 0,
+      baseline: undefined,
     };
     this.#workers.set(id, record);
     thread.on('error', () => {
@@ -141,6 +147,32 @@ export class WorkerRegistry {
     });
   }
 
+  /**
+   * A worker goes from idle to busy: remember its heap + off-heap bytes (its last publish) as the
+   * point its running tasks' growth is measured from.
+   */
+  markBusy(worker: TrackedWorker): void {
+    const published = this.#board.read(worker.id);
+    worker.baseline = published ? { total: published.used + published.external, at: Date.now() } : undefined;
+  }
+
+  /**
+   * Process reservations already visible in usage: for each busy worker, what it grew (heap +
+   * off-heap, from a sample taken after it became busy) above its baseline, up to what its tasks
+   * reserved. The process scope subtracts this so a running task's bytes are not counted twice —
+   * once reserved and once again in the cgroup's charge. Without samples (Node < 22.16), nothing.
+   */
+  materialized(): number {
+    let credit = 0;
+    for (const worker of this.#workers.values()) {
+      const { sample, baseline } = worker;
+      if (worker.running === 0 || !sample || !baseline || sample.at < baseline.at) continue;
+      const growth = sample.used + sample.external - baseline.total;
+      credit += Math.min(worker.processReserved, Math.max(0, growth));
+    }
+    return credit;
+  }
+
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
   idleNotFitting(need: number): TrackedWorker[] {
     const stuck: TrackedWorker[] = [];
@@ -175,7 +207,7 @@ export class WorkerRegistry {
       thread.getHeapStatistics().then(
         (stats) => {
           worker.sampling = false;
-          worker.sample = { used: stats.used_heap_size, at: askedAt };
+          worker.sample = { used: stats.used_heap_size, external: (stats as { external_memory?: number }).external_memory ?? 0, at: askedAt };
           this.#hooks.onSample();
         },
         () => {
