@@ -11,7 +11,6 @@
  * pool loses every worker while it waits (Piscina would strand it with `minThreads: 0`).
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { actionFor, decide, chooseWorker, levelOf, type Decision, type GateInput } from './gate.js';
@@ -27,6 +26,8 @@ import { HeldQueue } from './pool/held-queue.js';
 import { createTask, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import { Estimates } from './pool/estimates.js';
+import { WorkerHygiene } from './pool/hygiene.js';
+import { defaultWorkerLimits } from './pool/worker-limits.js';
 import type { CollectEnvelope, ResultEnvelope, TaskEnvelope } from './pool/envelope.js';
 
 /** The part of Piscina's worker view the balancer reads. */
@@ -40,24 +41,6 @@ const WRAPPER = new URL('./worker.js', import.meta.url).href;
 const STAT_REFRESH_MS = 100;
 /** Least time between two re-reads of the container limit. */
 const LIMIT_REFRESH_MS = 5000;
-/** Share of the process limit given to worker heaps when the user sets none (see the README). */
-const DEFAULT_WORKER_HEAP_SHARE = 0.5;
-const MIN_DEFAULT_WORKER_HEAP_MB = 16;
-
-type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
-
-/**
- * Per-worker heap limits when the user gave no `maxOldGenerationSizeMb` and the process limit is
- * known (container or explicit): half the limit shared by `maxThreads` workers, at least 16 MB, so
- * the pool cannot overcommit the container by default.
- */
-function defaultWorkerLimits(options: PiscinaOptions, processLimit: number): PiscinaOptions['resourceLimits'] {
-  const asked = options.resourceLimits?.maxOldGenerationSizeMb ?? 0;
-  if (asked > 0) return options.resourceLimits;
-  const threads = Math.max(1, Math.ceil(options.maxThreads ?? availableParallelism() * 1.5));
-  const mb = Math.max(MIN_DEFAULT_WORKER_HEAP_MB, Math.floor((processLimit * DEFAULT_WORKER_HEAP_SHARE) / threads / 2 ** 20));
-  return { ...options.resourceLimits, maxOldGenerationSizeMb: mb };
-}
 
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
@@ -75,7 +58,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #stopMainListener: () => void;
   readonly #counters = new TaskCounters();
   readonly #estimates = new Estimates();
-  #nudgesInFlight = 0;
+  readonly #hygiene: WorkerHygiene;
   readonly #byPiscinaId = new Map<number, Task>();
   readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
@@ -136,6 +119,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       onExit: (worker) => this.#onWorkerExit(worker),
       onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: levelOf(reading), limit: reading.limit }),
       onSample: () => this.#schedulePump(),
+    });
+    this.#hygiene = new WorkerHygiene(this.#workers, {
+      collect: (worker) => this.#collect(worker),
+      onNudge: (worker) => {
+        this.#counters.nudges++;
+        this.emit('nudge', { threadId: worker.id });
+      },
+      onRecycle: (worker, live, limit) => {
+        this.#counters.recycled++;
+        this.emit('recycle', { threadId: worker.id, live, limit });
+      },
+      onAnswer: () => queueMicrotask(() => this.#pump()),
     });
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
     this.#piscina.on('workerCreate', (view: PiscinaWorkerView) => this.#onWorkerCreate(view));
@@ -229,7 +224,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #tryStart(task: Task): boolean {
     const decision = decide(this.#gateInput(task));
     const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
-    if (blockedByWorkers && this.#tendIdleWorkers(task.need)) return false;
+    if (blockedByWorkers && this.#hygiene.tend(task.need)) return false;
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -292,52 +287,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#held.size > 0) queueMicrotask(() => this.#pump());
   }
 
-  /**
-   * Called when a task is blocked by the workers (busy, or worker pressure), so only when there is
-   * demand. Idle workers that cannot take a task needing `need` heap bytes: each is first asked to collect
-   * (a nudge), once per task it has run, since its readings may count garbage; one still hot by its
-   * live heap after that is recycled (terminated and replaced). Returns whether room may appear
-   * soon (a nudge is under way, or a worker was just recycled): a decision blocked by such a worker
-   * waits instead of refusing.
-   */
-  #tendIdleWorkers(need: number): boolean {
-    let recycled = false;
-    for (const worker of this.#workers.idleNotFitting(need)) {
-      if (!worker.nudged) {
-        this.#nudge(worker);
-      } else if (this.#workers.isHot(worker)) {
-        const reading = this.#workers.reading(worker);
-        this.#counters.recycled++;
-        this.emit('recycle', { threadId: worker.id, live: reading.live ?? reading.used, limit: reading.limit });
-        this.#workers.retire(worker);
-        recycled = true;
-      }
-    }
-    return recycled || this.#nudgesInFlight > 0;
-  }
-
-  /** Asks an idle worker to run a full GC and publish its readings; the gate re-evaluates after. */
-  #nudge(worker: TrackedWorker): void {
-    worker.nudged = true;
-    worker.running++;
-    this.#nudgesInFlight++;
-    this.#counters.nudges++;
-    this.emit('nudge', { threadId: worker.id });
+  /** Sends a nudge (a collect request) to one worker through Piscina, placed by the balancer. */
+  #collect(worker: TrackedWorker): Promise<unknown> {
     const envelope: CollectEnvelope = { kind: 'collect', board: this.#board.slotOf(worker.id) === -1 ? this.#board.buffer : undefined };
     this.#dispatching = { task: undefined, target: worker.id };
-    let done: Promise<unknown>;
     try {
-      done = this.#piscina.run(envelope);
+      return this.#piscina.run(envelope);
     } finally {
       this.#dispatching = undefined;
     }
-    void done
-      .catch(() => undefined)
-      .finally(() => {
-        worker.running--;
-        this.#nudgesInFlight--;
-        queueMicrotask(() => this.#pump());
-      });
   }
 
   #pullBackStrandedTask(): void {

@@ -1,0 +1,65 @@
+/**
+ * Worker hygiene, on demand: when a task is blocked by idle workers that cannot take it, each is
+ * first asked to collect (a nudge: a full GC and fresh readings, once per task it has run), since
+ * its figures may count garbage; one still hot by its live heap after that is recycled (terminated
+ * and replaced).
+ */
+import type { TrackedWorker, WorkerRegistry } from './workers.js';
+
+/** What hygiene needs from the pool. */
+export interface HygieneHooks {
+  /** Sends a collect request to this worker; settles when the worker has answered. */
+  collect(worker: TrackedWorker): Promise<unknown>;
+  /** A nudge was sent. */
+  onNudge(worker: TrackedWorker): void;
+  /** A worker is being recycled, with its live heap and limit. */
+  onRecycle(worker: TrackedWorker, live: number, limit: number): void;
+  /** A nudge was answered: the gate should look again. */
+  onAnswer(): void;
+}
+
+export class WorkerHygiene {
+  readonly #workers: WorkerRegistry;
+  readonly #hooks: HygieneHooks;
+  #nudgesInFlight = 0;
+
+  constructor(workers: WorkerRegistry, hooks: HygieneHooks) {
+    this.#workers = workers;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Tends the idle workers that cannot take a task needing `need` heap bytes. Returns whether room
+   * may appear soon (a nudge is under way, or a worker was just recycled): a decision blocked by
+   * such a worker waits instead of refusing.
+   */
+  tend(need: number): boolean {
+    let recycled = false;
+    for (const worker of this.#workers.idleNotFitting(need)) {
+      if (!worker.nudged) {
+        this.#nudge(worker);
+      } else if (this.#workers.isHot(worker)) {
+        const reading = this.#workers.reading(worker);
+        this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit);
+        this.#workers.retire(worker);
+        recycled = true;
+      }
+    }
+    return recycled || this.#nudgesInFlight > 0;
+  }
+
+  #nudge(worker: TrackedWorker): void {
+    worker.nudged = true;
+    worker.running++;
+    this.#nudgesInFlight++;
+    this.#hooks.onNudge(worker);
+    void this.#hooks
+      .collect(worker)
+      .catch(() => undefined)
+      .finally(() => {
+        worker.running--;
+        this.#nudgesInFlight--;
+        this.#hooks.onAnswer();
+      });
+  }
+}
