@@ -23,7 +23,7 @@ import { MainScope, ProcessScope } from './pool/scopes.js';
 import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
 import { TaskCounters, type PoolStats } from './pool/stats.js';
 import { HeldQueue } from './pool/held-queue.js';
-import { createTask, type Task } from './pool/task.js';
+import { createTask, type NeedSource, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import { Estimates } from './pool/estimates.js';
 import { WorkerHygiene } from './pool/hygiene.js';
@@ -72,19 +72,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
 
-  readonly #needSource = {
-    defaultName: '',
-    reservations: true,
-    learned: (name: string) => this.#estimates.need(name),
-  };
+  readonly #needSource: NeedSource;
 
   /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
   constructor(options: GatedPoolOptions) {
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
-    this.#needSource.defaultName = gate.name;
-    this.#needSource.reservations = gate.reservations;
+    this.#needSource = { defaultName: gate.name, reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
     this.#held = new HeldQueue(
       gate.maxWaitMs,
       (task) => {
@@ -267,7 +262,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#updatePolling();
   }
 
-  /** The dispatch loop: admits held tasks in order while the gate allows, recycles hot idle workers. */
+  /** The dispatch loop: admits held tasks in order while the gate allows (tending blocking workers on the way). */
   #pump(): void {
     if (this.#pumping || this.#destroyed) return;
     this.#pumping = true;

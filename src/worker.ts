@@ -7,7 +7,7 @@
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Board } from './readings/board.js';
-import { isolateTracker } from './readings/isolate.js';
+import { isolateTracker, type IsolateSnapshot } from './readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './worker/growth-meter.js';
 import type { Envelope, Growth, ResultEnvelope } from './pool/envelope.js';
 
@@ -20,10 +20,10 @@ let slot = -1;
 let running = 0;
 let started = 0;
 
-function publish(): void {
+/** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
+function publish(snapshot = isolateTracker().snapshot()): void {
   if (!board || slot === -1) return;
-  const tracker = isolateTracker();
-  board.write(slot, { ...tracker.snapshot(), retained: tracker.retained(), updatedAt: Date.now() });
+  board.write(slot, { ...snapshot, retained: isolateTracker().retained(), updatedAt: Date.now() });
 }
 
 /** Off-heap growth during one task above which its end runs a minor GC. */
@@ -41,18 +41,18 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
 async function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> {
   const tracker = isolateTracker();
   const ceiling = highWater * tracker.limit;
-  const sweep = (): boolean => tracker.snapshot().external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
-  const measure = (): boolean => {
-    const { used, live } = tracker.snapshot();
-    return used >= ceiling && !(live !== undefined && live >= ceiling);
-  };
-  if (sweep() || measure()) {
-    // What a finished task allocated can stay reachable until the event loop turns once (its
-    // timers and promise bookkeeping); collecting before that would count it as live.
-    await new Promise((resolve) => setImmediate(resolve));
-    if (sweep()) tracker.collect('minor');
-    if (measure()) tracker.collect('major');
+  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
+  const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
+  const atEnd = tracker.snapshot();
+  if (!sweep(atEnd) && !measure(atEnd)) {
+    publish(atEnd);
+    return;
   }
+  // What a finished task allocated can stay reachable until the event loop turns once (its
+  // timers and promise bookkeeping); collecting before that would count it as live.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (sweep(tracker.snapshot())) tracker.collect('minor');
+  if (measure(tracker.snapshot())) tracker.collect('major');
   publish();
 }
 

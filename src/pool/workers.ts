@@ -105,10 +105,6 @@ export class WorkerRegistry {
     return this.#workers.get(id);
   }
 
-  get size(): number {
-    return this.#workers.size;
-  }
-
   /** The largest old-generation limit any known worker has, or 0. */
   largestLimit(): number {
     let largest = 0;
@@ -207,7 +203,7 @@ export class WorkerRegistry {
       thread.getHeapStatistics().then(
         (stats) => {
           worker.sampling = false;
-          worker.sample = { used: stats.used_heap_size, external: (stats as { external_memory?: number }).external_memory ?? 0, at: askedAt };
+          worker.sample = { used: stats.used_heap_size, external: stats.external_memory ?? 0, at: askedAt };
           this.#hooks.onSample();
         },
         () => {

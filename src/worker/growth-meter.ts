@@ -37,12 +37,16 @@ export class GrowthMeter {
   readonly #start = read();
   readonly #peak: Growth = { heap: 0, external: 0 };
   readonly #timer = setInterval(() => this.#sample(), SAMPLE_MS).unref();
+  #result: Growth | undefined;
 
-  /** Takes a last sample, stops the timer, and returns the peaks. */
+  /** Takes a last sample, stops the timer, and returns the peaks (the same ones on later calls). */
   stop(): Growth {
-    clearInterval(this.#timer);
-    this.#sample();
-    return { ...this.#peak };
+    if (!this.#result) {
+      clearInterval(this.#timer);
+      this.#sample();
+      this.#result = { ...this.#peak };
+    }
+    return this.#result;
   }
 
   #sample(): void {
