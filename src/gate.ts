@@ -103,20 +103,27 @@ export function actionFor(decision: Decision, policy: Policy): Action {
 }
 
 /**
- * The best honest estimate of a scope's committed memory: the smaller of the cheap upper bound and
- * the live figure (tier 1 and tier 2 of the check), plus what admitted tasks have reserved.
+ * The best honest measure of a scope's memory in use: the smaller of the cheap upper bound and the
+ * live figure (tier 1 and tier 2 of the check). Reservations not included.
  */
+export function measuredLevel(reading: Pick<Reading, 'used' | 'live'>): number {
+  return reading.live === undefined ? reading.used : Math.min(reading.used, reading.live);
+}
+
+/** A scope's committed memory: what is measured in use plus what admitted tasks have reserved. */
 export function levelOf(reading: Pick<Reading, 'used' | 'live' | 'reserved'>): number {
-  const base = reading.live === undefined ? reading.used : Math.min(reading.used, reading.live);
-  return base + reading.reserved;
+  return measuredLevel(reading) + reading.reserved;
 }
 
 /**
- * Hysteresis: a scope enters pressure when its level reaches `high` × limit and leaves it only
- * when the level falls below `low` × limit, so admission does not flap around one threshold.
+ * Hysteresis: a scope enters pressure when its measured memory reaches `high` × limit and leaves
+ * it only when that falls below `low` × limit, so admission does not flap around one threshold.
+ * Reservations do not latch it: they are exact bookkeeping that ends when the tasks settle, and
+ * they already stop any task that would not fit (see {@link fits}). Latching on them kept the gate
+ * refusing work after the tasks that had reserved were gone.
  */
 export function nextPressure(reading: Omit<Reading, 'underPressure'>, wasUnderPressure: boolean, water: WaterMarks): boolean {
-  const level = levelOf(reading);
+  const level = measuredLevel(reading);
   return wasUnderPressure ? level >= water.low * reading.limit : level >= water.high * reading.limit;
 }
 
@@ -137,7 +144,16 @@ export function fits(reading: Reading, need: number, high: number): boolean {
   return reading.retained === undefined || reading.retained + reading.reserved + need < ceiling;
 }
 
-/** Decide what to do with one task. Scopes are checked in the order of what a death costs. */
+/**
+ * Decide what to do with one task. Scopes are checked in the order of what a death costs: the
+ * process, then the main isolate, then the workers.
+ *
+ * A process or main scope that cannot take the task refuses it (pressure) when the task could
+ * otherwise start now, or when the scope is under pressure. When the task has to wait for a busy
+ * worker anyway and the scope is not under pressure, the answer is `busy`: the task is decided
+ * again when a worker frees, and by then the finished task's memory has left the scope. Counting
+ * it now would refuse work for memory that is about to be released.
+ */
 export function decide(input: GateInput): Decision {
   const { need, water } = input;
   const high = water.high;
@@ -145,10 +161,12 @@ export function decide(input: GateInput): Decision {
   const tooLarge = tooLargeFor(input);
   if (tooLarge) return tooLarge;
 
-  if (input.process && !fits(input.process, need + input.external, high)) return pressure('process', input.process);
-  if (!fits(input.main, input.mainNeed, high)) return pressure('main', input.main);
-
+  const blocked = blockingScope(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
+  if (blocked) {
+    const waitsForWorker = !best && !input.canSpawn && anyFitsLater;
+    return waitsForWorker && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
+  }
   if (best) return { kind: 'admit', worker: best.id };
   if (input.canSpawn) return { kind: 'admit', worker: 'spawn' };
   if (anyFitsLater) return { kind: 'busy' };
@@ -156,6 +174,13 @@ export function decide(input: GateInput): Decision {
   const leastLoaded = leastLoadedWorker(input.workers);
   if (!leastLoaded) return { kind: 'busy' };
   return pressure('worker', leastLoaded);
+}
+
+/** The first of the process and the main isolate that cannot take the task now, if any. */
+function blockingScope(input: GateInput, high: number): { scope: Scope; reading: Reading } | undefined {
+  if (input.process && !fits(input.process, input.need + input.external, high)) return { scope: 'process', reading: input.process };
+  if (!fits(input.main, input.mainNeed, high)) return { scope: 'main', reading: input.main };
+  return undefined;
 }
 
 /**

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, chooseWorker, levelOf, type Decision, type GateInput } from './gate.js';
+import { actionFor, decide, chooseWorker, measuredLevel, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -112,7 +112,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : tracker.limit;
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
       onExit: (worker) => this.#onWorkerExit(worker),
-      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: levelOf(reading), limit: reading.limit }),
+      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: measuredLevel(reading), limit: reading.limit }),
       onSample: () => this.#schedulePump(),
     });
     this.#hygiene = new WorkerHygiene(this.#workers, {
@@ -359,10 +359,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.state = 'running';
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
-      if (task.worker.running === 0) this.#workers.markBusy(task.worker);
       task.worker.reserved += task.need;
-      task.worker.processReserved += task.need + task.external;
+      task.worker.processReserved.heap += task.need;
+      task.worker.processReserved.external += task.external;
       task.worker.running++;
+      task.worker.placed++;
       task.worker.nudged = false;
     }
     return chosen;
@@ -378,7 +379,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const worker = task.worker;
     if (worker) {
       worker.reserved -= task.need;
-      worker.processReserved -= task.need + task.external;
+      worker.processReserved.heap -= task.need;
+      worker.processReserved.external -= task.external;
       worker.running--;
     }
 

@@ -9,6 +9,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Board } from './readings/board.js';
 import { isolateTracker, type IsolateSnapshot } from './readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './worker/growth-meter.js';
+import { BusyPeriod } from './worker/busy-period.js';
 import type { Envelope, Growth, ResultEnvelope } from './pool/envelope.js';
 
 type TaskFunction = (input: unknown) => unknown;
@@ -19,6 +20,8 @@ let slot = -1;
 /** Tasks running in this worker now, and how many have started in all (to tell solo runs). */
 let running = 0;
 let started = 0;
+/** Open while at least one task runs. */
+let busy: BusyPeriod | undefined;
 
 /** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
 function publish(snapshot = isolateTracker().snapshot()): void {
@@ -33,8 +36,9 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
  * At the end of a task, before the result goes back, so that the readings the gate sees next are
  * true:
  * - when off-heap memory grew by 8 MiB or more during the task, a minor GC (0.5–4 ms) frees the
- *   Buffers the task dropped; otherwise they stay charged to the process until this idle worker
- *   happens to collect, and the gate holds work for memory that is already garbage;
+ *   Buffers the task dropped, and a major GC follows when that was not enough (their objects had
+ *   outlived a GC during the task); otherwise they stay charged to the process until this idle
+ *   worker happens to collect, and the gate holds work for memory that is already garbage;
  * - when the heap in use is above the mark and the last live figure does not already show the
  *   worker as full, the gate cannot tell garbage from growth, so a full GC measures the live heap.
  */
@@ -52,7 +56,9 @@ async function publishAfterTask(highWater: number, externalAtStart: number): Pro
   // timers and promise bookkeeping); collecting before that would count it as live.
   await new Promise((resolve) => setImmediate(resolve));
   if (sweep(tracker.snapshot())) tracker.collect('minor');
-  if (measure(tracker.snapshot())) tracker.collect('major');
+  // Still up: the dropped Buffers' objects outlived a GC during the task (V8 moved them to the old
+  // generation), and only a major GC frees them and their memory.
+  if (sweep(tracker.snapshot()) || measure(tracker.snapshot())) tracker.collect('major');
   publish();
 }
 
@@ -61,6 +67,7 @@ function joinBoard(buffer: SharedArrayBuffer): void {
   board = new Board(buffer);
   slot = board.claim(threadId);
   isolateTracker().onMajorGc(publish);
+  publish();
 }
 
 async function loadTask(filename: string, name: string): Promise<TaskFunction> {
@@ -108,9 +115,10 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
     publish();
     return { v: undefined, m: undefined } satisfies ResultEnvelope;
   }
-  const externalAtStart = isolateTracker().snapshot().external;
+  const atStart = isolateTracker().snapshot();
   const order = ++started;
-  const meter = ++running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
+  if (++running === 1 && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart.used, () => started);
+  const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
   try {
     const fn = await loadTask(envelope.filename, envelope.name);
     const value = await fn(envelope.input);
@@ -119,7 +127,10 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
     return wrapResult(value, started === order && running === 1 ? growth : undefined);
   } finally {
     meter?.stop();
-    running--;
-    await publishAfterTask(envelope.highWater, externalAtStart);
+    if (--running === 0) {
+      busy?.end();
+      busy = undefined;
+    }
+    await publishAfterTask(envelope.highWater, atStart.external);
   }
 }

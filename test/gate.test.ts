@@ -1,7 +1,7 @@
 // The decision table of the pure gate, with injected readings: every tier, every scope, both
 // policies, hysteresis. No timers, no workers: these are the rules themselves.
 import { describe, expect, it } from 'vitest';
-import { actionFor, chooseWorker, decide, fits, levelOf, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/gate.js';
+import { actionFor, chooseWorker, decide, fits, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/gate.js';
 
 const MB = 2 ** 20;
 const water = { high: 0.8, low: 0.6 };
@@ -41,7 +41,9 @@ describe('fits: the tiers of one scope', () => {
     it(name, () => expect(fits(reading(over), need, water.high)).toBe(expected));
   }
 
-  it('levelOf takes the smaller of used and live, plus reservations', () => {
+  it('measuredLevel takes the smaller of used and live; levelOf adds reservations', () => {
+    expect(measuredLevel({ used: 90, live: 30 })).toBe(30);
+    expect(measuredLevel({ used: 90, live: undefined })).toBe(90);
     expect(levelOf({ used: 90, live: 30, reserved: 5 })).toBe(35);
     expect(levelOf({ used: 20, live: 30, reserved: 5 })).toBe(25);
     expect(levelOf({ used: 90, live: undefined, reserved: 5 })).toBe(95);
@@ -69,9 +71,15 @@ describe('nextPressure: hysteresis between the water marks', () => {
     }
     expect(trail).toEqual([false, false, true, true, true, true, true, true, false, false, false, true]);
   });
-  it('counts reservations and prefers the live figure', () => {
+  it('prefers the live figure', () => {
     expect(nextPressure({ used: 95 * MB, live: 30 * MB, limit: LIMIT, reserved: 0 }, false, water)).toBe(false);
-    expect(nextPressure({ used: 95 * MB, live: 30 * MB, limit: LIMIT, reserved: 50 * MB }, false, water)).toBe(true);
+    expect(nextPressure({ used: 95 * MB, live: 85 * MB, limit: LIMIT, reserved: 0 }, false, water)).toBe(true);
+  });
+  it('is not latched by reservations: they refuse the tasks that do not fit, and end when those settle', () => {
+    const reserved = { used: 40 * MB, live: undefined, limit: LIMIT, reserved: 50 * MB };
+    expect(nextPressure(reserved, false, water)).toBe(false);
+    expect(fits({ ...reserved, underPressure: false }, 0, water.high)).toBe(false);
+    expect(fits({ ...reserved, reserved: 0, underPressure: false }, 0, water.high)).toBe(true);
   });
 });
 
@@ -79,6 +87,12 @@ describe('decide: scopes, workers, spawning', () => {
   const table: [string, Partial<GateInput>, Decision][] = [
     ['admits on the only worker', {}, { kind: 'admit', worker: 1 }],
     ['process under pressure comes first', { process: reading({ underPressure: true, used: 90 * MB, live: 90 * MB }), main: reading({ underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 90 * MB, limit: LIMIT }],
+    ['process without room for the task, not under pressure, no worker free: busy (decided again when one frees)', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy' }],
+    ['process without room for the task, not under pressure, a worker free: pressure', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
+    ['process without room for the task, not under pressure, can spawn: pressure', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB, workers: [], canSpawn: true }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
+    ['process under pressure, no worker free: pressure', { process: reading({ used: 75 * MB, live: 75 * MB, underPressure: true }), workers: [worker(1, { free: false })] }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
+    ['main without room for the task, not under pressure, no worker free: busy', { main: reading({ used: 75 * MB, live: 75 * MB }), mainNeed: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy' }],
+    ['main without room, no worker could ever take the task: pressure on main, the first scope', { main: reading({ used: 75 * MB, live: 75 * MB }), mainNeed: 10 * MB, workers: [worker(1, { used: 90 * MB, live: 90 * MB })] }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
     ['process with room: goes on to main', { process: reading(), main: reading({ used: 95 * MB, live: 90 * MB }) }, { kind: 'pressure', scope: 'main', used: 90 * MB, limit: LIMIT }],
     ['main tier 2 admits despite garbage', { main: reading({ used: 95 * MB, live: 20 * MB }) }, { kind: 'admit', worker: 1 }],
     ['worker under pressure is never chosen; none else: worker pressure', { workers: [worker(1, { underPressure: true, used: 85 * MB, live: 85 * MB })] }, { kind: 'pressure', scope: 'worker', used: 85 * MB, limit: LIMIT }],
@@ -146,13 +160,16 @@ describe('decide: invariants over a grid of readings', () => {
               checked++;
               const mainFits = fits(main, need, water.high);
               const workerFits = fits(workers[0]!, need, water.high);
+              const couldStartNow = (workerFits && free) || canSpawn;
+              const waitsForWorker = !couldStartNow && (workerFits || !workers[0]!.fresh);
               if (decision.kind === 'admit') {
                 expect(mainFits).toBe(true);
                 if (decision.worker === 7) expect(workerFits && free).toBe(true);
                 else expect(canSpawn).toBe(true);
               }
               if (mainFits && workerFits && free) expect(decision).toEqual({ kind: 'admit', worker: 7 });
-              if (!mainFits) expect(decision).toMatchObject({ kind: 'pressure', scope: 'main' });
+              if (!mainFits && (couldStartNow || main.underPressure || !waitsForWorker)) expect(decision).toMatchObject({ kind: 'pressure', scope: 'main' });
+              if (!mainFits && waitsForWorker && !main.underPressure) expect(decision).toEqual({ kind: 'busy' });
               if (mainFits && !workerFits && !canSpawn) expect(decision).toMatchObject({ kind: 'pressure', scope: 'worker' });
               if (mainFits && workerFits && !free && !canSpawn) expect(decision).toEqual({ kind: 'busy' });
             }

@@ -94,7 +94,8 @@ function submitOne() {
           outcome.lost++;
           emit({ type: 'death', t: now(), what: code });
         } else {
-          outcome.rejected[code] = (outcome.rejected[code] ?? 0) + 1;
+          const reason = error?.scope ? `${code} (${error.scope})` : code;
+          outcome.rejected[reason] = (outcome.rejected[reason] ?? 0) + 1;
         }
       },
     ),

@@ -5,7 +5,7 @@
  * `memory.stat`) is only taken when the cheap one cannot admit the task.
  */
 import { performance } from 'node:perf_hooks';
-import { levelOf, nextPressure, type Reading, type WaterMarks } from '../gate.js';
+import { measuredLevel, nextPressure, type Reading, type WaterMarks } from '../gate.js';
 import type { IsolateTracker } from '../readings/isolate.js';
 import type { ProcessMonitor, ProcessStats } from '../readings/process.js';
 
@@ -29,7 +29,7 @@ abstract class Scope {
     const under = nextPressure(base, this.#underPressure, this.#water);
     if (under !== this.#underPressure) {
       this.#underPressure = under;
-      this.#onPressure(under, levelOf(base), base.limit);
+      this.#onPressure(under, measuredLevel(base), base.limit);
     }
     return { ...base, underPressure: under };
   }

@@ -16,6 +16,8 @@ export interface TrackedWorker {
   readonly thread: Worker;
   /** Tasks the gate put on it that have not settled. */
   running: number;
+  /** Tasks placed on it in all (compared with the count it publishes: which have started). */
+  placed: number;
   reserved: number;
   underPressure: boolean;
   /** Being terminated by the gate (recycled): never chosen again. */
@@ -26,10 +28,8 @@ export interface TrackedWorker {
   dead: boolean;
   sample: { used: number; external: number; at: number } | undefined;
   sampling: boolean;
-  /** Process bytes reserved by the tasks running on it (heap + off-heap needs). */
-  processReserved: number;
-  /** Heap + off-heap bytes when it went from idle to busy, and when (`Date.now()`). */
-  baseline: { total: number; at: number } | undefined;
+  /** Process bytes reserved by the tasks running on it: their heap needs and off-heap needs. */
+  processReserved: { heap: number; external: number };
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -79,6 +79,7 @@ export class WorkerRegistry {
       id,
       thread,
       running: 0,
+      placed: 0,
       reserved: 0,
       underPressure: false,
       retiring: false,
@@ -86,8 +87,7 @@ export class WorkerRegistry {
       dead: false,
       sample: undefined,
       sampling: false,
-      processReserved: 0,
-      baseline: undefined,
+      processReserved: { heap: 0, external: 0 },
     };
     this.#workers.set(id, record);
     thread.on('error', () => {
@@ -144,27 +144,32 @@ export class WorkerRegistry {
   }
 
   /**
-   * A worker goes from idle to busy: remember its heap + off-heap bytes (its last publish) as the
-   * point its running tasks' growth is measured from.
-   */
-  markBusy(worker: TrackedWorker): void {
-    const published = this.#board.read(worker.id);
-    worker.baseline = published ? { total: published.used + published.external, at: Date.now() } : undefined;
-  }
-
-  /**
-   * Process reservations already visible in usage: for each busy worker, what it grew (heap +
-   * off-heap, from a sample taken after it became busy) above its baseline, up to what its tasks
-   * reserved. The process scope subtracts this so a running task's bytes are not counted twice —
-   * once reserved and once again in the cgroup's charge. Without samples (Node < 22.16), nothing.
+   * Process reservations already visible in usage, so the process scope does not count a running
+   * task's bytes twice (once reserved, once again in the cgroup's charge). For each worker:
+   * - once it says every task placed on it has returned: all its tasks reserved (they need
+   *   nothing more; what they left is in usage or already freed);
+   * - while they run: what its heap in use has grown since it went busy, up to their heap needs
+   *   (published by the worker every few ms while its tasks await; from a main-thread sample when
+   *   that is newer, as during synchronous work). Heap objects are written when allocated, so heap
+   *   growth is resident. Off-heap growth is not credited: V8 counts a Buffer when it is allocated,
+   *   the kernel charges its pages when they are first written, and crediting the allocation let
+   *   a burst of Buffer fills past the limit (measured: a kernel OOM kill in the 8-thread test).
    */
   materialized(): number {
     let credit = 0;
     for (const worker of this.#workers.values()) {
-      const { sample, baseline } = worker;
-      if (worker.running === 0 || !sample || !baseline || sample.at < baseline.at) continue;
-      const growth = sample.used + sample.external - baseline.total;
-      credit += Math.min(worker.processReserved, Math.max(0, growth));
+      const reserved = worker.processReserved;
+      if (reserved.heap + reserved.external <= 0) continue;
+      const busy = this.#board.readBusy(worker.id);
+      if (!busy) continue;
+      if (busy.ended > 0) {
+        // Unless a task placed since has not started yet: then which part is whose is unknown.
+        if (busy.tasks === worker.placed) credit += reserved.heap + reserved.external;
+        continue;
+      }
+      const { sample } = worker;
+      const heap = sample && sample.at > busy.since && sample.at > busy.at ? sample.used : busy.heap;
+      credit += Math.min(reserved.heap, Math.max(0, heap - busy.baseHeap));
     }
     return credit;
   }

@@ -6,6 +6,10 @@
  * word (its thread id); the main thread frees it when the worker exits. Each slot is written
  * under a sequence lock: the writer makes the sequence odd, writes, makes it even again; a reader
  * retries while the sequence is odd or changed under it.
+ *
+ * A slot has two sections, each written whole: the isolate's readings ({@link Board.write}, at
+ * task end and after major GCs) and, while the worker runs tasks, how far its heap has grown since
+ * it went busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between).
  */
 import type { IsolateSnapshot } from './isolate.js';
 
@@ -13,7 +17,9 @@ const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
 const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
-const SLOT_BYTES = HEADER_INT32S * 4 + FIELDS.length * 8;
+const BUSY_FIELDS = ['baseHeap', 'since', 'heap', 'at', 'ended', 'tasks'] as const;
+const FLOATS = FIELDS.length + BUSY_FIELDS.length;
+const SLOT_BYTES = HEADER_INT32S * 4 + FLOATS * 8;
 const READ_ATTEMPTS = 8;
 
 /** What a worker publishes. `live` is `undefined` before its first major GC. */
@@ -22,6 +28,24 @@ export interface BoardReading extends IsolateSnapshot {
   retained: number;
   /** When the reading was written, `Date.now()` milliseconds. */
   updatedAt: number;
+}
+
+/**
+ * A worker's busy period: from when it went from no task to one until it has none again. Its heap
+ * in use when the period began (`baseHeap`) and at the latest look (`heap`), bytes: the difference
+ * is what its running tasks have made resident in the process so far.
+ */
+export interface BusyReading {
+  baseHeap: number;
+  /** When the period began, `Date.now()` milliseconds. */
+  since: number;
+  heap: number;
+  /** When `heap` was taken, `Date.now()` milliseconds. */
+  at: number;
+  /** When its last task returned, `Date.now()` milliseconds; 0 while tasks run. */
+  ended: number;
+  /** Tasks the worker had started in all when this was written. */
+  tasks: number;
 }
 
 /** A view of the board; both sides construct one over the same buffer. */
@@ -62,7 +86,7 @@ export class Board {
     if (slot === -1) return;
     const base = this.#intBase(slot);
     Atomics.add(this.#ints, base + SEQ, 1);
-    this.#floats.fill(0, this.#floatBase(slot), this.#floatBase(slot) + FIELDS.length);
+    this.#floats.fill(0, this.#floatBase(slot), this.#floatBase(slot) + FLOATS);
     Atomics.add(this.#ints, base + SEQ, 1);
     Atomics.store(this.#ints, base + OWNER, 0);
   }
@@ -75,6 +99,32 @@ export class Board {
     const values = [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
     this.#floats.set(values, at);
     Atomics.add(this.#ints, base + SEQ, 1);
+  }
+
+  /** Writes the busy section of `slot` (worker side). */
+  writeBusy(slot: number, busy: BusyReading): void {
+    const base = this.#intBase(slot);
+    Atomics.add(this.#ints, base + SEQ, 1);
+    const values = [busy.baseHeap, busy.since, busy.heap, busy.at, busy.ended, busy.tasks];
+    this.#floats.set(values, this.#floatBase(slot) + FIELDS.length);
+    Atomics.add(this.#ints, base + SEQ, 1);
+  }
+
+  /** The busy period `threadId` last published (ended or not), or `undefined` when it never had one. */
+  readBusy(threadId: number): BusyReading | undefined {
+    const slot = this.slotOf(threadId);
+    if (slot === -1) return undefined;
+    const base = this.#intBase(slot);
+    const at = this.#floatBase(slot) + FIELDS.length;
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.#ints, base + SEQ);
+      if (before % 2 === 1) continue;
+      const field = (index: number): number => this.#floats[at + index] ?? 0;
+      const busy: BusyReading = { baseHeap: field(0), since: field(1), heap: field(2), at: field(3), ended: field(4), tasks: field(5) };
+      if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
+      return busy.since === 0 ? undefined : busy;
+    }
+    return undefined;
   }
 
   /** Reads what `threadId` last published, or `undefined` when it has no slot or never wrote. */
