@@ -309,7 +309,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#counters.admitted++;
     this.emit('admit', { name: task.name, need: task.need, worker: target });
     const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
-    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater };
+    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
     let signal = task.signal;
     if (target === 'spawn') {
       task.unpark = new AbortController();

@@ -117,7 +117,8 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
   }
   const atStart = isolateTracker().snapshot();
   const order = ++started;
-  if (++running === 1 && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart.used, () => started);
+  if (++running === 1 && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart, () => started);
+  if (envelope.offHeap) busy?.trackResidency();
   const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
   try {
     const fn = await loadTask(envelope.filename, envelope.name);

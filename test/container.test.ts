@@ -203,13 +203,17 @@ describe('the process monitor: precedence, warnings, refresh', () => {
     monitor.close();
   });
 
-  it('non-reclaimable memory is re-read at most every statRefreshMs', () => {
+  it('non-reclaimable memory is re-read at most every statRefreshMs; between reads, usage growth counts as non-reclaimable', () => {
     const root = v2();
     const monitor = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
-    expect(monitor.live(1000)).toBe(40 * MiB);
+    expect(monitor.live(1000, 100 * MiB)).toBe(40 * MiB);
     writeFileSync(join(root, 'app/svc/memory.stat'), v2Stat(90 * MiB, 0));
-    expect(monitor.live(1050)).toBe(40 * MiB);
-    expect(monitor.live(1100)).toBe(90 * MiB);
+    expect(monitor.live(1050, 100 * MiB)).toBe(40 * MiB);
+    // Usage grew 30 MiB since the read: a burst the cached figure must not hide.
+    expect(monitor.live(1060, 130 * MiB)).toBe(70 * MiB);
+    // Usage fell: the cached figure stands (nothing is subtracted until a read says so).
+    expect(monitor.live(1070, 80 * MiB)).toBe(40 * MiB);
+    expect(monitor.live(1100, 130 * MiB)).toBe(90 * MiB);
     monitor.close();
   });
 

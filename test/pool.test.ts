@@ -313,17 +313,24 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 2);
   });
 
-  it('off-heap growth is not credited while the task runs: a Buffer is counted when allocated, charged when written', async () => {
+  it('off-heap growth is credited once written (resident), not when merely allocated', async () => {
     const buffers = new URL('./fixtures/buffers.mjs', import.meta.url).href;
     const pool = makePool({ filename: buffers, maxThreads: 1, memoryLimit: 16 * 1024 * MB });
     await pool.run({ mb: 1, holdMs: 1 });
-    const running = pool.run({ mb: 40, holdMs: 600 }, { memory: { external: 40 * MB } });
+    // Allocated and not written: V8 counts 40 MiB, the kernel has charged none of it.
+    const untouched = pool.run({ mb: 40, holdMs: 600 }, { name: 'untouched', memory: { external: 40 * MB } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(pool.stats().workers[0]!.running).toBe(1);
     expect(pool.stats().process!.reserved).toBe(40 * MB);
-    await running;
+    await untouched;
+    // Written: resident, and credited while the task still holds it.
+    const written = pool.run({ mb: 40, holdMs: 600 }, { memory: { external: 40 * MB } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(pool.stats().workers[0]!.running).toBe(1);
+    expect(pool.stats().process!.reserved).toBeLessThan(4 * MB);
+    await written;
     expect(pool.stats().process!.reserved).toBe(0);
-    expectAllSettled(pool, 2);
+    expectAllSettled(pool, 3);
   });
 
   it('reservations are released exactly once whatever the end: result, error, crash, abort, timeout', async () => {

@@ -13,6 +13,8 @@ export interface TaskEnvelope {
   board: SharedArrayBuffer | undefined;
   /** The pool's high-water fraction: a task that ends above it with no fresh live figure collects first. */
   highWater: number;
+  /** The task has an off-heap need: its worker publishes how much of its memory is resident. */
+  offHeap: boolean;
 }
 
 /** A nudge: collect garbage now and publish fresh readings. */

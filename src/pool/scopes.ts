@@ -72,7 +72,7 @@ export class ProcessScope extends Scope {
     const limit = this.monitor.limit;
     const reserved = Math.max(0, this.reserved - this.#materialized());
     const tier1 = used + reserved + need < high * limit;
-    return { used, live: tier1 ? undefined : this.monitor.live(now), retained: undefined, limit, reserved };
+    return { used, live: tier1 ? undefined : this.monitor.live(now, used), retained: undefined, limit, reserved };
   }
 
   stats(): Reading & ProcessStats {

@@ -148,12 +148,14 @@ export class WorkerRegistry {
    * task's bytes twice (once reserved, once again in the cgroup's charge). For each worker:
    * - once it says every task placed on it has returned: all its tasks reserved (they need
    *   nothing more; what they left is in usage or already freed);
-   * - while they run: what its heap in use has grown since it went busy, up to their heap needs
-   *   (published by the worker every few ms while its tasks await; from a main-thread sample when
-   *   that is newer, as during synchronous work). Heap objects are written when allocated, so heap
-   *   growth is resident. Off-heap growth is not credited: V8 counts a Buffer when it is allocated,
-   *   the kernel charges its pages when they are first written, and crediting the allocation let
-   *   a burst of Buffer fills past the limit (measured: a kernel OOM kill in the 8-thread test).
+   * - while they run, heap: what its heap in use has grown since it went busy, up to their heap
+   *   needs (published every few ms while its tasks await; from a main-thread sample when that is
+   *   newer, as during synchronous work). Heap objects are written when allocated: resident.
+   * - while they run, off-heap: what its thread has made resident beyond that heap growth (its
+   *   first-touch page faults), up to what it allocated off-heap and to their off-heap needs. V8
+   *   counts a Buffer when it is allocated, the kernel charges its pages when they are written;
+   *   crediting the allocation alone let a burst of Buffer fills past the limit (measured: a
+   *   kernel OOM kill in the 8-thread test).
    */
   materialized(): number {
     let credit = 0;
@@ -168,8 +170,13 @@ export class WorkerRegistry {
         continue;
       }
       const { sample } = worker;
-      const heap = sample && sample.at > busy.since && sample.at > busy.at ? sample.used : busy.heap;
-      credit += Math.min(reserved.heap, Math.max(0, heap - busy.baseHeap));
+      const heapNow = sample && sample.at > busy.since && sample.at > busy.at ? sample.used : busy.heap;
+      const heapGrowth = Math.max(0, heapNow - busy.baseHeap);
+      credit += Math.min(reserved.heap, heapGrowth);
+      if (reserved.external > 0 && Number.isFinite(busy.resident)) {
+        const offHeapResident = busy.resident - Math.max(0, busy.heap - busy.baseHeap);
+        credit += Math.max(0, Math.min(reserved.external, busy.external - busy.baseExternal, offHeapResident));
+      }
     }
     return credit;
   }

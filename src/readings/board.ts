@@ -8,8 +8,8 @@
  * retries while the sequence is odd or changed under it.
  *
  * A slot has two sections, each written whole: the isolate's readings ({@link Board.write}, at
- * task end and after major GCs) and, while the worker runs tasks, how far its heap has grown since
- * it went busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between).
+ * task end and after major GCs) and, while the worker runs tasks, how far it has grown since it
+ * went busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between).
  */
 import type { IsolateSnapshot } from './isolate.js';
 
@@ -17,7 +17,7 @@ const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
 const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
-const BUSY_FIELDS = ['baseHeap', 'since', 'heap', 'at', 'ended', 'tasks'] as const;
+const BUSY_FIELDS = ['baseHeap', 'heap', 'baseExternal', 'external', 'resident', 'since', 'at', 'ended', 'tasks'] as const;
 const FLOATS = FIELDS.length + BUSY_FIELDS.length;
 const SLOT_BYTES = HEADER_INT32S * 4 + FLOATS * 8;
 const READ_ATTEMPTS = 8;
@@ -32,15 +32,21 @@ export interface BoardReading extends IsolateSnapshot {
 
 /**
  * A worker's busy period: from when it went from no task to one until it has none again. Its heap
- * in use when the period began (`baseHeap`) and at the latest look (`heap`), bytes: the difference
- * is what its running tasks have made resident in the process so far.
+ * in use and off-heap bytes when the period began (`base…`) and at the latest look, bytes.
  */
 export interface BusyReading {
   baseHeap: number;
+  heap: number;
+  baseExternal: number;
+  external: number;
+  /**
+   * Bytes its thread has made resident (first-touch page faults) since a task with an off-heap
+   * need started; `NaN` when not tracked or not readable.
+   */
+  resident: number;
   /** When the period began, `Date.now()` milliseconds. */
   since: number;
-  heap: number;
-  /** When `heap` was taken, `Date.now()` milliseconds. */
+  /** When the figures were taken, `Date.now()` milliseconds. */
   at: number;
   /** When its last task returned, `Date.now()` milliseconds; 0 while tasks run. */
   ended: number;
@@ -105,7 +111,7 @@ export class Board {
   writeBusy(slot: number, busy: BusyReading): void {
     const base = this.#intBase(slot);
     Atomics.add(this.#ints, base + SEQ, 1);
-    const values = [busy.baseHeap, busy.since, busy.heap, busy.at, busy.ended, busy.tasks];
+    const values = [busy.baseHeap, busy.heap, busy.baseExternal, busy.external, busy.resident, busy.since, busy.at, busy.ended, busy.tasks];
     this.#floats.set(values, this.#floatBase(slot) + FIELDS.length);
     Atomics.add(this.#ints, base + SEQ, 1);
   }
@@ -120,7 +126,17 @@ export class Board {
       const before = Atomics.load(this.#ints, base + SEQ);
       if (before % 2 === 1) continue;
       const field = (index: number): number => this.#floats[at + index] ?? 0;
-      const busy: BusyReading = { baseHeap: field(0), since: field(1), heap: field(2), at: field(3), ended: field(4), tasks: field(5) };
+      const busy: BusyReading = {
+        baseHeap: field(0),
+        heap: field(1),
+        baseExternal: field(2),
+        external: field(3),
+        resident: field(4),
+        since: field(5),
+        at: field(6),
+        ended: field(7),
+        tasks: field(8),
+      };
       if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
       return busy.since === 0 ? undefined : busy;
     }

@@ -60,6 +60,7 @@ export class ProcessMonitor {
   #limitReadAt = 0;
   #live: number | undefined;
   #liveReadAt = -Infinity;
+  #usedAtLiveRead = 0;
   #rss = 0;
   #rssReadAt = -Infinity;
 
@@ -100,8 +101,12 @@ export class ProcessMonitor {
     return this.#rssAt(now);
   }
 
-  /** Non-reclaimable bytes, refreshed when older than `statRefreshMs`. */
-  live(now: number): number {
+  /**
+   * Non-reclaimable bytes, re-read when older than `statRefreshMs`. Between reads, the last figure
+   * plus whatever usage (`usedNow`) has grown since it was read: new usage counts as
+   * non-reclaimable until a read says otherwise, so a cached figure never hides a burst.
+   */
+  live(now: number, usedNow: number): number {
     if (now - this.#liveReadAt >= this.#options.statRefreshMs) {
       this.#live = this.#rssAt(now);
       if (this.#reader) {
@@ -112,8 +117,9 @@ export class ProcessMonitor {
         }
       }
       this.#liveReadAt = now;
+      this.#usedAtLiveRead = usedNow;
     }
-    return this.#live ?? 0;
+    return (this.#live ?? 0) + Math.max(0, usedNow - this.#usedAtLiveRead);
   }
 
   /**

@@ -1,36 +1,49 @@
 /**
  * A worker's busy period, published on the board: from when it goes from no task to one until it
- * has none again, how far its heap in use has grown, and when its last task returned. The main
- * thread counts that as the part of the running tasks' reservations already resident in the
- * process, so it is not counted twice (see `WorkerRegistry.materialized`). Refreshed every
- * {@link TICK_MS} ms while the tasks await (the timer cannot fire during synchronous work; the main
- * side samples those workers).
+ * has none again, how far its heap and off-heap memory have grown, how much of that its thread has
+ * made resident (when a task has an off-heap need), and when its last task returned. The main
+ * thread counts what is resident as the part of the running tasks' reservations already in the
+ * process's usage, so it is not counted twice (see `WorkerRegistry.materialized`). Refreshed every
+ * {@link TICK_MS} ms while the tasks await (the timer cannot fire during synchronous work; the
+ * main side samples those workers' heaps).
  */
 import v8 from 'node:v8';
 import type { Board } from '../readings/board.js';
+import { threadFaultBytes } from './thread-faults.js';
 
 const TICK_MS = 10;
+
+type HeapStatsWithExternal = v8.HeapInfo & { external_memory?: number };
 
 export class BusyPeriod {
   readonly #board: Board;
   readonly #slot: number;
   readonly #baseHeap: number;
+  readonly #baseExternal: number;
   readonly #since = Date.now();
   readonly #timer: NodeJS.Timeout;
   readonly #tasksStarted: () => number;
+  /** This thread's fault bytes when residency tracking began; `undefined` while not tracked. */
+  #baseFaults: number | undefined;
 
   /**
-   * `heapAtStart`: heap in use as the first task starts. `tasksStarted`: how many tasks this worker
-   * has started in all (published, so the main side can tell whether a task it has just placed
-   * here has started yet).
+   * `atStart`: heap in use and off-heap bytes as the first task starts. `tasksStarted`: how many
+   * tasks this worker has started in all (published, so the main side can tell whether a task it
+   * has just placed here has started yet).
    */
-  constructor(board: Board, slot: number, heapAtStart: number, tasksStarted: () => number) {
+  constructor(board: Board, slot: number, atStart: { used: number; external: number }, tasksStarted: () => number) {
     this.#board = board;
     this.#slot = slot;
     this.#tasksStarted = tasksStarted;
-    this.#baseHeap = heapAtStart;
-    this.#write(heapAtStart, 0);
-    this.#timer = setInterval(() => this.#write(v8.getHeapStatistics().used_heap_size, 0), TICK_MS).unref();
+    this.#baseHeap = atStart.used;
+    this.#baseExternal = atStart.external;
+    this.#write(atStart.used, atStart.external, 0);
+    this.#timer = setInterval(() => this.#tick(), TICK_MS).unref();
+  }
+
+  /** A task with an off-heap need runs: from now on, publish how much this thread made resident. */
+  trackResidency(): void {
+    this.#baseFaults ??= threadFaultBytes();
   }
 
   /**
@@ -39,10 +52,27 @@ export class BusyPeriod {
    */
   end(): void {
     clearInterval(this.#timer);
-    this.#write(this.#baseHeap, Date.now());
+    this.#write(this.#baseHeap, this.#baseExternal, Date.now());
   }
 
-  #write(heap: number, ended: number): void {
-    this.#board.writeBusy(this.#slot, { baseHeap: this.#baseHeap, since: this.#since, heap, at: Date.now(), ended, tasks: this.#tasksStarted() });
+  #tick(): void {
+    const stats = v8.getHeapStatistics() as HeapStatsWithExternal;
+    this.#write(stats.used_heap_size, stats.external_memory ?? 0, 0);
+  }
+
+  #write(heap: number, external: number, ended: number): void {
+    const faults = this.#baseFaults === undefined || ended > 0 ? undefined : threadFaultBytes();
+    const resident = faults === undefined || this.#baseFaults === undefined ? Number.NaN : faults - this.#baseFaults;
+    this.#board.writeBusy(this.#slot, {
+      baseHeap: this.#baseHeap,
+      heap,
+      baseExternal: this.#baseExternal,
+      external,
+      resident,
+      since: this.#since,
+      at: Date.now(),
+      ended,
+      tasks: this.#tasksStarted(),
+    });
   }
 }
