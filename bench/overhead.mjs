@@ -1,7 +1,10 @@
 // What the gate costs: raw Piscina against GatedPool, same pool size, same task module, on no-op
 // tasks and ~1 ms CPU tasks. Each round measures both contenders with tinybench, the order
 // alternating from round to round, so machine noise falls on both; the ratio GatedPool/raw is the
-// median of the per-round ratios. Writes bench/results/overhead.json.
+// median of the per-round ratios. Each round also measures the CPU time (all threads of the process,
+// `process.cpuUsage()`) each contender spends per task over the same batches: on no-op tasks the
+// throughput is bound by thread hand-off latency, the CPU time is what the gate adds.
+// Writes bench/results/overhead.json.
 // Run: npm run build && node bench/overhead.mjs
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Bench } from 'tinybench';
@@ -29,6 +32,19 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
+/** CPU time of the whole process (every thread) per task, µs, over `CPU_BATCHES` batches. */
+const CPU_BATCHES = 10;
+async function cpuPerTask(run, workload) {
+  const before = process.cpuUsage();
+  for (let b = 0; b < CPU_BATCHES; b++) {
+    const batch = [];
+    for (let i = 0; i < workload.batch; i++) batch.push(run(workload));
+    await Promise.all(batch);
+  }
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / (CPU_BATCHES * workload.batch);
+}
+
 const results = [];
 for (const workload of workloads) {
   const perRound = [];
@@ -44,16 +60,20 @@ for (const workload of workloads) {
     }
     await bench.run();
     const throughput = Object.fromEntries(bench.tasks.map((task) => [task.name, (workload.batch * 1000) / task.result.latency.p50]));
-    perRound.push(throughput);
-    process.stdout.write(`${workload.name} round ${round + 1}/${ROUNDS}: raw ${Math.round(throughput['raw Piscina'])}/s, gated ${Math.round(throughput.GatedPool)}/s\n`);
+    const cpu = {};
+    for (const [name, run] of order) cpu[name] = await cpuPerTask(run, workload);
+    perRound.push({ throughput, cpu });
+    process.stdout.write(`${workload.name} round ${round + 1}/${ROUNDS}: raw ${Math.round(throughput['raw Piscina'])}/s ${cpu['raw Piscina'].toFixed(1)} µs CPU/task, gated ${Math.round(throughput.GatedPool)}/s ${cpu.GatedPool.toFixed(1)} µs CPU/task\n`);
   }
   results.push({
     workload: workload.name,
     batch: workload.batch,
     rounds: ROUNDS,
-    rawPerSecond: Math.round(median(perRound.map((r) => r['raw Piscina']))),
-    gatedPerSecond: Math.round(median(perRound.map((r) => r.GatedPool))),
-    ratio: Number(median(perRound.map((r) => r.GatedPool / r['raw Piscina'])).toFixed(3)),
+    rawPerSecond: Math.round(median(perRound.map((r) => r.throughput['raw Piscina']))),
+    gatedPerSecond: Math.round(median(perRound.map((r) => r.throughput.GatedPool))),
+    ratio: Number(median(perRound.map((r) => r.throughput.GatedPool / r.throughput['raw Piscina'])).toFixed(3)),
+    rawCpuMicrosPerTask: Number(median(perRound.map((r) => r.cpu['raw Piscina'])).toFixed(1)),
+    gatedCpuMicrosPerTask: Number(median(perRound.map((r) => r.cpu.GatedPool)).toFixed(1)),
   });
 }
 await raw.destroy();

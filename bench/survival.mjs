@@ -45,7 +45,8 @@ for (const { name, config, sweep } of contenders) {
   const run = await runContender({ ...workload, ...config }, { location: support.location, limit: LIMIT });
   const r = run.result;
   const lastDone = run.samples.at(-1)?.done ?? 0;
-  const peakLive = Math.max(0, ...run.samples.map((s) => s.live));
+  // Tracked every 10 ms by a contender that finished; the 100 ms samples for one that was killed.
+  const peakLive = Math.max(r?.peakNonReclaimable ?? 0, ...run.samples.map((s) => s.live));
   const entry = {
     name,
     sweep: Boolean(sweep),

@@ -26,7 +26,10 @@ let busy: BusyPeriod | undefined;
 /** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
 function publish(snapshot = isolateTracker().snapshot()): void {
   if (!board || slot === -1) return;
-  board.write(slot, { ...snapshot, retained: isolateTracker().retained(), updatedAt: Date.now() });
+  // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
+  // limit, `used` (which it never exceeds) stands in for it.
+  const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
+  board.write(slot, { ...snapshot, retained, updatedAt: Date.now() });
 }
 
 /** Off-heap growth during one task above which its end runs a minor GC. */
@@ -84,6 +87,10 @@ async function loadTask(filename: string, name: string): Promise<TaskFunction> {
   return fn as TaskFunction;
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 function pick(value: unknown, name: string): unknown {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
   const found = (value as Record<string, unknown>)[name];
@@ -122,7 +129,9 @@ export default async function runTask(envelope: Envelope): Promise<unknown> {
   const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
   try {
     const fn = await loadTask(envelope.filename, envelope.name);
-    const value = await fn(envelope.input);
+    const returned = fn(envelope.input);
+    if (isThenable(returned)) busy?.watch();
+    const value = await returned;
     const growth = meter?.stop();
     // Attributable only if no other task started or ran on this worker meanwhile.
     return wrapResult(value, started === order && running === 1 ? growth : undefined);

@@ -4,8 +4,8 @@
  * made resident (when a task has an off-heap need), and when its last task returned. The main
  * thread counts what is resident as the part of the running tasks' reservations already in the
  * process's usage, so it is not counted twice (see `WorkerRegistry.materialized`). Refreshed every
- * {@link TICK_MS} ms while the tasks await (the timer cannot fire during synchronous work; the
- * main side samples those workers' heaps).
+ * {@link TICK_MS} ms once a task awaits (a synchronous task ends before a timer could fire, so none
+ * is started for it; the main side samples the heaps of workers busy with synchronous work).
  */
 import v8 from 'node:v8';
 import type { Board } from '../readings/board.js';
@@ -21,7 +21,7 @@ export class BusyPeriod {
   readonly #baseHeap: number;
   readonly #baseExternal: number;
   readonly #since = Date.now();
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
   readonly #tasksStarted: () => number;
   /** This thread's fault bytes when residency tracking began; `undefined` while not tracked. */
   #baseFaults: number | undefined;
@@ -38,7 +38,11 @@ export class BusyPeriod {
     this.#baseHeap = atStart.used;
     this.#baseExternal = atStart.external;
     this.#write(atStart.used, atStart.external, 0);
-    this.#timer = setInterval(() => this.#tick(), TICK_MS).unref();
+  }
+
+  /** A task is awaiting something: publish every {@link TICK_MS} ms until the period ends. */
+  watch(): void {
+    this.#timer ??= setInterval(() => this.#tick(), TICK_MS).unref();
   }
 
   /** A task with an off-heap need runs: from now on, publish how much this thread made resident. */
