@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, chooseWorker, measuredLevel, type Decision, type GateInput } from './gate.js';
+import { actionFor, decide, chooseWorker, scopesFit, measuredLevel, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -48,6 +48,9 @@ const LIMIT_REFRESH_MS = 5000;
  * @typeParam I - the task input type.
  * @typeParam O - the task result type.
  */
+/** Where a task is sent: a worker by thread id, a worker started for it, or the next that frees. */
+type DispatchTarget = number | 'spawn' | 'next';
+
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
   readonly #piscina: Piscina;
@@ -64,7 +67,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
   /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
-  #dispatching: { task: Task | undefined; target: number | 'spawn' } | undefined;
+  #dispatching: { task: Task | undefined; target: DispatchTarget } | undefined;
   #parked: Task | undefined;
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -82,10 +85,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#needSource = { defaultName: gate.name, reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
     this.#held = new HeldQueue(
       gate.maxWaitMs,
-      (task) => {
-        this.#counters.rejected.timeout++;
-        this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
-      },
+      (task) => this.#expire(task),
       (task) => this.#settleError(task, new AbortError(task.signal?.reason)),
     );
     const water = { high: gate.highWater, low: gate.lowWater };
@@ -167,7 +167,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size,
+      held: this.#held.size + this.#waitingAhead(),
       running: this.#active.size,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
@@ -215,11 +215,38 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     };
   }
 
+  /**
+   * Whether a task the gate answered `busy` for can be handed to Piscina now, to start on the next
+   * worker that frees: nothing else is parked there, workers exist and every one is busy (a free
+   * one that does not fit is the held queue's to tend), and the process and main isolate can take
+   * it now (its memory is reserved from here on). Piscina then starts it from its
+   * own queue the moment a worker frees, without a round trip through the gate; the worker is
+   * still chosen by the balancer, which checks that the task fits it.
+   */
+  #canSendAhead(task: Task, input: GateInput): boolean {
+    if (this.#parked !== undefined || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
+    // One that was not held yet must have room in the queue, as it would if it were held.
+    return task.state === 'held' || this.#held.size < this.#settings.maxQueue;
+  }
+
+  /**
+   * Tasks sent ahead to wait in Piscina for the next free worker (0 or 1). To the caller they are
+   * still held: counted in `stats().held` and against `maxQueue`, their deadline running.
+   */
+  #waitingAhead(): number {
+    return this.#parked?.parkedFor === 'next' ? 1 : 0;
+  }
+
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
-    const decision = decide(this.#gateInput(task));
+    const input = this.#gateInput(task);
+    const decision = decide(input);
     const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
     if (blockedByWorkers && this.#hygiene.tend(task.need)) return false;
+    if (decision.kind === 'busy' && this.#canSendAhead(task, input)) {
+      this.#start(task, 'next');
+      return true;
+    }
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -246,12 +273,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return true;
   }
 
+  /** A task waited `maxWaitMs` without starting. */
+  #expire(task: Task): void {
+    this.#counters.rejected.timeout++;
+    this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
+  }
+
   #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
     return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name });
   }
 
   #hold(task: Task): void {
-    if (this.#held.size >= this.#settings.maxQueue) {
+    if (this.#held.size + this.#waitingAhead() >= this.#settings.maxQueue) {
       this.#counters.rejected.queueFull++;
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
@@ -293,25 +326,44 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
   }
 
+  /**
+   * A parked task comes back to the head of the queue when nothing will place it: every worker
+   * is gone, or it was sent to the next free worker and a worker is free but did not take it (it
+   * does not fit there; the held queue's hygiene — nudge, recycle — deals with that).
+   */
   #pullBackStrandedTask(): void {
     const parked = this.#parked;
-    if (parked && this.#piscina.threads.length === 0) parked.unpark?.abort();
+    if (!parked) return;
+    const stranded = this.#piscina.threads.length === 0 || (parked.parkedFor === 'next' && this.#workers.anyFree());
+    if (stranded) parked.unpark?.abort();
   }
 
   // ---- dispatch to Piscina -----------------------------------------------------------------------
 
-  #start(task: Task, target: number | 'spawn'): void {
-    if (task.state === 'held') this.#held.delete(task);
-    task.state = target === 'spawn' ? 'parked' : 'running';
+  #start(task: Task, target: DispatchTarget): void {
+    const wasHeld = task.state === 'held';
+    if (wasHeld) this.#held.delete(task);
+    task.state = typeof target === 'number' ? 'running' : 'parked';
     this.#active.add(task);
     this.#main.reserved += task.mainNeed;
     if (this.#process) this.#process.reserved += task.need + task.external;
-    this.#counters.admitted++;
-    this.emit('admit', { name: task.name, need: task.need, worker: target });
-    const known = target !== 'spawn' && this.#board.slotOf(target) !== -1;
+    if (target === 'next') {
+      // Admitted (and the 'admit' event) when a worker takes it; held until then.
+      if (!wasHeld) {
+        this.#counters.held++;
+        this.emit('hold', { name: task.name, need: task.need, scope: undefined });
+      }
+      const left = this.#settings.maxWaitMs - (performance.now() - task.submittedAt);
+      if (Number.isFinite(left)) task.waitTimer = setTimeout(() => task.unpark?.abort(), Math.max(0, left));
+    } else {
+      this.#counters.admitted++;
+      this.emit('admit', { name: task.name, need: task.need, worker: target });
+    }
+    const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
     let signal = task.signal;
-    if (target === 'spawn') {
+    if (typeof target !== 'number') {
+      task.parkedFor = target;
       task.unpark = new AbortController();
       signal = signal ? AbortSignal.any([signal, task.unpark.signal]) : task.unpark.signal;
     }
@@ -338,10 +390,17 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     let chosen: PiscinaWorkerView | undefined;
     if (dispatching?.task === task) {
-      if (dispatching.target !== 'spawn') chosen = views.find((view) => view.id === dispatching.target);
+      if (typeof dispatching.target === 'number') chosen = views.find((view) => view.id === dispatching.target);
     } else {
-      const offered = new Set(views.map((view) => view.id));
-      const { best } = chooseWorker(this.#workers.readings().filter((reading) => offered.has(reading.id)), task.need, this.#settings.highWater);
+      // Free is what Piscina counts: a worker may still count here as running a task whose result
+      // Piscina has and is about to hand over. That task's reservation still counts (errs safe).
+      const usage = new Map(views.map((view) => [view.id, view.currentUsage]));
+      const capacity = this.#settings.concurrentTasksPerWorker;
+      const readings = this.#workers
+        .readings()
+        .filter((reading) => usage.has(reading.id))
+        .map((reading) => ({ ...reading, free: (usage.get(reading.id) ?? capacity) < capacity }));
+      const { best } = chooseWorker(readings, task.need, this.#settings.highWater);
       if (best) chosen = views.find((view) => view.id === best.id);
     }
     if (!chosen) {
@@ -356,7 +415,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#parked = undefined;
       queueMicrotask(() => this.#pump());
     }
+    if (task.parkedFor === 'next') {
+      clearTimeout(task.waitTimer);
+      task.waitTimer = undefined;
+      this.#counters.admitted++;
+      this.emit('admit', { name: task.name, need: task.need, worker: chosen.id });
+    }
     task.state = 'running';
+    task.parkedFor = undefined;
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
       task.worker.reserved += task.need;
@@ -371,6 +437,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #finish(task: Task, error: unknown, value: unknown): void {
     if (task.state === 'settled') return;
+    if (task.state === 'parked') {
+      clearTimeout(task.waitTimer);
+      task.waitTimer = undefined;
+    }
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
     if (this.#parked === task) this.#parked = undefined;
     this.#active.delete(task);
@@ -385,9 +455,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
 
     if (error !== undefined && worker === undefined && task.unpark?.signal.aborted && !task.signal?.aborted && !this.#destroyed) {
-      // Pulled back from a stranded park: it never ran; it goes back to the head of the queue.
+      // Pulled back from a stranded park, or its wait ran out while it waited ahead: it never ran.
+      // It goes back to the head of the queue, unless its deadline has passed.
+      if (task.parkedFor === 'spawn') this.#counters.admitted--;
       task.unpark = undefined;
+      task.parkedFor = undefined;
       task.piscinaId = undefined;
+      if (performance.now() - task.submittedAt >= this.#settings.maxWaitMs) {
+        this.#expire(task);
+        return;
+      }
       this.#held.unshift(task);
       queueMicrotask(() => this.#pump());
       return;

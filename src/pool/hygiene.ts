@@ -49,7 +49,7 @@ export class WorkerHygiene {
   }
 
   #nudge(worker: TrackedWorker): void {
-    worker.nudged = true;
+    const placedBefore = worker.placed;
     worker.running++;
     this.#nudgesInFlight++;
     this.#hooks.onNudge(worker);
@@ -57,6 +57,11 @@ export class WorkerHygiene {
       .collect(worker)
       .catch(() => undefined)
       .finally(() => {
+        // Fresh only once answered, and only if no task was placed on it meanwhile: until then its
+        // figures are the old ones, and a worker marked fresh that does not fit is given up on
+        // (worker pressure) — which refused tasks under policy 'reject' while the very collection
+        // that would show room was in flight.
+        if (worker.placed === placedBefore) worker.nudged = true;
         worker.running--;
         this.#nudgesInFlight--;
         this.#hooks.onAnswer();

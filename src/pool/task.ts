@@ -33,6 +33,8 @@ export interface Task {
   onAbort: (() => void) | undefined;
   /** Pulls a parked task back out of Piscina if the pool loses every worker. */
   unpark: AbortController | undefined;
+  /** While parked: whether a worker is being started for it, or it waits for the next that frees. */
+  parkedFor: 'spawn' | 'next' | undefined;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
 }
@@ -97,6 +99,7 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     waitTimer: undefined,
     onAbort: undefined,
     unpark: undefined,
+    parkedFor: undefined,
     lastPressure: undefined,
   };
 }

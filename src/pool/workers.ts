@@ -181,6 +181,14 @@ export class WorkerRegistry {
     return credit;
   }
 
+  /** Whether some worker can take one more task now (not full, not retiring, alive). */
+  anyFree(): boolean {
+    for (const worker of this.#workers.values()) {
+      if (!worker.retiring && !worker.dead && worker.running < this.#capacity) return true;
+    }
+    return false;
+  }
+
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
   idleNotFitting(need: number): TrackedWorker[] {
     const stuck: TrackedWorker[] = [];
