@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, chooseWorker, scopesFit, measuredLevel, type Decision, type GateInput } from './gate.js';
+import { actionFor, decide, scopesFit, measuredLevel, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -26,6 +26,7 @@ import { HeldQueue } from './pool/held-queue.js';
 import { createTask, type NeedSource, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import { Estimates } from './pool/estimates.js';
+import { ParkingSpot } from './pool/parking.js';
 import { WorkerHygiene } from './pool/hygiene.js';
 import { defaultWorkerLimits } from './pool/worker-limits.js';
 import type { CollectEnvelope, ResultEnvelope, TaskEnvelope } from './pool/envelope.js';
@@ -62,13 +63,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #counters = new TaskCounters();
   readonly #estimates = new Estimates();
   readonly #hygiene: WorkerHygiene;
-  readonly #byPiscinaId = new Map<number, Task>();
   readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
   /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
   #dispatching: { task: Task | undefined; target: DispatchTarget } | undefined;
-  #parked: Task | undefined;
+  readonly #parking = new ParkingSpot();
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -167,7 +167,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size + this.#waitingAhead(),
+      held: this.#held.size + this.#parking.waitingAhead,
       running: this.#active.size,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
@@ -210,7 +210,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: this.#main.reading(mainNeed),
       process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
-      canSpawn: this.#parked === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
+      canSpawn: this.#parking.task === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
       workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
     };
   }
@@ -224,17 +224,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * still chosen by the balancer, which checks that the task fits it.
    */
   #canSendAhead(task: Task, input: GateInput): boolean {
-    if (this.#parked !== undefined || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
+    if (this.#parking.task !== undefined || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
     // One that was not held yet must have room in the queue, as it would if it were held.
     return task.state === 'held' || this.#held.size < this.#settings.maxQueue;
-  }
-
-  /**
-   * Tasks sent ahead to wait in Piscina for the next free worker (0 or 1). To the caller they are
-   * still held: counted in `stats().held` and against `maxQueue`, their deadline running.
-   */
-  #waitingAhead(): number {
-    return this.#parked?.parkedFor === 'next' ? 1 : 0;
   }
 
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
@@ -284,7 +276,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #hold(task: Task): void {
-    if (this.#held.size + this.#waitingAhead() >= this.#settings.maxQueue) {
+    if (this.#held.size + this.#parking.waitingAhead >= this.#settings.maxQueue) {
       this.#counters.rejected.queueFull++;
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
@@ -303,7 +295,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       for (const task of this.#held) {
         if (!this.#tryStart(task)) break;
       }
-      this.#pullBackStrandedTask();
+      this.#parking.pullBackIfStranded(this.#piscina.threads.length, this.#workers.anyFree());
     } finally {
       this.#pumping = false;
     }
@@ -326,18 +318,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
   }
 
-  /**
-   * A parked task comes back to the head of the queue when nothing will place it: every worker
-   * is gone, or it was sent to the next free worker and a worker is free but did not take it (it
-   * does not fit there; the held queue's hygiene — nudge, recycle — deals with that).
-   */
-  #pullBackStrandedTask(): void {
-    const parked = this.#parked;
-    if (!parked) return;
-    const stranded = this.#piscina.threads.length === 0 || (parked.parkedFor === 'next' && this.#workers.anyFree());
-    if (stranded) parked.unpark?.abort();
-  }
-
   // ---- dispatch to Piscina -----------------------------------------------------------------------
 
   #start(task: Task, target: DispatchTarget): void {
@@ -353,20 +333,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#counters.held++;
         this.emit('hold', { name: task.name, need: task.need, scope: undefined });
       }
-      const left = this.#settings.maxWaitMs - (performance.now() - task.submittedAt);
-      if (Number.isFinite(left)) task.waitTimer = setTimeout(() => task.unpark?.abort(), Math.max(0, left));
     } else {
       this.#counters.admitted++;
       this.emit('admit', { name: task.name, need: task.need, worker: target });
     }
     const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
-    let signal = task.signal;
-    if (typeof target !== 'number') {
-      task.parkedFor = target;
-      task.unpark = new AbortController();
-      signal = signal ? AbortSignal.any([signal, task.unpark.signal]) : task.unpark.signal;
-    }
+    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target, this.#settings.maxWaitMs);
     this.#dispatching = { task, target };
     let result: Promise<unknown>;
     try {
@@ -386,43 +359,21 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
     const dispatching = this.#dispatching;
     if (dispatching && dispatching.task === undefined) return views.find((view) => view.id === dispatching.target) ?? null;
-    const task = this.#byPiscinaId.get(piscinaTask.taskId) ?? dispatching?.task;
+    const task = this.#parking.lookup(piscinaTask.taskId) ?? dispatching?.task;
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
-    let chosen: PiscinaWorkerView | undefined;
-    if (dispatching?.task === task) {
-      if (typeof dispatching.target === 'number') chosen = views.find((view) => view.id === dispatching.target);
-    } else {
-      // Free is what Piscina counts: a worker may still count here as running a task whose result
-      // Piscina has and is about to hand over. That task's reservation still counts (errs safe).
-      const usage = new Map(views.map((view) => [view.id, view.currentUsage]));
-      const capacity = this.#settings.concurrentTasksPerWorker;
-      const readings = this.#workers
-        .readings()
-        .filter((reading) => usage.has(reading.id))
-        .map((reading) => ({ ...reading, free: (usage.get(reading.id) ?? capacity) < capacity }));
-      const { best } = chooseWorker(readings, task.need, this.#settings.highWater);
-      if (best) chosen = views.find((view) => view.id === best.id);
-    }
+    const target = dispatching?.task === task ? dispatching.target : this.#workers.choosePlacement(views, task.need);
+    const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
     if (!chosen) {
-      task.piscinaId = piscinaTask.taskId;
-      this.#byPiscinaId.set(piscinaTask.taskId, task);
-      this.#parked = task;
-      task.state = 'parked';
+      this.#parking.park(task, piscinaTask.taskId);
       return null;
     }
-    this.#byPiscinaId.delete(piscinaTask.taskId);
-    if (this.#parked === task) {
-      this.#parked = undefined;
-      queueMicrotask(() => this.#pump());
-    }
-    if (task.parkedFor === 'next') {
-      clearTimeout(task.waitTimer);
-      task.waitTimer = undefined;
+    const parkedFor = this.#parking.placed(task, piscinaTask.taskId);
+    if (parkedFor) queueMicrotask(() => this.#pump());
+    if (parkedFor === 'next') {
       this.#counters.admitted++;
       this.emit('admit', { name: task.name, need: task.need, worker: chosen.id });
     }
     task.state = 'running';
-    task.parkedFor = undefined;
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
       task.worker.reserved += task.need;
@@ -437,12 +388,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #finish(task: Task, error: unknown, value: unknown): void {
     if (task.state === 'settled') return;
-    if (task.state === 'parked') {
-      clearTimeout(task.waitTimer);
-      task.waitTimer = undefined;
-    }
-    if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
-    if (this.#parked === task) this.#parked = undefined;
+    const pulledBack = this.#parking.finished(task, error, task.worker !== undefined);
     this.#active.delete(task);
     this.#main.reserved -= task.mainNeed;
     if (this.#process) this.#process.reserved -= task.need + task.external;
@@ -454,13 +400,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       worker.running--;
     }
 
-    if (error !== undefined && worker === undefined && task.unpark?.signal.aborted && !task.signal?.aborted && !this.#destroyed) {
+    if (pulledBack && !this.#destroyed) {
       // Pulled back from a stranded park, or its wait ran out while it waited ahead: it never ran.
       // It goes back to the head of the queue, unless its deadline has passed.
-      if (task.parkedFor === 'spawn') this.#counters.admitted--;
-      task.unpark = undefined;
-      task.parkedFor = undefined;
-      task.piscinaId = undefined;
+      if (pulledBack === 'spawn') this.#counters.admitted--;
       if (performance.now() - task.submittedAt >= this.#settings.maxWaitMs) {
         this.#expire(task);
         return;

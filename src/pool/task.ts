@@ -1,4 +1,5 @@
 /** One submitted task, from `run()` until it settles. */
+import type { ParkedFor } from './parking.js';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -34,7 +35,7 @@ export interface Task {
   /** Pulls a parked task back out of Piscina if the pool loses every worker. */
   unpark: AbortController | undefined;
   /** While parked: whether a worker is being started for it, or it waits for the next that frees. */
-  parkedFor: 'spawn' | 'next' | undefined;
+  parkedFor: ParkedFor | undefined;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
 }

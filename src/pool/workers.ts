@@ -5,7 +5,7 @@
  * is busy. Worker identity is the Node `Worker` object: its `exit` event is the one reliable end.
  */
 import type { Worker } from 'node:worker_threads';
-import { fits, nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
+import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
 import type { Board } from '../readings/board.js';
 
 const MiB = 2 ** 20;
@@ -179,6 +179,20 @@ export class WorkerRegistry {
       }
     }
     return credit;
+  }
+
+  /**
+   * The worker to place a task needing `need` heap bytes on, among those Piscina offers, by the
+   * gate's own choice. Free is what Piscina counts: a worker may still count here as running a
+   * task whose result Piscina holds and is about to hand over (that task's reservation still
+   * counts, which errs safe).
+   */
+  choosePlacement(offered: readonly { id: number; currentUsage: number }[], need: number): number | undefined {
+    const usage = new Map(offered.map((view) => [view.id, view.currentUsage]));
+    const candidates = this.readings()
+      .filter((reading) => usage.has(reading.id))
+      .map((reading) => ({ ...reading, free: (usage.get(reading.id) ?? this.#capacity) < this.#capacity }));
+    return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
 
   /** Whether some worker can take one more task now (not full, not retiring, alive). */
