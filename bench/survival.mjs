@@ -2,7 +2,8 @@
 // Each contender runs alone in its own fresh 256 MiB memory cgroup (created and removed here):
 //   bare Piscina (defaults); Piscina with maxThreads swept 1..4 (the best run that survives is the
 //   hand-tuned oracle); a used-heap/RSS threshold in front of Piscina, as HTTP overload plugins do;
-//   GatedPool with default options, policy 'wait' and policy 'reject'.
+//   GatedPool with default options, policy 'wait' and policy 'reject'; and GatedPool given more
+//   threads than the memory can carry (6, with 48 MB worker heaps), where the gate is the limit.
 // The workload: tasks holding 16 MiB of heap for 300 ms, tasks holding 48 MiB of Buffers for
 // 200 ms, tasks churning 32 MiB of garbage; 20 tasks/s for 8 s; the caller keeps recent results.
 // Needs root (skips with the reason otherwise). Writes bench/results/survival.json.
@@ -28,6 +29,10 @@ const contenders = [
   { name: 'threshold check + Piscina', config: { contender: 'threshold' } },
   { name: "GatedPool (defaults), 'wait'", config: { contender: 'gated-wait' } },
   { name: "GatedPool (defaults), 'reject'", config: { contender: 'gated-reject' } },
+  // With defaults the pool has 1.5 threads per CPU (3 here) and threads, not memory, bound it. With
+  // more threads than the memory can carry, the gate is what holds the line: its use of the limit.
+  { name: "GatedPool, maxThreads 6, 48 MB workers (memory-bound), 'wait'", config: { contender: 'gated-wait', threads: 6, workerHeapMb: 48 } },
+  { name: "GatedPool, maxThreads 6, 48 MB workers (memory-bound), 'reject'", config: { contender: 'gated-reject', threads: 6, workerHeapMb: 48 } },
 ];
 
 const results = { node: process.version, date: new Date().toISOString(), limit: LIMIT, workload, contenders: [] };
