@@ -337,7 +337,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#counters.admitted++;
       this.emit('admit', { name: task.name, need: task.need, worker: target });
     }
-    const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
+    // The board goes along (a SharedArrayBuffer: ~50 µs to post) only to a worker that may not have
+    // joined it: a given one without a slot, one being started, or — for the next free worker —
+    // when some worker has not joined yet. A task that lands on a worker without it runs without
+    // publishing; that worker joins with the next task sent to it by id.
+    const known = typeof target === 'number' ? this.#board.slotOf(target) !== -1 : target === 'next' && this.#workers.allOnBoard();
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
     const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target, this.#settings.maxWaitMs);
     this.#dispatching = { task, target };

@@ -70,7 +70,7 @@ export class ProcessScope extends Scope {
     const now = performance.now();
     const used = this.monitor.used(now);
     const limit = this.monitor.limit;
-    const reserved = Math.max(0, this.reserved - this.#materialized());
+    const reserved = this.reserved > 0 ? Math.max(0, this.reserved - this.#materialized()) : 0;
     const tier1 = used + reserved + need < high * limit;
     return { used, live: tier1 ? undefined : this.monitor.live(now, used), retained: undefined, limit, reserved };
   }

@@ -30,6 +30,8 @@ export interface TrackedWorker {
   sampling: boolean;
   /** Process bytes reserved by the tasks running on it: their heap needs and off-heap needs. */
   processReserved: { heap: number; external: number };
+  /** Its old-generation limit once it has published it (it does not change). */
+  publishedLimit: number | undefined;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -88,6 +90,7 @@ export class WorkerRegistry {
       sample: undefined,
       sampling: false,
       processReserved: { heap: 0, external: 0 },
+      publishedLimit: undefined,
     };
     this.#workers.set(id, record);
     thread.on('error', () => {
@@ -108,7 +111,7 @@ export class WorkerRegistry {
   /** The largest old-generation limit any known worker has, or 0. */
   largestLimit(): number {
     let largest = 0;
-    for (const worker of this.#workers.values()) largest = Math.max(largest, this.#read(worker).limit);
+    for (const worker of this.#workers.values()) largest = Math.max(largest, worker.publishedLimit ?? this.#read(worker).limit);
     return largest;
   }
 
@@ -195,6 +198,12 @@ export class WorkerRegistry {
     return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
 
+  /** Whether every worker has claimed its slot on the board. */
+  allOnBoard(): boolean {
+    for (const id of this.#workers.keys()) if (this.#board.slotOf(id) === -1) return false;
+    return true;
+  }
+
   /** Whether some worker can take one more task now (not full, not retiring, alive). */
   anyFree(): boolean {
     for (const worker of this.#workers.values()) {
@@ -213,10 +222,13 @@ export class WorkerRegistry {
     return stuck;
   }
 
-  /** Whether the worker's live heap (after a major GC) is above the high-water mark. */
-  isHot(worker: TrackedWorker): boolean {
+  /**
+   * Whether the worker could not take a task needing `need` heap bytes even fully collected: its
+   * live heap (after a major GC) plus `need` reaches the high-water mark. With `need` 0: it is hot.
+   */
+  fullEvenCollected(worker: TrackedWorker, need: number): boolean {
     const reading = this.reading(worker);
-    return reading.live !== undefined && reading.live >= this.#water.high * reading.limit;
+    return reading.live !== undefined && reading.live + need >= this.#water.high * reading.limit;
   }
 
   /** Terminates a worker so that Piscina replaces it; it is never chosen again. */
@@ -263,7 +275,8 @@ export class WorkerRegistry {
     // it will look once free, which its last publish answers better than a reading that includes
     // the running tasks' transient memory.
     const sample = worker.running > 0 && worker.running < this.#capacity ? worker.sample : undefined;
-    const limit = published && published.limit > 0 ? published.limit : this.#configuredLimit(worker);
+    if (published && published.limit > 0) worker.publishedLimit = published.limit;
+    const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {
