@@ -12,7 +12,7 @@ export {
   PoolClosedError,
   type Scope,
 } from './errors.js';
-export { decide, actionFor, nextPressure, fits, levelOf, measuredLevel, chooseWorker, scopesFit, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './gate.js';
+export { decide, actionFor, nextPressure, fits, levelOf, measuredLevel, chooseWorker, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './gate.js';
 export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy } from './options.js';
 export type { PoolStats, CounterSnapshot } from './pool/stats.js';
 export type { Estimate } from './pool/estimates.js';

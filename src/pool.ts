@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, scopesFit, measuredLevel, type Decision, type GateInput } from './gate.js';
+import { actionFor, decide, measuredLevel, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -49,8 +49,8 @@ const LIMIT_REFRESH_MS = 5000;
  * @typeParam I - the task input type.
  * @typeParam O - the task result type.
  */
-/** Where a task is sent: a worker by thread id, a worker started for it, or the next that frees. */
-type DispatchTarget = number | 'spawn' | 'next';
+/** Where a task is sent: a worker by thread id, or a worker started for it. */
+type DispatchTarget = number | 'spawn';
 
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
@@ -167,7 +167,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size + this.#parking.waitingAhead,
+      held: this.#held.size,
       running: this.#active.size,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
@@ -215,30 +215,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     };
   }
 
-  /**
-   * Whether a task the gate answered `busy` for can be handed to Piscina now, to start on the next
-   * worker that frees: nothing else is parked there, workers exist and every one is busy (a free
-   * one that does not fit is the held queue's to tend), and the process and main isolate can take
-   * it now (its memory is reserved from here on). Piscina then starts it from its
-   * own queue the moment a worker frees, without a round trip through the gate; the worker is
-   * still chosen by the balancer, which checks that the task fits it.
-   */
-  #canSendAhead(task: Task, input: GateInput): boolean {
-    if (this.#parking.task !== undefined || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
-    // One that was not held yet must have room in the queue, as it would if it were held.
-    return task.state === 'held' || this.#held.size < this.#settings.maxQueue;
-  }
-
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
-    const input = this.#gateInput(task);
-    const decision = decide(input);
+    const decision = decide(this.#gateInput(task));
     const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
     if (blockedByWorkers && this.#hygiene.tend(task.need)) return false;
-    if (decision.kind === 'busy' && this.#canSendAhead(task, input)) {
-      this.#start(task, 'next');
-      return true;
-    }
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -276,7 +257,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #hold(task: Task): void {
-    if (this.#held.size + this.#parking.waitingAhead >= this.#settings.maxQueue) {
+    if (this.#held.size >= this.#settings.maxQueue) {
       this.#counters.rejected.queueFull++;
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
@@ -295,7 +276,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       for (const task of this.#held) {
         if (!this.#tryStart(task)) break;
       }
-      this.#parking.pullBackIfStranded(this.#piscina.threads.length, this.#workers.anyFree());
+      this.#parking.pullBackIfStranded(this.#piscina.threads.length);
     } finally {
       this.#pumping = false;
     }
@@ -321,29 +302,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   // ---- dispatch to Piscina -----------------------------------------------------------------------
 
   #start(task: Task, target: DispatchTarget): void {
-    const wasHeld = task.state === 'held';
-    if (wasHeld) this.#held.delete(task);
+    if (task.state === 'held') this.#held.delete(task);
     task.state = typeof target === 'number' ? 'running' : 'parked';
     this.#active.add(task);
     this.#main.reserved += task.mainNeed;
     if (this.#process) this.#process.reserved += task.need + task.external;
-    if (target === 'next') {
-      // Admitted (and the 'admit' event) when a worker takes it; held until then.
-      if (!wasHeld) {
-        this.#counters.held++;
-        this.emit('hold', { name: task.name, need: task.need, scope: undefined });
-      }
-    } else {
-      this.#counters.admitted++;
-      this.emit('admit', { name: task.name, need: task.need, worker: target });
-    }
-    // The board goes along (a SharedArrayBuffer: ~50 µs to post) only to a worker that may not have
-    // joined it: a given one without a slot, one being started, or — for the next free worker —
-    // when some worker has not joined yet. A task that lands on a worker without it runs without
-    // publishing; that worker joins with the next task sent to it by id.
-    const known = typeof target === 'number' ? this.#board.slotOf(target) !== -1 : target === 'next' && this.#workers.allOnBoard();
+    this.#counters.admitted++;
+    this.emit('admit', { name: task.name, need: task.need, worker: target });
+    const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
-    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target, this.#settings.maxWaitMs);
+    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task);
     this.#dispatching = { task, target };
     let result: Promise<unknown>;
     try {
@@ -362,8 +330,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Piscina's load balancer: puts each task on the worker the gate chose. */
   #balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
     const dispatching = this.#dispatching;
-    if (dispatching && dispatching.task === undefined) return views.find((view) => view.id === dispatching.target) ?? null;
-    const task = this.#parking.lookup(piscinaTask.taskId) ?? dispatching?.task;
+    // Piscina may first offer its queued (parked) task while `run()` is called for another one.
+    const parked = this.#parking.lookup(piscinaTask.taskId);
+    if (!parked && dispatching && dispatching.task === undefined) return views.find((view) => view.id === dispatching.target) ?? null;
+    const task = parked ?? dispatching?.task;
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     const target = dispatching?.task === task ? dispatching.target : this.#workers.choosePlacement(views, task.need);
     const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
@@ -371,12 +341,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#parking.park(task, piscinaTask.taskId);
       return null;
     }
-    const parkedFor = this.#parking.placed(task, piscinaTask.taskId);
-    if (parkedFor) queueMicrotask(() => this.#pump());
-    if (parkedFor === 'next') {
-      this.#counters.admitted++;
-      this.emit('admit', { name: task.name, need: task.need, worker: chosen.id });
-    }
+    if (this.#parking.placed(task, piscinaTask.taskId)) queueMicrotask(() => this.#pump());
     task.state = 'running';
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
@@ -405,9 +370,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
 
     if (pulledBack && !this.#destroyed) {
-      // Pulled back from a stranded park, or its wait ran out while it waited ahead: it never ran.
-      // It goes back to the head of the queue, unless its deadline has passed.
-      if (pulledBack === 'spawn') this.#counters.admitted--;
+      // Pulled back from a stranded park: it never ran. It goes back to the head of the queue,
+      // unless its deadline has passed meanwhile.
+      this.#counters.admitted--;
       if (performance.now() - task.submittedAt >= this.#settings.maxWaitMs) {
         this.#expire(task);
         return;

@@ -2,8 +2,8 @@
  * Worker hygiene, on demand: when a task is blocked by idle workers that cannot take it, each is
  * first asked to collect (a nudge: a full GC and fresh readings, once per task it has run), since
  * its figures may count garbage; one that still could not take the task by its live heap after
- * that (live + need at the high-water mark: it keeps what earlier tasks left) is recycled
- * (terminated and replaced).
+ * that, and keeps enough more than a fresh worker that a restart would make room (see
+ * `WorkerRegistry.worthRecycling`), is recycled (terminated and replaced).
  */
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
@@ -39,7 +39,7 @@ export class WorkerHygiene {
     for (const worker of this.#workers.idleNotFitting(need)) {
       if (!worker.nudged) {
         this.#nudge(worker);
-      } else if (this.#workers.fullEvenCollected(worker, need)) {
+      } else if (this.#workers.worthRecycling(worker, need)) {
         const reading = this.#workers.reading(worker);
         this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit);
         this.#workers.retire(worker);

@@ -1,5 +1,4 @@
 /** One submitted task, from `run()` until it settles. */
-import type { ParkedFor } from './parking.js';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -34,8 +33,6 @@ export interface Task {
   onAbort: (() => void) | undefined;
   /** Pulls a parked task back out of Piscina if the pool loses every worker. */
   unpark: AbortController | undefined;
-  /** While parked: whether a worker is being started for it, or it waits for the next that frees. */
-  parkedFor: ParkedFor | undefined;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
 }
@@ -100,7 +97,6 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     waitTimer: undefined,
     onAbort: undefined,
     unpark: undefined,
-    parkedFor: undefined,
     lastPressure: undefined,
   };
 }

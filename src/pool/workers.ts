@@ -63,6 +63,8 @@ export class WorkerRegistry {
   readonly #capacity: number;
   readonly #hooks: RegistryHooks;
   readonly #fallbackLimit: number;
+  /** The smallest live heap any worker has published: about what a fresh worker carries. */
+  #freshLive = Infinity;
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -198,20 +200,6 @@ export class WorkerRegistry {
     return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
 
-  /** Whether every worker has claimed its slot on the board. */
-  allOnBoard(): boolean {
-    for (const id of this.#workers.keys()) if (this.#board.slotOf(id) === -1) return false;
-    return true;
-  }
-
-  /** Whether some worker can take one more task now (not full, not retiring, alive). */
-  anyFree(): boolean {
-    for (const worker of this.#workers.values()) {
-      if (!worker.retiring && !worker.dead && worker.running < this.#capacity) return true;
-    }
-    return false;
-  }
-
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
   idleNotFitting(need: number): TrackedWorker[] {
     const stuck: TrackedWorker[] = [];
@@ -223,12 +211,17 @@ export class WorkerRegistry {
   }
 
   /**
-   * Whether the worker could not take a task needing `need` heap bytes even fully collected: its
-   * live heap (after a major GC) plus `need` reaches the high-water mark. With `need` 0: it is hot.
+   * Whether recycling the worker would make room for a task needing `need` heap bytes: it could
+   * not take it even fully collected (its live heap after a major GC, plus `need`, reaches the
+   * high-water mark), and what it keeps beyond a fresh worker's live heap is worth a restart (a
+   * worker start): an eighth of its limit or more. A hot worker (live at the mark) always is.
    */
-  fullEvenCollected(worker: TrackedWorker, need: number): boolean {
+  worthRecycling(worker: TrackedWorker, need: number): boolean {
     const reading = this.reading(worker);
-    return reading.live !== undefined && reading.live + need >= this.#water.high * reading.limit;
+    if (reading.live === undefined) return false;
+    const ceiling = this.#water.high * reading.limit;
+    if (reading.live >= ceiling) return true;
+    return reading.live + need >= ceiling && reading.live - this.#freshLive >= reading.limit / 8 && this.#freshLive + need < ceiling;
   }
 
   /** Terminates a worker so that Piscina replaces it; it is never chosen again. */
@@ -276,6 +269,7 @@ export class WorkerRegistry {
     // the running tasks' transient memory.
     const sample = worker.running > 0 && worker.running < this.#capacity ? worker.sample : undefined;
     if (published && published.limit > 0) worker.publishedLimit = published.limit;
+    if (published?.live !== undefined) this.#freshLive = Math.min(this.#freshLive, published.live);
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
