@@ -52,6 +52,13 @@ const LIMIT_REFRESH_MS = 5000;
 /** Where a task is sent: a worker by thread id, or a worker started for it. */
 type DispatchTarget = number | 'spawn';
 
+/** What `Piscina.run()` is being called for: a task (`undefined` for a nudge), and whether the balancer placed it. */
+interface Dispatching {
+  task: Task | undefined;
+  target: DispatchTarget;
+  placed: boolean;
+}
+
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
   readonly #piscina: Piscina;
@@ -67,7 +74,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
   /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
-  #dispatching: { task: Task | undefined; target: DispatchTarget } | undefined;
+  #dispatching: Dispatching | undefined;
   readonly #parking = new ParkingSpot();
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -291,9 +298,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Sends a nudge (a collect request) to one worker through Piscina, placed by the balancer. */
   #collect(worker: TrackedWorker): Promise<unknown> {
     const envelope: CollectEnvelope = { kind: 'collect', board: this.#board.slotOf(worker.id) === -1 ? this.#board.buffer : undefined };
-    this.#dispatching = { task: undefined, target: worker.id };
+    // A nudge runs on its worker or not at all: one Piscina cannot place now (the worker is gone
+    // from its list, say, being reaped) is withdrawn rather than left in Piscina's queue, where
+    // the tasks sent after it would wait unseen by the balancer.
+    const withdraw = new AbortController();
+    const dispatching: Dispatching = { task: undefined, target: worker.id, placed: false };
+    this.#dispatching = dispatching;
     try {
-      return this.#piscina.run(envelope);
+      const answer = this.#piscina.run(envelope, { signal: withdraw.signal });
+      if (!dispatching.placed) withdraw.abort();
+      return answer;
     } finally {
       this.#dispatching = undefined;
     }
@@ -312,7 +326,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
     const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task);
-    this.#dispatching = { task, target };
+    this.#dispatching = { task, target, placed: false };
     let result: Promise<unknown>;
     try {
       result = this.#piscina.run(envelope, { transferList: task.transferList as never, ...(signal ? { signal } : {}) });
@@ -332,7 +346,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const dispatching = this.#dispatching;
     // Piscina may first offer its queued (parked) task while `run()` is called for another one.
     const parked = this.#parking.lookup(piscinaTask.taskId);
-    if (!parked && dispatching && dispatching.task === undefined) return views.find((view) => view.id === dispatching.target) ?? null;
+    if (!parked && dispatching && dispatching.task === undefined) {
+      const view = views.find((candidate) => candidate.id === dispatching.target);
+      dispatching.placed = view !== undefined;
+      return view ?? null;
+    }
     const task = parked ?? dispatching?.task;
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     const target = dispatching?.task === task ? dispatching.target : this.#workers.choosePlacement(views, task.need);
