@@ -56,16 +56,24 @@ export class WorkerHygiene {
     this.#hooks.onNudge(worker);
     void this.#hooks
       .collect(worker)
-      .catch(() => undefined)
-      .finally(() => {
-        // Fresh only once answered, and only if no task was placed on it meanwhile: until then its
-        // figures are the old ones, and a worker marked fresh that does not fit is given up on
+      .then(
+        // Fresh only once answered, and only if no task was placed on it meanwhile: until then
+        // its figures are the old ones, and a worker marked fresh that does not fit is given up on
         // (worker pressure) — which refused tasks under policy 'reject' while the very collection
         // that would show room was in flight.
-        if (worker.placed === placedBefore) worker.nudged = true;
+        () => {
+          if (worker.placed === placedBefore) worker.nudged = true;
+          return true;
+        },
+        // Failed or withdrawn: nothing new to look at, so no second look now — the next event
+        // (a task ending, the poll timer) brings one. Looking again at once nudged and withdrew in
+        // a tight loop that starved the process (kernel OOM kills under load in the demo).
+        () => false,
+      )
+      .then((answered) => {
         worker.running--;
         this.#nudgesInFlight--;
-        this.#hooks.onAnswer();
+        if (answered) this.#hooks.onAnswer();
       });
   }
 }
