@@ -52,7 +52,7 @@ const LIMIT_REFRESH_MS = 5000;
 /** Where a task is sent: a worker by thread id, or a worker started for it. */
 type DispatchTarget = number | 'spawn';
 
-/** What `Piscina.run()` is being called for: a task (`undefined` for a nudge), and whether the balancer placed it. */
+/** What `Piscina.run()` is being called for: a task (`undefined` for a nudge), and whether the balancer has seen it. */
 interface Dispatching {
   task: Task | undefined;
   target: DispatchTarget;
@@ -76,6 +76,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
   #dispatching: Dispatching | undefined;
   readonly #parking = new ParkingSpot();
+  /**
+   * Tasks Piscina queued without asking the balancer during `run()` (it does when its own queue
+   * is not empty), oldest first. Piscina's queue is FIFO, so the next unknown task it offers is
+   * the first of these. Without this, such a task was placed with none of the gate's bookkeeping,
+   * and died when its worker — idle to the gate — was recycled.
+   */
+  readonly #unseen: Task[] = [];
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -326,13 +333,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
     const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task);
-    this.#dispatching = { task, target, placed: false };
+    const dispatching: Dispatching = { task, target, placed: false };
+    this.#dispatching = dispatching;
     let result: Promise<unknown>;
     try {
       result = this.#piscina.run(envelope, { transferList: task.transferList as never, ...(signal ? { signal } : {}) });
     } finally {
       this.#dispatching = undefined;
     }
+    if (!dispatching.placed) this.#unseen.push(task);
     result.then(
       (value) => this.#finish(task, undefined, value),
       (error: unknown) => this.#finish(task, error, undefined),
@@ -351,7 +360,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       dispatching.placed = view !== undefined;
       return view ?? null;
     }
-    const task = parked ?? dispatching?.task;
+    // With tasks in its own queue Piscina queues a new one without asking; it offers them later,
+    // oldest first, with no `run()` under way: those are the unseen ones, in order.
+    let task = parked;
+    if (!task && dispatching?.task) {
+      task = dispatching.task;
+      dispatching.placed = true;
+    } else if (!task) {
+      task = this.#unseen.shift();
+    }
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     const target = dispatching?.task === task ? dispatching.target : this.#workers.choosePlacement(views, task.need);
     const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
@@ -376,6 +393,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #finish(task: Task, error: unknown, value: unknown): void {
     if (task.state === 'settled') return;
     const pulledBack = this.#parking.finished(task, error, task.worker !== undefined);
+    const unseen = this.#unseen.indexOf(task);
+    if (unseen !== -1) this.#unseen.splice(unseen, 1);
     this.#active.delete(task);
     this.#main.reserved -= task.mainNeed;
     if (this.#process) this.#process.reserved -= task.need + task.external;
