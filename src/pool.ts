@@ -256,6 +256,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #rejectIfPressure(task: Task): boolean {
     const decision = decide(this.#gateInput(task));
     if (decision.kind !== 'pressure' && decision.kind !== 'too-large') return false;
+    // As at the head of the queue: idle workers that block it are tended, and while that may make
+    // room soon the task waits instead of being refused. (Without it, leaky workers under
+    // 'reject' were sometimes never recycled in a run, and every later task was refused.)
+    if (decision.kind === 'pressure' && decision.scope === 'worker' && this.#hygiene.tend(task.need)) return false;
     this.#refuse(task, decision);
     return true;
   }
