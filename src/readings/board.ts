@@ -99,62 +99,35 @@ export class Board {
 
   /** Writes a reading into `slot` (worker side). */
   write(slot: number, reading: BoardReading): void {
-    const base = this.#intBase(slot);
-    const at = this.#floatBase(slot);
-    Atomics.add(this.#ints, base + SEQ, 1);
-    const values = [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
-    this.#floats.set(values, at);
-    Atomics.add(this.#ints, base + SEQ, 1);
+    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt]);
   }
 
   /** Writes the busy section of `slot` (worker side). */
   writeBusy(slot: number, busy: BusyReading): void {
-    const base = this.#intBase(slot);
-    Atomics.add(this.#ints, base + SEQ, 1);
-    const values = [busy.baseHeap, busy.heap, busy.baseExternal, busy.external, busy.resident, busy.since, busy.at, busy.ended, busy.tasks];
-    this.#floats.set(values, this.#floatBase(slot) + FIELDS.length);
-    Atomics.add(this.#ints, base + SEQ, 1);
+    this.#writeLocked(slot, FIELDS.length, [busy.baseHeap, busy.heap, busy.baseExternal, busy.external, busy.resident, busy.since, busy.at, busy.ended, busy.tasks]);
   }
 
   /** The busy period `threadId` last published (ended or not), or `undefined` when it never had one. */
   readBusy(threadId: number): BusyReading | undefined {
-    const slot = this.slotOf(threadId);
-    if (slot === -1) return undefined;
-    const base = this.#intBase(slot);
-    const at = this.#floatBase(slot) + FIELDS.length;
-    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const before = Atomics.load(this.#ints, base + SEQ);
-      if (before % 2 === 1) continue;
-      const field = (index: number): number => this.#floats[at + index] ?? 0;
-      const busy: BusyReading = {
-        baseHeap: field(0),
-        heap: field(1),
-        baseExternal: field(2),
-        external: field(3),
-        resident: field(4),
-        since: field(5),
-        at: field(6),
-        ended: field(7),
-        tasks: field(8),
-      };
-      if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
-      return busy.since === 0 ? undefined : busy;
-    }
-    return undefined;
+    const busy = this.#readLocked(threadId, FIELDS.length, (field) => ({
+      baseHeap: field(0),
+      heap: field(1),
+      baseExternal: field(2),
+      external: field(3),
+      resident: field(4),
+      since: field(5),
+      at: field(6),
+      ended: field(7),
+      tasks: field(8),
+    }));
+    return busy && busy.since !== 0 ? busy : undefined;
   }
 
   /** Reads what `threadId` last published, or `undefined` when it has no slot or never wrote. */
   read(threadId: number): BoardReading | undefined {
-    const slot = this.slotOf(threadId);
-    if (slot === -1) return undefined;
-    const base = this.#intBase(slot);
-    const at = this.#floatBase(slot);
-    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const before = Atomics.load(this.#ints, base + SEQ);
-      if (before % 2 === 1) continue;
-      const field = (index: number): number => this.#floats[at + index] ?? 0;
+    const reading = this.#readLocked(threadId, 0, (field) => {
       const live = field(1);
-      const reading: BoardReading = {
+      return {
         used: field(0),
         live: Number.isNaN(live) ? undefined : live,
         retained: field(2),
@@ -164,8 +137,30 @@ export class Board {
         collections: field(6),
         updatedAt: field(7),
       };
-      if (Atomics.load(this.#ints, base + SEQ) !== before) continue;
-      return reading.updatedAt === 0 ? undefined : reading;
+    });
+    return reading && reading.updatedAt !== 0 ? reading : undefined;
+  }
+
+  /** Writes `values` at float `offset` of `slot` under its sequence lock. */
+  #writeLocked(slot: number, offset: number, values: readonly number[]): void {
+    const base = this.#intBase(slot);
+    Atomics.add(this.#ints, base + SEQ, 1);
+    this.#floats.set(values, this.#floatBase(slot) + offset);
+    Atomics.add(this.#ints, base + SEQ, 1);
+  }
+
+  /** Decodes the fields at float `offset` of `threadId`'s slot, retrying while a write is under way. */
+  #readLocked<T>(threadId: number, offset: number, decode: (field: (index: number) => number) => T): T | undefined {
+    const slot = this.slotOf(threadId);
+    if (slot === -1) return undefined;
+    const base = this.#intBase(slot);
+    const at = this.#floatBase(slot) + offset;
+    const field = (index: number): number => this.#floats[at + index] ?? 0;
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.#ints, base + SEQ);
+      if (before % 2 === 1) continue;
+      const value = decode(field);
+      if (Atomics.load(this.#ints, base + SEQ) === before) return value;
     }
     return undefined;
   }
