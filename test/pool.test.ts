@@ -430,4 +430,19 @@ describe('stats and events', () => {
     expect(Math.max(...out)).toBe(3);
     expectAllSettled(pool, 6);
   });
+
+  it('a worker whose heap is not known yet takes one task at a time; once it has published, as many as allowed', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 3 });
+    const first = Array.from({ length: 3 }, () => pool.run(50, { name: 'overlap', memory: MB }));
+    // The worker has published nothing yet: its heap is unknown, not empty.
+    expect(pool.stats().running).toBe(1);
+    expect(pool.stats().held).toBe(2);
+    await settleAll(first);
+    expect(pool.stats().workers[0]!.updatedAt).toBeGreaterThan(0);
+    const second = Array.from({ length: 3 }, () => pool.run(50, { name: 'overlap', memory: MB }));
+    expect(pool.stats().running).toBe(3);
+    expect(pool.stats().held).toBe(0);
+    await settleAll(second);
+    expectAllSettled(pool, 6);
+  });
 });

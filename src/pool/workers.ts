@@ -129,10 +129,10 @@ export class WorkerRegistry {
 
   /** One worker's reading, with its pressure flag brought up to date. */
   reading(worker: TrackedWorker): WorkerReading {
-    const { used, live, retained, limit } = this.#read(worker);
+    const { used, live, retained, limit, published } = this.#read(worker);
     const base = { used, live, retained, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacity, fresh: worker.nudged };
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacityOf(published), fresh: worker.nudged };
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);
@@ -194,9 +194,12 @@ export class WorkerRegistry {
    */
   choosePlacement(offered: readonly { id: number; currentUsage: number }[], need: number): number | undefined {
     const usage = new Map(offered.map((view) => [view.id, view.currentUsage]));
-    const candidates = this.readings()
-      .filter((reading) => usage.has(reading.id))
-      .map((reading) => ({ ...reading, free: (usage.get(reading.id) ?? this.#capacity) < this.#capacity }));
+    const candidates: WorkerReading[] = [];
+    for (const worker of this.#workers.values()) {
+      const inUse = usage.get(worker.id);
+      if (inUse === undefined || worker.retiring || worker.dead) continue;
+      candidates.push({ ...this.reading(worker), free: inUse < this.#capacityOf(this.#board.read(worker.id) !== undefined) });
+    }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
 
@@ -261,7 +264,17 @@ export class WorkerRegistry {
     return mb > 0 ? mb * MiB : this.#fallbackLimit;
   }
 
-  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number } {
+  /**
+   * How many tasks a worker may run at once: `concurrentTasksPerWorker` once it has published its
+   * readings, one before. Until then its heap is unknown (a fresh worker already carries a few
+   * MiB), and it publishes as soon as its first task reaches it. Counting an unknown heap as empty
+   * put two 40 MiB tasks on each fresh 96 MB worker of a burst, and one died of it now and then.
+   */
+  #capacityOf(published: boolean): number {
+    return published ? this.#capacity : 1;
+  }
+
+  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number; published: boolean } {
     const published = this.#board.read(worker.id);
     // A sample counts only for a worker that runs tasks and may take one more concurrently. For an
     // idle worker its own publish at task end is authoritative; for a full one the question is how
@@ -271,7 +284,7 @@ export class WorkerRegistry {
     if (published && published.limit > 0) worker.publishedLimit = published.limit;
     if (published?.live !== undefined) this.#freshLive = Math.min(this.#freshLive, published.live);
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
-    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
+    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0, published: false };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {
       used: sampleIsNewer ? sample.used : published.used,
@@ -281,6 +294,7 @@ export class WorkerRegistry {
       limit,
       external: published.external,
       updatedAt: sampleIsNewer ? sample.at : published.updatedAt,
+      published: true,
     };
   }
 }
