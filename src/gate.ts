@@ -176,6 +176,15 @@ export function decide(input: GateInput): Decision {
   return pressure('worker', leastLoaded);
 }
 
+/**
+ * Whether the process and the main isolate can both take the task now, whatever the workers say.
+ * A task the gate answers `busy` for may then be handed to the pool to start on the next worker
+ * that frees: from then on its memory is reserved in those scopes.
+ */
+export function scopesFit(input: GateInput): boolean {
+  return blockingScope(input, input.water.high) === undefined;
+}
+
 /** The first of the process and the main isolate that cannot take the task now, if any. */
 function blockingScope(input: GateInput, high: number): { scope: Scope; reading: Reading } | undefined {
   if (input.process && !fits(input.process, input.need + input.external, high)) return { scope: 'process', reading: input.process };

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, measuredLevel, type Decision, type GateInput } from './gate.js';
+import { actionFor, decide, measuredLevel, scopesFit, type Decision, type GateInput } from './gate.js';
 import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
@@ -40,6 +40,12 @@ interface PiscinaWorkerView {
 const WRAPPER = new URL('./worker.js', import.meta.url).href;
 /** Least time between two reads of the cgroup's memory.stat (or RSS). */
 const STAT_REFRESH_MS = 100;
+/**
+ * Least time between two reads of the cgroup's usage: decisions within one millisecond share a
+ * read. What a millisecond's staleness can hide is what the process writes in that time (measured:
+ * 1–2 MiB per thread filling heap objects); admitted tasks' reservations count meanwhile.
+ */
+const USAGE_REFRESH_MS = 1;
 /** Least time between two re-reads of the container limit. */
 const LIMIT_REFRESH_MS = 5000;
 
@@ -49,8 +55,8 @@ const LIMIT_REFRESH_MS = 5000;
  * @typeParam I - the task input type.
  * @typeParam O - the task result type.
  */
-/** Where a task is sent: a worker by thread id, or a worker started for it. */
-type DispatchTarget = number | 'spawn';
+/** Where a task is sent: a worker by thread id, a worker started for it, or the next that frees. */
+type DispatchTarget = number | 'spawn' | 'next';
 
 /** What `Piscina.run()` is being called for: a task (`undefined` for a nudge), and whether the balancer has seen it. */
 interface Dispatching {
@@ -75,7 +81,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #active = new Set<Task>();
   /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
   #dispatching: Dispatching | undefined;
-  readonly #parking = new ParkingSpot();
+  readonly #parking: ParkingSpot;
   /**
    * Tasks Piscina queued without asking the balancer during `run()` (it does when its own queue
    * is not empty), oldest first. Piscina's queue is FIFO, so the next unknown task it offers is
@@ -83,6 +89,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * and died when its worker — idle to the gate — was recycled.
    */
   readonly #unseen: Task[] = [];
+  /**
+   * How many tasks may wait ahead in Piscina's queue: one per worker, so workers that free at the
+   * same moment each start one at once, but at most two. Piscina puts a queued task it offered and
+   * the balancer declined back at the tail of its queue; with two waiting ahead, the one declined is
+   * the only one left, so their order holds.
+   */
+  readonly #aheadLimit: number;
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -97,6 +110,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     super();
     this.#settings = gate;
     this.#needSource = { defaultName: gate.name, reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
+    this.#parking = new ParkingSpot(gate.maxWaitMs);
     this.#held = new HeldQueue(
       gate.maxWaitMs,
       (task) => this.#expire(task),
@@ -106,7 +120,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const tracker = isolateTracker();
     this.#main = new MainScope(tracker, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
-      const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
+      const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, usageRefreshMs: USAGE_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
       this.#process = new ProcessScope(
         monitor,
         water,
@@ -122,6 +136,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       loadBalancer: (task, workers) => this.#balance(task, workers) as (typeof workers)[number] | null,
     });
     this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
+    this.#aheadLimit = Math.min(2, this.#piscina.maxThreads);
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
     const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : tracker.limit;
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
@@ -181,8 +196,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size,
-      running: this.#active.size,
+      held: this.#held.size + this.#parking.waitingAhead,
+      running: this.#active.size - this.#parking.waitingAhead,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
@@ -224,16 +239,36 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: this.#main.reading(mainNeed),
       process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
-      canSpawn: this.#parking.task === undefined && this.#piscina.threads.length < this.#piscina.maxThreads,
+      canSpawn: this.#parking.empty && this.#piscina.threads.length < this.#piscina.maxThreads,
       workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
     };
   }
 
+  /**
+   * Whether a task the gate answered `busy` for can be handed to Piscina now, to start on the next
+   * worker that frees: there is room ahead (nothing parked for a spawn, fewer than the limit waiting
+   * ahead, nothing Piscina queued unseen), workers exist and every one is busy (a free one that does
+   * not fit is the held queue's to tend), and the process and main isolate can take it now (its
+   * memory is reserved from here on). Piscina then starts it from its response
+   * handler the moment a worker frees, as it does its own queued tasks, without a round trip
+   * through the gate; the balancer still chooses the worker and checks that the task fits there.
+   */
+  #canSendAhead(task: Task, input: GateInput): boolean {
+    if (!this.#parking.roomAhead(this.#aheadLimit) || this.#unseen.length > 0 || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
+    // One that was not held yet must have room in the queue, as it would if it were held.
+    return task.state === 'held' || this.#held.size + this.#parking.waitingAhead < this.#settings.maxQueue;
+  }
+
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
-    const decision = decide(this.#gateInput(task));
+    const input = this.#gateInput(task);
+    const decision = decide(input);
     const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
     if (blockedByWorkers && this.#hygiene.tend(task.need)) return false;
+    if (decision.kind === 'busy' && this.#canSendAhead(task, input)) {
+      this.#start(task, 'next');
+      return true;
+    }
     const action = actionFor(decision, this.#settings.policy);
     if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
     else if (action === 'reject') this.#refuse(task, decision);
@@ -275,14 +310,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #hold(task: Task): void {
-    if (this.#held.size >= this.#settings.maxQueue) {
+    if (this.#held.size + this.#parking.waitingAhead >= this.#settings.maxQueue) {
       this.#counters.rejected.queueFull++;
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
     }
     this.#held.push(task);
     this.#counters.held++;
-    this.emit('hold', { name: task.name, need: task.need, scope: task.lastPressure?.scope });
+    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope: task.lastPressure?.scope });
     this.#updatePolling();
   }
 
@@ -292,14 +327,25 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#pumping = true;
     try {
       for (const task of this.#held) {
+        if (this.#nothingCanStart()) break;
         if (!this.#tryStart(task)) break;
       }
-      this.#parking.pullBackIfStranded(this.#piscina.threads.length);
+      this.#parking.pullBackIfStranded(this.#piscina.threads.length, this.#workers.anyFree());
     } finally {
       this.#pumping = false;
     }
     this.#updatePolling();
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
+  }
+
+  /**
+   * Whether no held task could start now, whatever the readings say: as many tasks as may wait
+   * ahead for the next free worker already do, or one is parked for a spawn (so none can be sent
+   * ahead or started on a new worker), and no worker can take one more. The held tasks are decided again when a worker frees; deciding them now
+   * (a few µs each, on the thread that hands tasks out) would only say "busy".
+   */
+  #nothingCanStart(): boolean {
+    return !this.#parking.roomAhead(this.#aheadLimit) && !this.#workers.anyFree();
   }
 
   #schedulePump(): void {
@@ -327,16 +373,25 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   // ---- dispatch to Piscina -----------------------------------------------------------------------
 
   #start(task: Task, target: DispatchTarget): void {
-    if (task.state === 'held') this.#held.delete(task);
+    const wasHeld = task.state === 'held';
+    if (wasHeld) this.#held.delete(task);
     task.state = typeof target === 'number' ? 'running' : 'parked';
     this.#active.add(task);
     this.#main.reserved += task.mainNeed;
     if (this.#process) this.#process.reserved += task.need + task.external;
-    this.#counters.admitted++;
-    this.emit('admit', { name: task.name, need: task.need, worker: target });
-    const known = typeof target === 'number' && this.#board.slotOf(target) !== -1;
+    if (target !== 'next') {
+      this.#admitted(task, target);
+    } else if (!wasHeld) {
+      // Admitted (and the 'admit' event) when a worker takes it; held until then.
+      this.#counters.held++;
+      if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope: undefined });
+    }
+    // The board goes along (a SharedArrayBuffer: ~50 µs to post) only to a worker that may not have
+    // joined it: a given one without a slot, one being started, or — for the next free worker —
+    // when some worker has not joined yet.
+    const known = typeof target === 'number' ? this.#board.slotOf(target) !== -1 : target === 'next' && this.#workers.allOnBoard();
     const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
-    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task);
+    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target);
     const dispatching: Dispatching = { task, target, placed: false };
     this.#dispatching = dispatching;
     let result: Promise<unknown>;
@@ -352,6 +407,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     );
     // Running work is sampled (busy workers) on the poll timer, also when it was admitted straight from run().
     this.#updatePolling();
+  }
+
+  #admitted(task: Task, worker: number | 'spawn'): void {
+    this.#counters.admitted++;
+    // Per task, on the thread that hands tasks out: the event object is made only when listened to.
+    if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.need, worker });
   }
 
   /** Piscina's load balancer: puts each task on the worker the gate chose. */
@@ -374,13 +435,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       task = this.#unseen.shift();
     }
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
-    const target = dispatching?.task === task ? dispatching.target : this.#workers.choosePlacement(views, task.need);
+    const given = dispatching?.task === task ? dispatching.target : undefined;
+    const target = typeof given === 'number' || given === 'spawn' ? given : this.#workers.choosePlacement(views, task.need);
     const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
     if (!chosen) {
       this.#parking.park(task, piscinaTask.taskId);
       return null;
     }
-    if (this.#parking.placed(task, piscinaTask.taskId)) queueMicrotask(() => this.#pump());
+    const parkedFor = this.#parking.placed(task, piscinaTask.taskId);
+    if (parkedFor) queueMicrotask(() => this.#pump());
+    if (parkedFor === 'next') this.#admitted(task, chosen.id);
     task.state = 'running';
     task.worker = this.#workers.get(chosen.id);
     if (task.worker) {
@@ -411,9 +475,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
 
     if (pulledBack && !this.#destroyed) {
-      // Pulled back from a stranded park: it never ran. It goes back to the head of the queue,
-      // unless its deadline has passed meanwhile.
-      this.#counters.admitted--;
+      // Pulled back from a stranded park, or its wait ran out while it waited ahead: it never ran.
+      // It goes back to the head of the queue, unless its deadline has passed.
+      if (pulledBack === 'spawn') this.#counters.admitted--;
       if (performance.now() - task.submittedAt >= this.#settings.maxWaitMs) {
         this.#expire(task);
         return;
@@ -504,6 +568,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#pollTimer = undefined;
     this.#stopMainListener();
     this.#process?.monitor.close();
+    this.#held.close();
+    this.#parking.close();
   }
 }
 

@@ -163,7 +163,7 @@ describe('usage, non-reclaimable memory and counters', () => {
 });
 
 describe('the process monitor: precedence, warnings, refresh', () => {
-  const options = { statRefreshMs: 100, limitRefreshMs: 5000 };
+  const options = { statRefreshMs: 100, usageRefreshMs: 0, limitRefreshMs: 5000 };
 
   it('explicit bytes > cgroup > system', () => {
     const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });

@@ -2,6 +2,10 @@
  * The held queue: tasks waiting for the gate, first in first out, each with its wait deadline
  * (counted from submission) and its abort listener armed while it is here. A `Set` keeps insertion
  * order and removes in O(1) when a task is aborted or times out.
+ *
+ * Deadlines never decrease from the head (tasks are held in submission order; the only one put
+ * back at the head was submitted before the rest), so one timer, armed for the head's deadline,
+ * serves the whole queue: holding or starting a task costs no timer of its own.
  */
 import { performance } from 'node:perf_hooks';
 import type { Task } from './task.js';
@@ -11,6 +15,9 @@ export class HeldQueue {
   readonly #maxWaitMs: number;
   readonly #onExpire: (task: Task) => void;
   readonly #onAbort: (task: Task) => void;
+  #timer: NodeJS.Timeout | undefined;
+  /** The deadline (`performance.now()` ms) the timer is armed for. */
+  #timerAt = Infinity;
 
   /** `onExpire`: a task reached `maxWaitMs`. `onAbort`: a task's signal aborted. Both while held. */
   constructor(maxWaitMs: number, onExpire: (task: Task) => void, onAbort: (task: Task) => void) {
@@ -32,33 +39,65 @@ export class HeldQueue {
   push(task: Task): void {
     task.state = 'held';
     this.#tasks.add(task);
-    this.#arm(task);
+    this.#listen(task);
+    this.#arm();
   }
 
   /** Holds a task at the head (one that was already sent and came back), keeping its deadline. */
   unshift(task: Task): void {
     task.state = 'held';
     this.#tasks = new Set([task, ...this.#tasks]);
-    this.#arm(task);
+    this.#listen(task);
+    this.#arm();
   }
 
-  /** Takes a task out and disarms its deadline and abort listener. */
+  /** Takes a task out and disarms its abort listener. */
   delete(task: Task): void {
     this.#tasks.delete(task);
-    if (task.waitTimer) clearTimeout(task.waitTimer);
     if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
-    task.waitTimer = undefined;
     task.onAbort = undefined;
+    if (this.#tasks.size === 0) this.#disarm();
   }
 
-  #arm(task: Task): void {
-    if (Number.isFinite(this.#maxWaitMs)) {
-      const left = this.#maxWaitMs - (performance.now() - task.submittedAt);
-      task.waitTimer = setTimeout(() => this.#onExpire(task), Math.max(0, left));
-    }
+  /** Stops the deadline timer (the pool is shutting down). */
+  close(): void {
+    this.#disarm();
+  }
+
+  #listen(task: Task): void {
     if (task.signal) {
       task.onAbort = () => this.#onAbort(task);
       task.signal.addEventListener('abort', task.onAbort, { once: true });
     }
+  }
+
+  /** Arms the timer for the head's deadline, unless it is already armed for that or earlier. */
+  #arm(): void {
+    if (!Number.isFinite(this.#maxWaitMs)) return;
+    const head = this.#tasks.values().next();
+    if (head.done) return;
+    const at = head.value.submittedAt + this.#maxWaitMs;
+    if (this.#timer && this.#timerAt <= at) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expireDue(), Math.max(0, at - performance.now()));
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  /** Expires every task whose deadline has passed (from the head), then arms for the next one. */
+  #expireDue(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    for (const task of this.#tasks) {
+      if (task.submittedAt + this.#maxWaitMs > now) break;
+      this.#onExpire(task);
+    }
+    this.#arm();
   }
 }

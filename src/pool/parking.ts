@@ -1,25 +1,63 @@
 /**
- * The parking spot: the one task handed to Piscina before its worker exists — the gate admitted it
- * to a worker being started for it (`'spawn'`). Piscina keeps it in its own queue and asks the
- * balancer again when a worker is ready. At most one task is ever parked: Piscina's queue is not
- * where heapgate keeps its waiting work.
+ * The parking spot: tasks handed to Piscina before a worker is ready for them — one being started
+ * for a task (`'spawn'`), or the next worker that frees (`'next'`: waiting ahead). Piscina keeps
+ * them in its own queue and offers them to the balancer, oldest first, whenever a worker frees or
+ * starts, so a freed worker starts one from Piscina's response handler without a round trip through
+ * the gate. Up to one task per worker waits ahead, so that workers freeing at the same moment are
+ * all served that way; a task parked for a spawn is parked alone. Piscina's queue is not where
+ * heapgate keeps its waiting work: everything else waits in the held queue.
  */
+import { performance } from 'node:perf_hooks';
 import type { Task } from './task.js';
 
-export class ParkingSpot {
-  #task: Task | undefined;
-  readonly #byPiscinaId = new Map<number, Task>();
+/** What a parked task waits for: a worker started for it, or the next worker that frees. */
+export type ParkedFor = 'spawn' | 'next';
 
-  /** The parked task, if any. */
-  get task(): Task | undefined {
-    return this.#task;
+export class ParkingSpot {
+  /** Parked tasks, oldest first (the order Piscina offers them in). */
+  readonly #parked = new Set<Task>();
+  readonly #byPiscinaId = new Map<number, Task>();
+  #ahead = 0;
+  readonly #maxWaitMs: number;
+  /**
+   * One timer for the deadlines of tasks waiting ahead, armed for the oldest and re-armed when it
+   * fires: tasks go ahead in submission order, so each deadline is no earlier than the one before,
+   * and sending a task ahead costs no timer of its own. Unreferenced: tasks wait ahead only while
+   * workers are busy, and those keep the process alive.
+   */
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineAt = Infinity;
+
+  /** `maxWaitMs`: how long a task may wait from submission until it starts. */
+  constructor(maxWaitMs: number) {
+    this.#maxWaitMs = maxWaitMs;
+  }
+
+  /** Whether no task is parked. */
+  get empty(): boolean {
+    return this.#parked.size === 0;
   }
 
   /**
-   * A task is about to be sent before its worker exists. Returns the signal Piscina gets: the
-   * task's own and one to pull it back with.
+   * Tasks waiting ahead for the next free worker. To the caller they are still held: counted in
+   * `stats().held` and against `maxQueue`, their deadline running.
    */
-  prepare(task: Task): AbortSignal {
+  get waitingAhead(): number {
+    return this.#ahead;
+  }
+
+  /** Whether one more task may be sent ahead: none is parked for a spawn and fewer than `limit` wait ahead. */
+  roomAhead(limit: number): boolean {
+    return this.#ahead === this.#parked.size && this.#ahead < limit;
+  }
+
+  /**
+   * A task is about to be sent without a worker. Returns the signal Piscina gets: the task's own
+   * and one to pull it back with. A task waiting ahead keeps its deadline: when it passes while the
+   * task is still parked, the task is pulled back (and times out).
+   */
+  prepare(task: Task, parkedFor: ParkedFor): AbortSignal {
+    task.parkedFor = parkedFor;
     task.unpark = new AbortController();
     return task.signal ? AbortSignal.any([task.signal, task.unpark.signal]) : task.unpark.signal;
   }
@@ -29,7 +67,11 @@ export class ParkingSpot {
     task.piscinaId = piscinaTaskId;
     task.state = 'parked';
     this.#byPiscinaId.set(piscinaTaskId, task);
-    this.#task = task;
+    if (this.#parked.has(task)) return;
+    this.#parked.add(task);
+    if (task.parkedFor !== 'next') return;
+    this.#ahead++;
+    if (task.submittedAt + this.#maxWaitMs < this.#deadlineAt) this.#armDeadline(task);
   }
 
   /** The parked task Piscina asks the balancer to place, if it is one. */
@@ -37,36 +79,77 @@ export class ParkingSpot {
     return this.#byPiscinaId.get(piscinaTaskId);
   }
 
-  /** The balancer placed `task` on a worker. Returns whether it was the parked one (the spot is free again). */
-  placed(task: Task, piscinaTaskId: number): boolean {
+  /**
+   * The balancer placed `task` on a worker. Returns what it had been sent for (`undefined` when
+   * it was sent to a given worker); nothing pulls the task back from now on.
+   */
+  placed(task: Task, piscinaTaskId: number): ParkedFor | undefined {
     this.#byPiscinaId.delete(piscinaTaskId);
-    const wasParked = this.#task === task;
+    const parkedFor = task.parkedFor;
     this.#forget(task);
-    return wasParked;
+    return parkedFor;
   }
 
   /**
-   * Pulls the parked task back when nothing will place it: the pool has lost every worker
-   * (Piscina would strand it with `minThreads: 0`).
+   * Pulls parked tasks back when nothing will place them: the pool has lost every worker (Piscina
+   * would strand them with `minThreads: 0`), or tasks wait for the next free worker and one is free
+   * but did not take them (the oldest does not fit there; the held queue's hygiene — nudge,
+   * recycle — deals with that). Newest first, so that they return to the held queue in order.
    */
-  pullBackIfStranded(threads: number): void {
-    if (this.#task && threads === 0) this.#task.unpark?.abort();
+  pullBackIfStranded(threads: number, anyFree: boolean): void {
+    if (threads > 0 && !(anyFree && this.#ahead > 0)) return;
+    for (const task of [...this.#parked].reverse()) {
+      if (threads === 0 || task.parkedFor === 'next') task.unpark?.abort();
+    }
   }
 
   /**
-   * The task settled or failed. Returns whether it was pulled back (it never ran and should be
-   * held again).
+   * The task settled or failed. Returns what it had been sent for when it was pulled back (it
+   * never ran and should be held again), else `undefined`.
    */
-  finished(task: Task, error: unknown, ranOnWorker: boolean): boolean {
+  finished(task: Task, error: unknown, ranOnWorker: boolean): ParkedFor | undefined {
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
+    const parkedFor = task.parkedFor;
     const pulledBack = error !== undefined && !ranOnWorker && task.unpark?.signal.aborted === true && !task.signal?.aborted;
     this.#forget(task);
     task.piscinaId = undefined;
-    return pulledBack;
+    return pulledBack ? parkedFor : undefined;
+  }
+
+  /** Stops the deadline timer (the pool is shutting down). */
+  close(): void {
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+  }
+
+  /** Arms the deadline timer for `task` (replacing one armed for a later deadline). */
+  #armDeadline(task: Task): void {
+    const at = task.submittedAt + this.#maxWaitMs;
+    if (!Number.isFinite(at)) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#deadlinePassed(), Math.max(0, at - performance.now())).unref();
+  }
+
+  /** Pulls back the tasks waiting ahead whose deadline has passed; re-arms for the oldest left. */
+  #deadlinePassed(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = performance.now();
+    for (const task of this.#parked) {
+      if (task.parkedFor !== 'next') continue;
+      if (task.submittedAt + this.#maxWaitMs > now) {
+        this.#armDeadline(task);
+        return;
+      }
+      task.unpark?.abort();
+    }
   }
 
   #forget(task: Task): void {
+    if (this.#parked.delete(task) && task.parkedFor === 'next') this.#ahead--;
+    task.parkedFor = undefined;
     task.unpark = undefined;
-    if (this.#task === task) this.#task = undefined;
   }
 }

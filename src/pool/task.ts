@@ -1,5 +1,6 @@
 /** One submitted task, from `run()` until it settles. */
 import { performance } from 'node:perf_hooks';
+import type { ParkedFor } from './parking.js';
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { MemoryPressureError } from '../errors.js';
@@ -29,10 +30,11 @@ export interface Task {
   worker: TrackedWorker | undefined;
   /** Piscina's id for it, known once Piscina has queued it for a starting worker. */
   piscinaId: number | undefined;
-  waitTimer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
   /** Pulls a parked task back out of Piscina if the pool loses every worker. */
   unpark: AbortController | undefined;
+  /** While sent without a worker: whether one is being started for it, or it waits for the next that frees. */
+  parkedFor: ParkedFor | undefined;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
 }
@@ -94,9 +96,9 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     state: 'new',
     worker: undefined,
     piscinaId: undefined,
-    waitTimer: undefined,
     onAbort: undefined,
     unpark: undefined,
+    parkedFor: undefined,
     lastPressure: undefined,
   };
 }

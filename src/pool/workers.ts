@@ -30,7 +30,7 @@ export interface TrackedWorker {
   sampling: boolean;
   /** Process bytes reserved by the tasks running on it: their heap needs and off-heap needs. */
   processReserved: { heap: number; external: number };
-  /** Its old-generation limit once it has published it (it does not change). */
+  /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
 }
 
@@ -129,10 +129,10 @@ export class WorkerRegistry {
 
   /** One worker's reading, with its pressure flag brought up to date. */
   reading(worker: TrackedWorker): WorkerReading {
-    const { used, live, retained, limit, published } = this.#read(worker);
+    const { used, live, retained, limit } = this.#read(worker);
     const base = { used, live, retained, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacityOf(published), fresh: worker.nudged };
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacityOf(worker), fresh: worker.nudged };
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);
@@ -193,14 +193,28 @@ export class WorkerRegistry {
    * counts, which errs safe).
    */
   choosePlacement(offered: readonly { id: number; currentUsage: number }[], need: number): number | undefined {
-    const usage = new Map(offered.map((view) => [view.id, view.currentUsage]));
+    // Only workers Piscina counts as free are read (none, mostly, when a queued task is offered).
     const candidates: WorkerReading[] = [];
-    for (const worker of this.#workers.values()) {
-      const inUse = usage.get(worker.id);
-      if (inUse === undefined || worker.retiring || worker.dead) continue;
-      candidates.push({ ...this.reading(worker), free: inUse < this.#capacityOf(this.#board.read(worker.id) !== undefined) });
+    for (const view of offered) {
+      const worker = this.#workers.get(view.id);
+      if (!worker || worker.retiring || worker.dead || view.currentUsage >= this.#capacityOf(worker)) continue;
+      candidates.push({ ...this.reading(worker), free: true });
     }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
+  }
+
+  /** Whether every worker has claimed its slot on the board. */
+  allOnBoard(): boolean {
+    for (const id of this.#workers.keys()) if (this.#board.slotOf(id) === -1) return false;
+    return true;
+  }
+
+  /** Whether some worker can take one more task now (not full, not retiring, alive). */
+  anyFree(): boolean {
+    for (const worker of this.#workers.values()) {
+      if (!worker.retiring && !worker.dead && worker.running < this.#capacityOf(worker)) return true;
+    }
+    return false;
   }
 
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
@@ -270,11 +284,11 @@ export class WorkerRegistry {
    * MiB), and it publishes as soon as its first task reaches it. Counting an unknown heap as empty
    * put two 40 MiB tasks on each fresh 96 MB worker of a burst, and one died of it now and then.
    */
-  #capacityOf(published: boolean): number {
-    return published ? this.#capacity : 1;
+  #capacityOf(worker: TrackedWorker): number {
+    return worker.publishedLimit !== undefined ? this.#capacity : 1;
   }
 
-  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number; published: boolean } {
+  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number } {
     const published = this.#board.read(worker.id);
     // A sample counts only for a worker that runs tasks and may take one more concurrently. For an
     // idle worker its own publish at task end is authoritative; for a full one the question is how
@@ -284,7 +298,7 @@ export class WorkerRegistry {
     if (published && published.limit > 0) worker.publishedLimit = published.limit;
     if (published?.live !== undefined) this.#freshLive = Math.min(this.#freshLive, published.live);
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
-    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0, published: false };
+    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {
       used: sampleIsNewer ? sample.used : published.used,
@@ -294,7 +308,6 @@ export class WorkerRegistry {
       limit,
       external: published.external,
       updatedAt: sampleIsNewer ? sample.at : published.updatedAt,
-      published: true,
     };
   }
 }

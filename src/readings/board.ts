@@ -60,6 +60,8 @@ export class Board {
   readonly slots: number;
   readonly #ints: Int32Array;
   readonly #floats: Float64Array;
+  /** Slots found by {@link slotOf}, checked against the owner field before use (one load, not a scan). */
+  readonly #found = new Map<number, number>();
 
   constructor(bufferOrSlots: SharedArrayBuffer | number) {
     this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(bufferOrSlots * SLOT_BYTES) : bufferOrSlots;
@@ -80,9 +82,15 @@ export class Board {
 
   /** The slot owned by `threadId`, or -1. */
   slotOf(threadId: number): number {
+    const known = this.#found.get(threadId);
+    if (known !== undefined && Atomics.load(this.#ints, this.#intBase(known) + OWNER) === threadId) return known;
     for (let slot = 0; slot < this.slots; slot++) {
-      if (Atomics.load(this.#ints, this.#intBase(slot) + OWNER) === threadId) return slot;
+      if (Atomics.load(this.#ints, this.#intBase(slot) + OWNER) === threadId) {
+        this.#found.set(threadId, slot);
+        return slot;
+      }
     }
+    this.#found.delete(threadId);
     return -1;
   }
 
@@ -95,6 +103,7 @@ export class Board {
     this.#floats.fill(0, this.#floatBase(slot), this.#floatBase(slot) + FLOATS);
     Atomics.add(this.#ints, base + SEQ, 1);
     Atomics.store(this.#ints, base + OWNER, 0);
+    this.#found.delete(threadId);
   }
 
   /** Writes a reading into `slot` (worker side). */
