@@ -217,6 +217,16 @@ describe('the process monitor: precedence, warnings, refresh', () => {
     monitor.close();
   });
 
+  it('usage is re-read once usageRefreshMs has passed, and shared by the decisions before that', () => {
+    const root = v2();
+    const monitor = new ProcessMonitor({ ...options, usageRefreshMs: 1, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
+    expect(monitor.used(1000)).toBe(50 * MiB);
+    writeFileSync(join(root, 'app/svc/memory.current'), `${70 * MiB}\n`);
+    expect(monitor.used(1000.5)).toBe(50 * MiB);
+    expect(monitor.used(1001)).toBe(70 * MiB);
+    monitor.close();
+  });
+
   it('a cgroup file that turns bad at run time: one warning, RSS from then on, no throw', async () => {
     const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });
     const monitor = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });

@@ -191,6 +191,40 @@ describe('bounds', () => {
   });
 });
 
+describe('waiting ahead in Piscina\'s queue', () => {
+  it('tasks waiting for a busy worker count as held, against maxQueue, and start in order', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1, maxQueue: 2 });
+    const order: number[] = [];
+    const promises = [pool.run(150, { name: 'sleep' }), ...[1, 2, 3].map((n) => pool.run(n).then((value) => (order.push(n), value)))];
+    // One waits ahead (sent to Piscina for the next free worker), one is held here; both count as held.
+    expect(pool.stats().held).toBe(2);
+    expect(pool.stats().running).toBe(1);
+    const out = await settleAll(promises);
+    expect(out.slice(0, 3)).toEqual([150, 1, 2]);
+    expect(out[3]).toBeInstanceOf(QueueFullError);
+    expect(order).toEqual([1, 2]);
+    const { counters } = pool.stats();
+    expect(counters.admitted).toBe(3);
+    expect(counters.held).toBe(2);
+    expectAllSettled(pool, 4);
+  });
+
+  it('a task waiting ahead past maxWaitMs is pulled back and rejected with WaitTimeoutError; the next one still runs', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1, maxWaitMs: 150 });
+    const spin = pool.run(400, { name: 'spin' });
+    const late = pool.run('late');
+    expect(pool.stats().held).toBe(1);
+    const out = await settleAll([spin, late]);
+    expect(out[0]).toBe(400);
+    expect(out[1]).toBeInstanceOf(WaitTimeoutError);
+    expect((out[1] as WaitTimeoutError).waitedMs).toBeGreaterThanOrEqual(145);
+    expect((out[1] as WaitTimeoutError).waitedMs).toBeLessThan(400);
+    expect(await pool.run('next')).toBe('next');
+    expect(pool.stats().counters.admitted).toBe(2);
+    expectAllSettled(pool, 3);
+  });
+});
+
 describe('memory pressure with real readings', () => {
   // A high-water mark of 0.1% of the main heap limit puts the real main isolate over it; the
   // process scope is switched off so that the main isolate is the one the gate names.
