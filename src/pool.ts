@@ -390,7 +390,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // joined it: a given one without a slot, one being started, or — for the next free worker —
     // when some worker has not joined yet.
     const known = typeof target === 'number' ? this.#board.slotOf(target) !== -1 : target === 'next' && this.#workers.allOnBoard();
-    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, offHeap: task.external > 0 };
+    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, credit: this.#process !== undefined && task.need + task.external > 0, offHeap: task.external > 0 };
     const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target);
     const dispatching: Dispatching = { task, target, placed: false };
     this.#dispatching = dispatching;

@@ -10,7 +10,7 @@ import { Board } from './readings/board.js';
 import { isolateTracker, type IsolateSnapshot } from './readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './worker/growth-meter.js';
 import { BusyPeriod } from './worker/busy-period.js';
-import type { Envelope, Growth, ResultEnvelope } from './pool/envelope.js';
+import type { Envelope, Growth, ResultEnvelope, TaskEnvelope } from './pool/envelope.js';
 
 type TaskFunction = (input: unknown) => unknown;
 
@@ -20,7 +20,7 @@ let slot = -1;
 /** Tasks running in this worker now, and how many have started in all (to tell solo runs). */
 let running = 0;
 let started = 0;
-/** Open while at least one task runs. */
+/** Open from the start of a task that reserves process memory until no task runs. */
 let busy: BusyPeriod | undefined;
 
 /** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
@@ -45,16 +45,21 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
  * - when the heap in use is above the mark and the last live figure does not already show the
  *   worker as full, the gate cannot tell garbage from growth, so a full GC measures the live heap.
  */
-async function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> {
-  const tracker = isolateTracker();
-  const ceiling = highWater * tracker.limit;
+function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> | undefined {
+  const ceiling = highWater * isolateTracker().limit;
   const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
-  const atEnd = tracker.snapshot();
+  const atEnd = isolateTracker().snapshot();
   if (!sweep(atEnd) && !measure(atEnd)) {
     publish(atEnd);
-    return;
+    return undefined;
   }
+  return collectThenPublish(sweep, measure);
+}
+
+/** The slow end of {@link publishAfterTask}: collect what the task left, then publish. */
+async function collectThenPublish(sweep: (snapshot: IsolateSnapshot) => boolean, measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
+  const tracker = isolateTracker();
   // What a finished task allocated can stay reachable until the event loop turns once (its
   // timers and promise bookkeeping); collecting before that would count it as live.
   await new Promise((resolve) => setImmediate(resolve));
@@ -73,6 +78,9 @@ function joinBoard(buffer: SharedArrayBuffer): void {
   publish();
 }
 
+/** Task functions already loaded, by file and export name. */
+const loaded = new Map<string, TaskFunction>();
+
 async function loadTask(filename: string, name: string): Promise<TaskFunction> {
   let loading = modules.get(filename);
   if (!loading) {
@@ -84,6 +92,7 @@ async function loadTask(filename: string, name: string): Promise<TaskFunction> {
   if (typeof fn !== 'function') {
     throw new TypeError(`task module ${filename} has no function export named '${name}'`);
   }
+  loaded.set(`${filename}\0${name}`, fn as TaskFunction);
   return fn as TaskFunction;
 }
 
@@ -111,36 +120,98 @@ function wrapResult(value: unknown, growth: Growth | undefined): unknown {
   return envelope;
 }
 
-/** Runs one task, or a nudge. */
-export default async function runTask(envelope: Envelope): Promise<unknown> {
-  if (envelope.board) joinBoard(envelope.board);
-  if (envelope.kind === 'collect') {
-    // Let the worker run what it scheduled first (with Piscina's default `atomics: 'sync'` a worker
-    // can take this message without its event loop turning since the last task), then collect.
-    await new Promise((resolve) => setImmediate(resolve));
-    isolateTracker().collect('major');
-    publish();
-    return { v: undefined, m: undefined } satisfies ResultEnvelope;
-  }
+/** One task's bookkeeping, from its start until its result goes back. */
+interface Run {
+  atStart: IsolateSnapshot;
+  /** Which task this was to start on this worker (1, 2, …). */
+  order: number;
+  meter: GrowthMeter | undefined;
+  highWater: number;
+}
+
+function begin(envelope: TaskEnvelope): Run {
   const atStart = isolateTracker().snapshot();
   const order = ++started;
-  if (++running === 1 && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart, () => started);
+  running++;
+  // A busy period is published only for tasks whose process reservation it lets the pool credit;
+  // started by a later task of the period, it counts from there (less credit: errs safe).
+  if (envelope.credit && !busy && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart, () => started);
   if (envelope.offHeap) busy?.trackResidency();
   const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
-  try {
-    const fn = await loadTask(envelope.filename, envelope.name);
-    const returned = fn(envelope.input);
-    if (isThenable(returned)) busy?.watch();
-    const value = await returned;
-    const growth = meter?.stop();
-    // Attributable only if no other task started or ran on this worker meanwhile.
-    return wrapResult(value, started === order && running === 1 ? growth : undefined);
-  } finally {
-    meter?.stop();
-    if (--running === 0) {
-      busy?.end();
-      busy = undefined;
-    }
-    await publishAfterTask(envelope.highWater, atStart.external);
+  return { atStart, order, meter, highWater: envelope.highWater };
+}
+
+/** The result for Piscina, with the task's growth when it ran alone on this worker (called before {@link end}). */
+function resultOf(run: Run, value: unknown): unknown {
+  const growth = run.meter?.stop();
+  // Attributable only if no other task started or ran on this worker meanwhile.
+  return wrapResult(value, started === run.order && running === 1 ? growth : undefined);
+}
+
+/** Ends the task's bookkeeping; a promise only when garbage is collected before the result goes back. */
+function end(run: Run): Promise<void> | undefined {
+  run.meter?.stop();
+  if (--running === 0) {
+    busy?.end();
+    busy = undefined;
   }
+  return publishAfterTask(run.highWater, run.atStart.external);
+}
+
+/** The task failed (or its function could not be loaded): end its bookkeeping, then fail with its error. */
+function failed(run: Run, error: unknown): never | Promise<never> {
+  const collecting = end(run);
+  if (!collecting) throw error;
+  return collecting.then(() => Promise.reject(error as Error));
+}
+
+async function completeAsync(run: Run, returned: PromiseLike<unknown>): Promise<unknown> {
+  busy?.watch();
+  try {
+    return resultOf(run, await returned);
+  } finally {
+    await end(run);
+  }
+}
+
+/**
+ * Calls the task and returns its result. A synchronous task's result goes back as a plain value
+ * (Piscina awaits whatever it gets): no promise of the wrapper's own, so handing a worker its next
+ * task costs no extra microtask turns.
+ */
+function complete(run: Run, call: () => unknown): unknown {
+  let result: unknown;
+  try {
+    const returned = call();
+    if (isThenable(returned)) return completeAsync(run, returned);
+    result = resultOf(run, returned);
+  } catch (error) {
+    return failed(run, error);
+  }
+  const collecting = end(run);
+  return collecting ? collecting.then(() => result) : result;
+}
+
+/** A nudge: collect garbage and publish fresh readings. */
+async function collectNow(): Promise<ResultEnvelope> {
+  // Let the worker run what it scheduled first (with Piscina's default `atomics: 'sync'` a worker
+  // can take this message without its event loop turning since the last task), then collect.
+  await new Promise((resolve) => setImmediate(resolve));
+  isolateTracker().collect('major');
+  publish();
+  return { v: undefined, m: undefined };
+}
+
+/** Runs one task, or a nudge. */
+export default function runTask(envelope: Envelope): unknown {
+  if (envelope.board) joinBoard(envelope.board);
+  if (envelope.kind === 'collect') return collectNow();
+  const run = begin(envelope);
+  const { input } = envelope;
+  const fn = loaded.get(`${envelope.filename}\0${envelope.name}`);
+  if (fn) return complete(run, () => fn(input));
+  return loadTask(envelope.filename, envelope.name).then(
+    (loadedFn) => complete(run, () => loadedFn(input)),
+    (error: unknown) => failed(run, error),
+  );
 }

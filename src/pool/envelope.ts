@@ -13,6 +13,11 @@ export interface TaskEnvelope {
   board: SharedArrayBuffer | undefined;
   /** The pool's high-water fraction: a task that ends above it with no fresh live figure collects first. */
   highWater: number;
+  /**
+   * The task reserves process memory (a heap or off-heap need, and a process scope): its worker
+   * publishes its busy period, so the reservation stops counting once the memory shows in usage.
+   */
+  credit: boolean;
   /** The task has an off-heap need: its worker publishes how much of its memory is resident. */
   offHeap: boolean;
 }

@@ -10,9 +10,9 @@ import { isolateTracker } from '../readings/isolate.js';
 import type { Growth } from '../pool/envelope.js';
 
 const SAMPLE_MS = 10;
-/** Runs of a task name measured in full before measuring only one in {@link SAMPLE_EVERY}. */
+/** Runs of a task name measured in full before measuring at most one per {@link SAMPLE_GAP_MS}. */
 const MEASURE_FIRST = 8;
-const SAMPLE_EVERY = 8;
+const SAMPLE_GAP_MS = 50;
 
 type HeapStatsWithExternal = v8.HeapInfo & { external_memory?: number };
 
@@ -21,16 +21,26 @@ function read(): Growth {
   return { heap: isolateTracker().retained(), external: stats.external_memory ?? 0 };
 }
 
-const runsByName = new Map<string, number>();
+/** Per task name: runs measured so far and when the last measurement began (`performance.now()`). */
+const measuredByName = new Map<string, { runs: number; at: number }>();
 
 /**
- * Whether to measure this run of `name`: the first {@link MEASURE_FIRST} runs, then one in
- * {@link SAMPLE_EVERY} (a measurement costs a few µs; estimates need refreshing, not every run).
+ * Whether to measure this run of `name`: the first {@link MEASURE_FIRST} runs, then at most one per
+ * {@link SAMPLE_GAP_MS} ms. A measurement costs ~8 µs (two retained-heap readings and a timer):
+ * estimates need refreshing, not every run, and the cost stays bounded per second however short
+ * the tasks are (one in 8 runs of no-op tasks was a tenth of a worker's time).
  */
 export function shouldMeasure(name: string): boolean {
-  const runs = (runsByName.get(name) ?? 0) + 1;
-  runsByName.set(name, runs);
-  return runs <= MEASURE_FIRST || runs % SAMPLE_EVERY === 0;
+  const now = performance.now();
+  const measured = measuredByName.get(name);
+  if (measured && measured.runs >= MEASURE_FIRST && now - measured.at < SAMPLE_GAP_MS) return false;
+  if (measured) {
+    measured.runs++;
+    measured.at = now;
+  } else {
+    measuredByName.set(name, { runs: 1, at: now });
+  }
+  return true;
 }
 
 export class GrowthMeter {
