@@ -6,9 +6,9 @@
  * publishes readings → result back → reservations released → the gate re-evaluates held tasks.
  *
  * Piscina cannot hold a task safely (a balancer that returns `null` requeues it until some worker
- * frees up), so tasks wait here, never inside Piscina. The one exception is a task sent to a worker
- * that is still starting ("parked"); at most one is parked at a time, and it is pulled back if the
- * pool loses every worker while it waits (Piscina would strand it with `minThreads: 0`).
+ * frees up), so tasks wait here, not inside Piscina — except the few the dispatcher parks there:
+ * one sent to a worker being started for it, or up to two waiting ahead for the next free worker
+ * (see `pool/dispatcher.ts`).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -26,16 +26,11 @@ import { HeldQueue } from './pool/held-queue.js';
 import { createTask, type NeedSource, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import { Estimates } from './pool/estimates.js';
-import { ParkingSpot } from './pool/parking.js';
+import { Dispatcher, type DispatchTarget } from './pool/dispatcher.js';
+import type { ParkedFor } from './pool/parking.js';
 import { WorkerHygiene } from './pool/hygiene.js';
 import { defaultWorkerLimits } from './pool/worker-limits.js';
-import type { CollectEnvelope, ResultEnvelope, TaskEnvelope } from './pool/envelope.js';
-
-/** The part of Piscina's worker view the balancer reads. */
-interface PiscinaWorkerView {
-  readonly id: number;
-  readonly currentUsage: number;
-}
+import type { ResultEnvelope } from './pool/envelope.js';
 
 const WRAPPER = new URL('./worker.js', import.meta.url).href;
 /** Least time between two reads of the cgroup's memory.stat (or RSS). */
@@ -55,16 +50,6 @@ const LIMIT_REFRESH_MS = 5000;
  * @typeParam I - the task input type.
  * @typeParam O - the task result type.
  */
-/** Where a task is sent: a worker by thread id, a worker started for it, or the next that frees. */
-type DispatchTarget = number | 'spawn' | 'next';
-
-/** What `Piscina.run()` is being called for: a task (`undefined` for a nudge), and whether the balancer has seen it. */
-interface Dispatching {
-  task: Task | undefined;
-  target: DispatchTarget;
-  placed: boolean;
-}
-
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
   readonly #piscina: Piscina;
@@ -79,23 +64,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #held: HeldQueue;
   /** Tasks admitted (sent to Piscina) and not settled yet. */
   readonly #active = new Set<Task>();
-  /** What `Piscina.run()` is being called for right now; `task` is undefined for a nudge. */
-  #dispatching: Dispatching | undefined;
-  readonly #parking: ParkingSpot;
-  /**
-   * Tasks Piscina queued without asking the balancer during `run()` (it does when its own queue
-   * is not empty), oldest first. Piscina's queue is FIFO, so the next unknown task it offers is
-   * the first of these. Without this, such a task was placed with none of the gate's bookkeeping,
-   * and died when its worker — idle to the gate — was recycled.
-   */
-  readonly #unseen: Task[] = [];
-  /**
-   * How many tasks may wait ahead in Piscina's queue: one per worker, so workers that free at the
-   * same moment each start one at once, but at most two. Piscina puts a queued task it offered and
-   * the balancer declined back at the tail of its queue; with two waiting ahead, the one declined is
-   * the only one left, so their order holds.
-   */
-  readonly #aheadLimit: number;
+  readonly #dispatcher: Dispatcher;
   #pumping = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -110,7 +79,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     super();
     this.#settings = gate;
     this.#needSource = { defaultName: gate.name, reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
-    this.#parking = new ParkingSpot(gate.maxWaitMs);
     this.#held = new HeldQueue(
       gate.maxWaitMs,
       (task) => this.#expire(task),
@@ -133,10 +101,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       ...piscina,
       filename: WRAPPER,
       name: 'default',
-      loadBalancer: (task, workers) => this.#balance(task, workers) as (typeof workers)[number] | null,
+      loadBalancer: (task, workers) => this.#dispatcher.balance(task, workers) as (typeof workers)[number] | null,
     });
     this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
-    this.#aheadLimit = Math.min(2, this.#piscina.maxThreads);
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
     const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : tracker.limit;
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
@@ -144,8 +111,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: measuredLevel(reading), limit: reading.limit }),
       onSample: () => this.#schedulePump(),
     });
+    this.#dispatcher = new Dispatcher(
+      this.#piscina,
+      this.#board,
+      this.#workers,
+      { filename: gate.filename, highWater: gate.highWater, maxWaitMs: gate.maxWaitMs, concurrentTasksPerWorker: gate.concurrentTasksPerWorker, processWatched: this.#process !== undefined },
+      { placed: (task, workerId, parkedFor) => this.#placed(task, workerId, parkedFor), answered: (task, error, value) => this.#finish(task, error, value) },
+    );
     this.#hygiene = new WorkerHygiene(this.#workers, {
-      collect: (worker) => this.#collect(worker),
+      collect: (worker) => this.#dispatcher.nudge(worker),
       onNudge: (worker) => {
         this.#counters.nudges++;
         this.emit('nudge', { threadId: worker.id });
@@ -157,7 +131,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       onAnswer: () => queueMicrotask(() => this.#pump()),
     });
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
-    this.#piscina.on('workerCreate', (view: PiscinaWorkerView) => this.#onWorkerCreate(view));
+    this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view));
     this.#piscina.on('error', (error: Error) => this.emit('workerError', error));
     this.#stopMainListener = tracker.onMajorGc(() => this.#schedulePump());
   }
@@ -196,8 +170,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size + this.#parking.waitingAhead,
-      running: this.#active.size - this.#parking.waitingAhead,
+      held: this.#held.size + this.#dispatcher.waitingAhead,
+      running: this.#active.size - this.#dispatcher.waitingAhead,
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
@@ -239,7 +213,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       main: this.#main.reading(mainNeed),
       process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
-      canSpawn: this.#parking.empty && this.#piscina.threads.length < this.#piscina.maxThreads,
+      canSpawn: this.#dispatcher.canSpawn(),
       workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
     };
   }
@@ -254,9 +228,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * through the gate; the balancer still chooses the worker and checks that the task fits there.
    */
   #canSendAhead(task: Task, input: GateInput): boolean {
-    if (!this.#parking.roomAhead(this.#aheadLimit) || this.#unseen.length > 0 || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
+    if (!this.#dispatcher.roomAhead() || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
     // One that was not held yet must have room in the queue, as it would if it were held.
-    return task.state === 'held' || this.#held.size + this.#parking.waitingAhead < this.#settings.maxQueue;
+    return task.state === 'held' || this.#held.size + this.#dispatcher.waitingAhead < this.#settings.maxQueue;
   }
 
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
@@ -310,7 +284,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #hold(task: Task): void {
-    if (this.#held.size + this.#parking.waitingAhead >= this.#settings.maxQueue) {
+    if (this.#held.size + this.#dispatcher.waitingAhead >= this.#settings.maxQueue) {
       this.#counters.rejected.queueFull++;
       this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
       return;
@@ -330,7 +304,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         if (this.#nothingCanStart()) break;
         if (!this.#tryStart(task)) break;
       }
-      this.#parking.pullBackIfStranded(this.#piscina.threads.length, this.#workers.anyFree());
+      this.#dispatcher.pullBackIfStranded(this.#workers.anyFree());
     } finally {
       this.#pumping = false;
     }
@@ -345,29 +319,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * (a few µs each, on the thread that hands tasks out) would only say "busy".
    */
   #nothingCanStart(): boolean {
-    return !this.#parking.roomAhead(this.#aheadLimit) && !this.#workers.anyFree();
+    return !this.#dispatcher.roomAhead() && !this.#workers.anyFree();
   }
 
   #schedulePump(): void {
     if (this.#held.size > 0) queueMicrotask(() => this.#pump());
-  }
-
-  /** Sends a nudge (a collect request) to one worker through Piscina, placed by the balancer. */
-  #collect(worker: TrackedWorker): Promise<unknown> {
-    const envelope: CollectEnvelope = { kind: 'collect', board: this.#board.slotOf(worker.id) === -1 ? this.#board.buffer : undefined };
-    // A nudge runs on its worker or not at all: one Piscina cannot place now (the worker is gone
-    // from its list, say, being reaped) is withdrawn rather than left in Piscina's queue, where
-    // the tasks sent after it would wait unseen by the balancer.
-    const withdraw = new AbortController();
-    const dispatching: Dispatching = { task: undefined, target: worker.id, placed: false };
-    this.#dispatching = dispatching;
-    try {
-      const answer = this.#piscina.run(envelope, { signal: withdraw.signal });
-      if (!dispatching.placed) withdraw.abort();
-      return answer;
-    } finally {
-      this.#dispatching = undefined;
-    }
   }
 
   // ---- dispatch to Piscina -----------------------------------------------------------------------
@@ -386,25 +342,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#counters.held++;
       if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope: undefined });
     }
-    // The board goes along (a SharedArrayBuffer: ~50 µs to post) only to a worker that may not have
-    // joined it: a given one without a slot, one being started, or — for the next free worker —
-    // when some worker has not joined yet.
-    const known = typeof target === 'number' ? this.#board.slotOf(target) !== -1 : target === 'next' && this.#workers.allOnBoard();
-    const envelope: TaskEnvelope = { kind: 'task', filename: this.#settings.filename, name: task.name, input: task.input, board: known ? undefined : this.#board.buffer, highWater: this.#settings.highWater, credit: this.#process !== undefined && task.need + task.external > 0, offHeap: task.external > 0 };
-    const signal = typeof target === 'number' ? task.signal : this.#parking.prepare(task, target);
-    const dispatching: Dispatching = { task, target, placed: false };
-    this.#dispatching = dispatching;
-    let result: Promise<unknown>;
-    try {
-      result = this.#piscina.run(envelope, { transferList: task.transferList as never, ...(signal ? { signal } : {}) });
-    } finally {
-      this.#dispatching = undefined;
-    }
-    if (!dispatching.placed) this.#unseen.push(task);
-    result.then(
-      (value) => this.#finish(task, undefined, value),
-      (error: unknown) => this.#finish(task, error, undefined),
-    );
+    this.#dispatcher.send(task, target);
     // Running work is sampled (busy workers) on the poll timer, also when it was admitted straight from run().
     this.#updatePolling();
   }
@@ -415,38 +353,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.need, worker });
   }
 
-  /** Piscina's load balancer: puts each task on the worker the gate chose. */
-  #balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
-    const dispatching = this.#dispatching;
-    // Piscina may first offer its queued (parked) task while `run()` is called for another one.
-    const parked = this.#parking.lookup(piscinaTask.taskId);
-    if (!parked && dispatching && dispatching.task === undefined) {
-      const view = views.find((candidate) => candidate.id === dispatching.target);
-      dispatching.placed = view !== undefined;
-      return view ?? null;
-    }
-    // With tasks in its own queue Piscina queues a new one without asking; it offers them later,
-    // oldest first, with no `run()` under way: those are the unseen ones, in order.
-    let task = parked;
-    if (!task && dispatching?.task) {
-      task = dispatching.task;
-      dispatching.placed = true;
-    } else if (!task) {
-      task = this.#unseen.shift();
-    }
-    if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
-    const given = dispatching?.task === task ? dispatching.target : undefined;
-    const target = typeof given === 'number' || given === 'spawn' ? given : this.#workers.choosePlacement(views, task.need);
-    const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
-    if (!chosen) {
-      this.#parking.park(task, piscinaTask.taskId);
-      return null;
-    }
-    const parkedFor = this.#parking.placed(task, piscinaTask.taskId);
+  /** The balancer put `task` on a worker: it runs there now, its need reserved on that worker. */
+  #placed(task: Task, workerId: number, parkedFor: ParkedFor | undefined): void {
     if (parkedFor) queueMicrotask(() => this.#pump());
-    if (parkedFor === 'next') this.#admitted(task, chosen.id);
+    if (parkedFor === 'next') this.#admitted(task, workerId);
     task.state = 'running';
-    task.worker = this.#workers.get(chosen.id);
+    task.worker = this.#workers.get(workerId);
     if (task.worker) {
       task.worker.reserved += task.need;
       task.worker.processReserved.heap += task.need;
@@ -455,14 +367,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       task.worker.placed++;
       task.worker.nudged = false;
     }
-    return chosen;
   }
 
   #finish(task: Task, error: unknown, value: unknown): void {
     if (task.state === 'settled') return;
-    const pulledBack = this.#parking.finished(task, error, task.worker !== undefined);
-    const unseen = this.#unseen.indexOf(task);
-    if (unseen !== -1) this.#unseen.splice(unseen, 1);
+    const pulledBack = this.#dispatcher.forget(task, error);
     this.#active.delete(task);
     this.#main.reserved -= task.mainNeed;
     if (this.#process) this.#process.reserved -= task.need + task.external;
@@ -527,7 +436,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   // ---- workers, polling, shutdown ----------------------------------------------------------------
 
-  #onWorkerCreate(view: PiscinaWorkerView): void {
+  #onWorkerCreate(view: { id: number }): void {
     const thread = this.#piscina.threads.find((candidate) => candidate.threadId === view.id);
     if (thread) this.#workers.add(thread);
     this.#schedulePump();
@@ -569,7 +478,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#stopMainListener();
     this.#process?.monitor.close();
     this.#held.close();
-    this.#parking.close();
+    this.#dispatcher.close();
   }
 }
 
