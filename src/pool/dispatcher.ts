@@ -151,7 +151,7 @@ export class Dispatcher {
    * worker is free that did not take the tasks waiting ahead (see `ParkingSpot.pullBackIfStranded`).
    */
   pullBackIfStranded(anyFree: boolean): void {
-    this.#parking.pullBackIfStranded(this.#piscina.threads.length, anyFree);
+    if (!this.#parking.empty) this.#parking.pullBackIfStranded(this.#piscina.threads.length, anyFree);
   }
 
   /**
