@@ -209,6 +209,23 @@ describe('waiting ahead in Piscina\'s queue', () => {
     expectAllSettled(pool, 4);
   });
 
+  it('a task waiting ahead starts from Piscina\'s response handler, before the finished task is settled', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    // A warm-up task: the worker is up and has published its readings before the test proper.
+    expect(await pool.run(1)).toBe(1);
+    const completedAtAdmit: number[] = [];
+    pool.on('admit', () => completedAtAdmit.push(pool.stats().counters.completed));
+    const out = await settleAll([pool.run(50, { name: 'sleep' }), pool.run(2), pool.run(3)]);
+    expect(out).toEqual([50, 2, 3]);
+    // Each next task was placed as its worker freed, while the task before it was still unsettled
+    // (placed after the gate had settled it, the counts would be 1, 2, 3).
+    expect(completedAtAdmit).toHaveLength(3);
+    expect(completedAtAdmit[0]).toBe(1);
+    expect(completedAtAdmit[1]).toBe(1);
+    expect(completedAtAdmit[2]).toBeLessThanOrEqual(2);
+    expectAllSettled(pool, 4);
+  });
+
   it('a task waiting ahead past maxWaitMs is pulled back and rejected with WaitTimeoutError; the next one still runs', async () => {
     const pool = makePool({ maxThreads: 1, minThreads: 1, maxWaitMs: 150 });
     const spin = pool.run(400, { name: 'spin' });
