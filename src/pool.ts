@@ -66,6 +66,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #active = new Set<Task>();
   readonly #dispatcher: Dispatcher;
   #pumping = false;
+  readonly #pumpSoon = (): void => this.#pump();
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #destroyed = false;
@@ -128,7 +129,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#counters.recycled++;
         this.emit('recycle', { threadId: worker.id, live, limit });
       },
-      onAnswer: () => queueMicrotask(() => this.#pump()),
+      onAnswer: () => queueMicrotask(this.#pumpSoon),
     });
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
     this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view));
@@ -323,7 +324,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #schedulePump(): void {
-    if (this.#held.size > 0) queueMicrotask(() => this.#pump());
+    if (this.#held.size > 0) queueMicrotask(this.#pumpSoon);
   }
 
   // ---- dispatch to Piscina -----------------------------------------------------------------------
@@ -355,7 +356,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** The balancer put `task` on a worker: it runs there now, its need reserved on that worker. */
   #placed(task: Task, workerId: number, parkedFor: ParkedFor | undefined): void {
-    if (parkedFor) queueMicrotask(() => this.#pump());
+    if (parkedFor) queueMicrotask(this.#pumpSoon);
     if (parkedFor === 'next') this.#admitted(task, workerId);
     task.state = 'running';
     task.worker = this.#workers.get(workerId);
@@ -392,7 +393,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         return;
       }
       this.#held.unshift(task);
-      queueMicrotask(() => this.#pump());
+      queueMicrotask(this.#pumpSoon);
       return;
     }
     if (error === undefined) {
@@ -444,7 +445,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #onWorkerExit(worker: TrackedWorker): void {
     if (!worker.retiring) this.emit('workerExit', { threadId: worker.id });
-    queueMicrotask(() => this.#pump());
+    queueMicrotask(this.#pumpSoon);
   }
 
   #updatePolling(): void {

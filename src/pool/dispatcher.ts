@@ -9,6 +9,7 @@ import type { Piscina } from 'piscina';
 import type { Board } from '../readings/board.js';
 import type { CollectEnvelope, TaskEnvelope } from './envelope.js';
 import { ParkingSpot, type ParkedFor } from './parking.js';
+import { PullBack } from './pull-back.js';
 import type { Task } from './task.js';
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
@@ -134,11 +135,11 @@ export class Dispatcher {
     // A nudge runs on its worker or not at all: one Piscina cannot place now (the worker is gone
     // from its list, say, being reaped) is withdrawn rather than left in Piscina's queue, where
     // the tasks sent after it would wait unseen by the balancer.
-    const withdraw = new AbortController();
+    const withdraw = new PullBack();
     const dispatching: Dispatching = { task: undefined, target: worker.id, placed: false };
     this.#dispatching = dispatching;
     try {
-      const answer = this.#piscina.run(envelope, { signal: withdraw.signal });
+      const answer = this.#piscina.run(envelope, { signal: withdraw });
       if (!dispatching.placed) withdraw.abort();
       return answer;
     } finally {
@@ -151,7 +152,10 @@ export class Dispatcher {
    * worker is free that did not take the tasks waiting ahead (see `ParkingSpot.pullBackIfStranded`).
    */
   pullBackIfStranded(anyFree: boolean): void {
-    if (!this.#parking.empty) this.#parking.pullBackIfStranded(this.#piscina.threads.length, anyFree);
+    if (this.#parking.empty) return;
+    // Piscina's thread list is built on each call; a tracked worker already says it is not empty.
+    const threads = this.#workers.size > 0 ? this.#workers.size : this.#piscina.threads.length;
+    this.#parking.pullBackIfStranded(threads, anyFree);
   }
 
   /**

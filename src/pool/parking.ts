@@ -8,6 +8,7 @@
  * heapgate keeps its waiting work: everything else waits in the held queue.
  */
 import { performance } from 'node:perf_hooks';
+import { PullBack } from './pull-back.js';
 import type { Task } from './task.js';
 
 /** What a parked task waits for: a worker started for it, or the next worker that frees. */
@@ -52,14 +53,14 @@ export class ParkingSpot {
   }
 
   /**
-   * A task is about to be sent without a worker. Returns the signal Piscina gets: the task's own
-   * and one to pull it back with. A task waiting ahead keeps its deadline: when it passes while the
-   * task is still parked, the task is pulled back (and times out).
+   * A task is about to be sent without a worker. Returns the signal Piscina gets: a pull-back
+   * handle that also follows the task's own signal. A task waiting ahead keeps its deadline: when
+   * it passes while the task is still parked, the task is pulled back (and times out).
    */
-  prepare(task: Task, parkedFor: ParkedFor): AbortSignal {
+  prepare(task: Task, parkedFor: ParkedFor): PullBack {
     task.parkedFor = parkedFor;
-    task.unpark = new AbortController();
-    return task.signal ? AbortSignal.any([task.signal, task.unpark.signal]) : task.unpark.signal;
+    task.unpark = new PullBack(task.signal);
+    return task.unpark;
   }
 
   /** The balancer found no worker for it: it waits in Piscina's queue under `piscinaTaskId`. */
@@ -110,7 +111,9 @@ export class ParkingSpot {
   finished(task: Task, error: unknown, ranOnWorker: boolean): ParkedFor | undefined {
     if (task.piscinaId !== undefined) this.#byPiscinaId.delete(task.piscinaId);
     const parkedFor = task.parkedFor;
-    const pulledBack = error !== undefined && !ranOnWorker && task.unpark?.signal.aborted === true && !task.signal?.aborted;
+    const pulledBack = error !== undefined && !ranOnWorker && task.unpark?.aborted === true && !task.signal?.aborted;
+    task.unpark?.release();
+    task.unpark = undefined;
     this.#forget(task);
     task.piscinaId = undefined;
     return pulledBack ? parkedFor : undefined;
@@ -150,6 +153,5 @@ export class ParkingSpot {
   #forget(task: Task): void {
     if (this.#parked.delete(task) && task.parkedFor === 'next') this.#ahead--;
     task.parkedFor = undefined;
-    task.unpark = undefined;
   }
 }

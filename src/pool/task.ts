@@ -1,6 +1,7 @@
 /** One submitted task, from `run()` until it settles. */
 import { performance } from 'node:perf_hooks';
 import type { ParkedFor } from './parking.js';
+import type { PullBack } from './pull-back.js';
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { MemoryPressureError } from '../errors.js';
@@ -32,7 +33,7 @@ export interface Task {
   piscinaId: number | undefined;
   onAbort: (() => void) | undefined;
   /** Pulls a parked task back out of Piscina if the pool loses every worker. */
-  unpark: AbortController | undefined;
+  unpark: PullBack | undefined;
   /** While sent without a worker: whether one is being started for it, or it waits for the next that frees. */
   parkedFor: ParkedFor | undefined;
   /** Why it was last held, when memory pressure was the reason. */

@@ -106,6 +106,11 @@ export class WorkerRegistry {
     });
   }
 
+  /** How many workers are tracked (started and not exited). */
+  get size(): number {
+    return this.#workers.size;
+  }
+
   get(id: number): TrackedWorker | undefined {
     return this.#workers.get(id);
   }
