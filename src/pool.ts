@@ -215,6 +215,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       process: this.#process?.reading(need + external),
       workers: this.#workers.readings(),
       canSpawn: this.#dispatcher.canSpawn(),
+      queuedAhead: this.#dispatcher.waitingAhead > 0,
       workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
     };
   }
