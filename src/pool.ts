@@ -225,12 +225,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * worker that frees: there is room ahead (nothing parked for a spawn, fewer than the limit waiting
    * ahead, nothing Piscina queued unseen), workers exist and every one is busy (a free one that does
    * not fit is the held queue's to tend), and the process and main isolate can take it now (its
-   * memory is reserved from here on). Piscina then starts it from its response
-   * handler the moment a worker frees, as it does its own queued tasks, without a round trip
-   * through the gate; the balancer still chooses the worker and checks that the task fits there.
+   * memory is reserved from here on). Piscina then starts it from its response handler the moment
+   * a worker frees, as it does its own queued tasks, without a round trip through the gate; the
+   * balancer still chooses the worker and checks that the task fits there.
    */
   #canSendAhead(task: Task, input: GateInput): boolean {
-    if (!this.#dispatcher.roomAhead() || input.workers.length === 0 || this.#workers.anyFree() || !scopesFit(input)) return false;
+    if (!this.#dispatcher.roomAhead() || input.workers.length === 0 || input.workers.some((worker) => worker.free) || !scopesFit(input)) return false;
     // One that was not held yet must have room in the queue, as it would if it were held.
     return task.state === 'held' || this.#held.size + this.#dispatcher.waitingAhead < this.#settings.maxQueue;
   }
@@ -317,8 +317,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /**
    * Whether no held task could start now, whatever the readings say: as many tasks as may wait
    * ahead for the next free worker already do, or one is parked for a spawn (so none can be sent
-   * ahead or started on a new worker), and no worker can take one more. The held tasks are decided again when a worker frees; deciding them now
-   * (a few µs each, on the thread that hands tasks out) would only say "busy".
+   * ahead or started on a new worker), and no worker can take one more. The held tasks are decided
+   * again when a worker frees; deciding them now (a few µs each, on the thread that hands tasks
+   * out) would only say "busy".
    */
   #nothingCanStart(): boolean {
     return !this.#dispatcher.roomAhead() && !this.#workers.anyFree();

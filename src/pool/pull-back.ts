@@ -1,11 +1,12 @@
 /**
- * A pull-back handle for a task handed to Piscina before a worker is ready for it, passed to
- * Piscina as the task's abort signal. Piscina accepts an emitter with `once`/`off` (it calls
- * `removeListener` to detach) as well as an `AbortSignal`; this one costs ~2 µs less per task than
- * an `AbortController`, whose `EventTarget` listener Piscina adds and removes (measured per
- * `run()` of a task Piscina queues: 3.8–4.1 µs against 5.8–6.4 µs), on the thread that hands
- * every task out. It also follows the caller's own signal, so that aborting the task still
- * reaches Piscina (which drops it from its queue, or stops its worker once it runs).
+ * A pull-back handle for a task handed to Piscina before a worker is ready for it (or a nudge that
+ * Piscina could not place at once), passed to Piscina as its abort signal. Piscina accepts an
+ * emitter with `once`/`off` (it calls `removeListener` to detach) as well as an `AbortSignal`;
+ * this one costs ~2 µs less per task than an `AbortController`, whose `EventTarget` listener
+ * Piscina adds and removes (measured per `run()` of a task Piscina queues: 3.8–4.1 µs against
+ * 5.8–6.4 µs), on the thread that hands every task out. It also follows the caller's own signal,
+ * so that aborting the task still reaches Piscina (which drops it from its queue, or stops its
+ * worker once it runs).
  */
 export class PullBack {
   aborted = false;
