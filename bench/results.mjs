@@ -25,11 +25,11 @@ if (overhead) {
   lines.push(
     '## Overhead against raw Piscina (`bench/overhead.mjs`)',
     '',
-    `${overhead.threads} threads each; per round both contenders are measured with tinybench, the order alternating; the ratio is the median of per-round ratios. CPU: time of all the process's threads per task over the same batches (median of rounds); the ~1 ms CPU task's own millisecond is in both.`,
+    `Pool sizes: one thread per CPU (${overhead.cpus}: the workers take every CPU, so the main thread's work — the gate's included — competes with them) and one CPU left to the main thread; both contenders get the same size. Per round both are measured with tinybench, the order alternating; the ratio is the median of per-round ratios, with their range (the run-to-run noise). CPU: time of all the process's threads per task over the same batches (median of rounds); the ~1 ms CPU task's own millisecond is in both.`,
     '',
     table(
-      ['workload', 'rounds', 'raw Piscina (tasks/s)', 'GatedPool (tasks/s)', 'GatedPool / raw', 'CPU µs/task raw', 'CPU µs/task GatedPool'],
-      overhead.results.map((r) => [r.workload, r.rounds, r.rawPerSecond, r.gatedPerSecond, r.ratio, r.rawCpuMicrosPerTask ?? '—', r.gatedCpuMicrosPerTask ?? '—']),
+      ['threads', 'workload', 'rounds', 'raw Piscina (tasks/s)', 'GatedPool (tasks/s)', 'GatedPool / raw (range of rounds)', 'CPU µs/task raw', 'CPU µs/task GatedPool'],
+      overhead.results.map((r) => [r.threads ?? overhead.threads, r.workload, r.rounds, r.rawPerSecond, r.gatedPerSecond, r.ratioMin === undefined ? r.ratio : `${r.ratio} (${r.ratioMin}–${r.ratioMax})`, r.rawCpuMicrosPerTask ?? '—', r.gatedCpuMicrosPerTask ?? '—']),
     ),
     '',
   );
