@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { actionFor, decide, measuredLevel, scopesFit, type Decision, type GateInput } from './gate.js';
-import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError } from './errors.js';
+import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, type Scope } from './errors.js';
 import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
@@ -292,8 +292,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     this.#held.push(task);
-    this.#counters.held++;
-    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope: task.lastPressure?.scope });
+    this.#countHold(task, task.lastPressure?.scope);
     this.#updatePolling();
   }
 
@@ -342,12 +341,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#admitted(task, target);
     } else if (!wasHeld) {
       // Admitted (and the 'admit' event) when a worker takes it; held until then.
-      this.#counters.held++;
-      if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope: undefined });
+      this.#countHold(task, undefined);
     }
     this.#dispatcher.send(task, target);
     // Running work is sampled (busy workers) on the poll timer, also when it was admitted straight from run().
     this.#updatePolling();
+  }
+
+  /** Counts a task as held and tells listeners (`scope`: the memory pressure that held it, if any). */
+  #countHold(task: Task, scope: Scope | undefined): void {
+    this.#counters.held++;
+    // Per task, on the thread that hands tasks out: the event object is made only when listened to.
+    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope });
   }
 
   #admitted(task: Task, worker: number | 'spawn'): void {

@@ -8,6 +8,7 @@
  * serves the whole queue: holding or starting a task costs no timer of its own.
  */
 import { performance } from 'node:perf_hooks';
+import { DeadlineTimer } from './deadline-timer.js';
 import type { Task } from './task.js';
 
 export class HeldQueue {
@@ -15,9 +16,7 @@ export class HeldQueue {
   readonly #maxWaitMs: number;
   readonly #onExpire: (task: Task) => void;
   readonly #onAbort: (task: Task) => void;
-  #timer: NodeJS.Timeout | undefined;
-  /** The deadline (`performance.now()` ms) the timer is armed for. */
-  #timerAt = Infinity;
+  readonly #deadline = new DeadlineTimer(() => this.#expireDue(), false);
 
   /** `onExpire`: a task reached `maxWaitMs`. `onAbort`: a task's signal aborted. Both while held. */
   constructor(maxWaitMs: number, onExpire: (task: Task) => void, onAbort: (task: Task) => void) {
@@ -56,12 +55,12 @@ export class HeldQueue {
     this.#tasks.delete(task);
     if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
     task.onAbort = undefined;
-    if (this.#tasks.size === 0) this.#disarm();
+    if (this.#tasks.size === 0) this.#deadline.disarm();
   }
 
   /** Stops the deadline timer (the pool is shutting down). */
   close(): void {
-    this.#disarm();
+    this.#deadline.disarm();
   }
 
   #listen(task: Task): void {
@@ -71,28 +70,14 @@ export class HeldQueue {
     }
   }
 
-  /** Arms the timer for the head's deadline, unless it is already armed for that or earlier. */
+  /** Arms the timer for the head's deadline (a no-op when it is armed for that already). */
   #arm(): void {
-    if (!Number.isFinite(this.#maxWaitMs)) return;
     const head = this.#tasks.values().next();
-    if (head.done) return;
-    const at = head.value.submittedAt + this.#maxWaitMs;
-    if (this.#timer && this.#timerAt <= at) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#expireDue(), Math.max(0, at - performance.now()));
-  }
-
-  #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
+    if (!head.done) this.#deadline.armFor(head.value.submittedAt + this.#maxWaitMs);
   }
 
   /** Expires every task whose deadline has passed (from the head), then arms for the next one. */
   #expireDue(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
     const now = performance.now();
     for (const task of this.#tasks) {
       if (task.submittedAt + this.#maxWaitMs > now) break;

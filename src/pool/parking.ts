@@ -8,6 +8,7 @@
  * heapgate keeps its waiting work: everything else waits in the held queue.
  */
 import { performance } from 'node:perf_hooks';
+import { DeadlineTimer } from './deadline-timer.js';
 import { PullBack } from './pull-back.js';
 import type { Task } from './task.js';
 
@@ -26,8 +27,7 @@ export class ParkingSpot {
    * and sending a task ahead costs no timer of its own. Unreferenced: tasks wait ahead only while
    * workers are busy, and those keep the process alive.
    */
-  #deadlineTimer: NodeJS.Timeout | undefined;
-  #deadlineAt = Infinity;
+  readonly #deadline = new DeadlineTimer(() => this.#deadlinePassed(), true);
 
   /** `maxWaitMs`: how long a task may wait from submission until it starts. */
   constructor(maxWaitMs: number) {
@@ -72,7 +72,7 @@ export class ParkingSpot {
     this.#parked.add(task);
     if (task.parkedFor !== 'next') return;
     this.#ahead++;
-    if (task.submittedAt + this.#maxWaitMs < this.#deadlineAt) this.#armDeadline(task);
+    this.#deadline.armFor(task.submittedAt + this.#maxWaitMs);
   }
 
   /** The parked task Piscina asks the balancer to place, if it is one. */
@@ -121,29 +121,16 @@ export class ParkingSpot {
 
   /** Stops the deadline timer (the pool is shutting down). */
   close(): void {
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
-    this.#deadlineAt = Infinity;
-  }
-
-  /** Arms the deadline timer for `task` (replacing one armed for a later deadline). */
-  #armDeadline(task: Task): void {
-    const at = task.submittedAt + this.#maxWaitMs;
-    if (!Number.isFinite(at)) return;
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineAt = at;
-    this.#deadlineTimer = setTimeout(() => this.#deadlinePassed(), Math.max(0, at - performance.now())).unref();
+    this.#deadline.disarm();
   }
 
   /** Pulls back the tasks waiting ahead whose deadline has passed; re-arms for the oldest left. */
   #deadlinePassed(): void {
-    this.#deadlineTimer = undefined;
-    this.#deadlineAt = Infinity;
     const now = performance.now();
     for (const task of this.#parked) {
       if (task.parkedFor !== 'next') continue;
       if (task.submittedAt + this.#maxWaitMs > now) {
-        this.#armDeadline(task);
+        this.#deadline.armFor(task.submittedAt + this.#maxWaitMs);
         return;
       }
       task.unpark?.abort();

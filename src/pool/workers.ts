@@ -169,10 +169,10 @@ export class WorkerRegistry {
    *   needs (published every few ms while its tasks await; from a main-thread sample when that is
    *   newer, as during synchronous work). Heap objects are written when allocated: resident.
    * - while they run, off-heap: what its thread has made resident beyond that heap growth (its
-   *   first-touch page faults, less {@link THREAD_FAULT_ALLOWANCE} for its own pages), up to what it allocated off-heap and to their off-heap needs. V8
-   *   counts a Buffer when it is allocated, the kernel charges its pages when they are written;
-   *   crediting the allocation alone let a burst of Buffer fills past the limit (measured: a
-   *   kernel OOM kill in the 8-thread test).
+   *   first-touch page faults, less {@link THREAD_FAULT_ALLOWANCE} for its own pages), up to what
+   *   it allocated off-heap and to their off-heap needs. V8 counts a Buffer when it is allocated,
+   *   the kernel charges its pages when they are written; crediting the allocation alone let a
+   *   burst of Buffer fills past the limit (measured: a kernel OOM kill in the 8-thread test).
    */
   materialized(): number {
     let credit = 0;

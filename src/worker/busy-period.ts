@@ -1,7 +1,8 @@
 /**
  * A worker's busy period, published on the board: from when a task that reserves process memory
- * starts on it (no period being open) until it has no task again, how far its heap and off-heap memory have grown, how much of that its thread has
- * made resident (when a task has an off-heap need), and when its last task returned. The main
+ * starts on it (no period being open) until it has no task again, how far its heap and off-heap
+ * memory have grown, how much of that its thread has made resident (when a task has an off-heap
+ * need), and when its last task returned. The main
  * thread counts what is resident as the part of the running tasks' reservations already in the
  * process's usage, so it is not counted twice (see `WorkerRegistry.materialized`). Refreshed every
  * {@link TICK_MS} ms once a task awaits (a synchronous task ends before a timer could fire, so none
