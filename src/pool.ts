@@ -23,7 +23,7 @@ import { MainScope, ProcessScope } from './pool/scopes.js';
 import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
 import { TaskCounters, type PoolStats } from './pool/stats.js';
 import { HeldQueue } from './pool/held-queue.js';
-import { createTask, type NeedSource, type Task } from './pool/task.js';
+import { createTask, learnNeed, type NeedSource, type Task } from './pool/task.js';
 import type { GatedPoolEvents } from './pool/events.js';
 import { Estimates } from './pool/estimates.js';
 import { Dispatcher, type DispatchTarget } from './pool/dispatcher.js';
@@ -237,6 +237,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
   #tryStart(task: Task): boolean {
+    if (task.state === 'held') learnNeed(task, this.#needSource);
     const input = this.#gateInput(task);
     const decision = decide(input);
     const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');

@@ -22,6 +22,8 @@ let running = 0;
 let started = 0;
 /** Open from the start of a task that reserves process memory until no task runs. */
 let busy: BusyPeriod | undefined;
+/** Heap in use just before the first task was called (see `BoardReading.fresh`). */
+let fresh: number | undefined;
 
 /** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
 function publish(snapshot = isolateTracker().snapshot()): void {
@@ -29,7 +31,7 @@ function publish(snapshot = isolateTracker().snapshot()): void {
   // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
   // limit, `used` (which it never exceeds) stands in for it.
   const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
-  board.write(slot, { ...snapshot, retained, updatedAt: Date.now() });
+  board.write(slot, { ...snapshot, retained, fresh, updatedAt: Date.now() });
 }
 
 /** Off-heap growth during one task above which its end runs a minor GC. */
@@ -137,7 +139,7 @@ function begin(envelope: TaskEnvelope): Run {
   // started by a later task of the period, it counts from there (less credit: errs safe).
   if (envelope.credit && !busy && board && slot !== -1) busy = new BusyPeriod(board, slot, atStart, () => started);
   if (envelope.offHeap) busy?.trackResidency();
-  const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter() : undefined;
+  const meter = running === 1 && shouldMeasure(envelope.name) ? new GrowthMeter(fresh ?? 0) : undefined;
   return { atStart, order, meter, highWater: envelope.highWater };
 }
 
@@ -180,6 +182,9 @@ async function completeAsync(run: Run, returned: PromiseLike<unknown>): Promise<
  * task costs no extra microtask turns.
  */
 function complete(run: Run, call: () => unknown): unknown {
+  // Once per worker: what it carries with the task module loaded and no task run (an upper bound
+  // of a fresh worker's live heap: garbage from loading is counted too).
+  fresh ??= isolateTracker().snapshot().used;
   let result: unknown;
   try {
     const returned = call();

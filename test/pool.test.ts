@@ -341,6 +341,55 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 2);
   });
 
+  it('tasks held before their need was learned start with it; leaky workers are recycled, none dies', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, policy: 'wait', resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
+    const admitted: number[] = [];
+    const died: number[] = [];
+    pool.on('admit', ({ need }) => admitted.push(need));
+    pool.on('workerExit', ({ threadId }) => died.push(threadId));
+    // 12 × 6 MiB kept for good: more than one 64 MB worker holds. All submitted before any ran.
+    const results = await settleAll(Array.from({ length: 12 }, () => pool.run(6, { name: 'keep' })));
+    console.log('held before learned: admitted with needs (MiB)', admitted.map((need) => Math.round(need / MB)), pool.stats().counters);
+    expect(results.every((result) => typeof result === 'number')).toBe(true);
+    // Three runs teach the need. Up to two more may have been sent ahead to the worker before it
+    // was learned (their need is reserved when sent); every task still held then takes it.
+    expect(admitted.filter((need) => need === 0).length).toBeLessThanOrEqual(5);
+    expect(admitted.slice(5).every((need) => need >= 6 * MB)).toBe(true);
+    expect(pool.stats().counters.recycled).toBeGreaterThan(0);
+    expect(died).toEqual([]);
+    expectAllSettled(pool, 12);
+  });
+
+  it('a leaky worker is recycled even when the only live heap ever published is its own full one', async () => {
+    // One at a time, policy 'reject': each task finds the worker idle. Before the fix the pool took
+    // the smallest live heap any worker had published for a fresh one's, so this worker — the only
+    // one, nudged once when full — looked as if a restart would free nothing, and tasks were refused.
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, policy: 'reject', resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
+    const died: number[] = [];
+    pool.on('workerExit', ({ threadId }) => died.push(threadId));
+    for (let i = 0; i < 12; i++) await pool.run(6, { name: 'keep', memory: 6 * MB });
+    const { counters } = pool.stats();
+    expect(counters.rejected.pressure).toBe(0);
+    expect(counters.recycled).toBeGreaterThan(0);
+    expect(died).toEqual([]);
+    expectAllSettled(pool, 12);
+  });
+
+  it('learns the need of a task whose data sits in the young generation, run after run', async () => {
+    // A 40 MiB task on a 96 MB worker fits the young generation whole; the isolate's running
+    // survival rate falls as each finished task's data is found dead, and measuring with it made
+    // the learned need decay run after run (40, 32, 17, 0 MiB measured).
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 96 }, memoryLimit: false });
+    const needs: number[] = [];
+    pool.on('admit', ({ need }) => needs.push(need));
+    for (let i = 0; i < 12; i++) await pool.run({ mb: 40, ms: 100 });
+    console.log('reserved for each run (MiB):', needs.map((need) => (need / MB).toFixed(1)).join(' '));
+    // Three runs teach it; from then on every run reserves at least the 40 MiB it holds.
+    expect(needs.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(needs.slice(3).every((need) => need >= 40 * MB)).toBe(true);
+    expectAllSettled(pool, 12);
+  });
+
   it('routes to the idle worker with the most headroom', async () => {
     const pool = makePool({ filename: hold, maxThreads: 2, minThreads: 2, resourceLimits: { maxOldGenerationSizeMb: 128 }, memoryLimit: false });
     await settleAll([pool.run(undefined, { name: 'whoami' }), pool.run(undefined, { name: 'whoami' })]);

@@ -18,8 +18,10 @@ describe('board', () => {
     expect(board.claim(13)).toBe(-1);
     expect(board.claim(11)).toBe(0);
     expect(board.read(12)).toBeUndefined();
-    board.write(1, { used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
-    expect(board.read(12)).toEqual({ used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, updatedAt: 77 });
+    board.write(1, { used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77 });
+    expect(board.read(12)).toEqual({ used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77 });
+    board.write(1, { used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78 });
+    expect(board.read(12)).toEqual({ used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78 });
     board.release(12);
     expect(board.read(12)).toBeUndefined();
     expect(board.claim(13)).toBe(1);
@@ -39,7 +41,7 @@ describe('board', () => {
       const reading = board.read(worker.threadId);
       if (!reading) continue;
       reads++;
-      const values = [reading.used, reading.live, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt];
+      const values = [reading.used, reading.live, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh, reading.updatedAt];
       if (values.some((value) => value !== reading.used)) torn++;
     }
     Atomics.store(new Int32Array(stop), 0, 1);

@@ -68,13 +68,6 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     external = typeof opts.memory === 'number' ? 0 : (opts.memory.external ?? 0);
     mainNeed = need;
     estimate = 'declared';
-  } else {
-    const learned = source.learned(name);
-    if (learned) {
-      need = learned.heap;
-      external = learned.external;
-      estimate = 'learned';
-    }
   }
   let transferList = opts.transferList ? [...opts.transferList] : [];
   const movable = input as Record<symbol, unknown> | null;
@@ -82,7 +75,7 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     transferList = transferList.concat(movable[Piscina.transferableSymbol] as Transferable);
     input = movable[Piscina.valueSymbol];
   }
-  return {
+  const task: Task = {
     input,
     transferList,
     name,
@@ -102,4 +95,22 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
     parkedFor: undefined,
     lastPressure: undefined,
   };
+  learnNeed(task, source);
+  return task;
+}
+
+/**
+ * Gives a task that declared no need the one learned for its name so far, if any. Called when it
+ * is created and again each time it is decided while held: a task submitted before its name was
+ * learned would otherwise reserve nothing however long it waits (measured: leaky tasks held while
+ * the first runs were learned went in with no reservation, filled their workers to the limit, and
+ * killed them). Never once its need is reserved (from the start until it settles or is pulled back).
+ */
+export function learnNeed(task: Task, source: NeedSource): void {
+  if (task.estimate !== 'none' && task.estimate !== 'learned') return;
+  const learned = source.learned(task.name);
+  if (!learned) return;
+  task.need = learned.heap;
+  task.external = learned.external;
+  task.estimate = 'learned';
 }

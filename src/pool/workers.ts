@@ -70,8 +70,6 @@ export class WorkerRegistry {
   readonly #capacity: number;
   readonly #hooks: RegistryHooks;
   readonly #fallbackLimit: number;
-  /** The smallest live heap any worker has published: about what a fresh worker carries. */
-  #freshLive = Infinity;
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -242,15 +240,18 @@ export class WorkerRegistry {
   /**
    * Whether recycling the worker would make room for a task needing `need` heap bytes: it could
    * not take it even fully collected (its live heap after a major GC, plus `need`, reaches the
-   * high-water mark), and what it keeps beyond a fresh worker's live heap is worth a restart (a
-   * worker start): an eighth of its limit or more. A hot worker (live at the mark) always is.
+   * high-water mark), what it keeps beyond what it carried fresh (its own `fresh` figure) is worth
+   * a restart (a worker start): an eighth of its limit or more, and a fresh worker could take the
+   * task. A hot worker (live at the mark) always is.
    */
   worthRecycling(worker: TrackedWorker, need: number): boolean {
     const reading = this.reading(worker);
     if (reading.live === undefined) return false;
     const ceiling = this.#water.high * reading.limit;
     if (reading.live >= ceiling) return true;
-    return reading.live + need >= ceiling && reading.live - this.#freshLive >= reading.limit / 8 && this.#freshLive + need < ceiling;
+    const fresh = this.#read(worker).fresh;
+    if (fresh === undefined) return false;
+    return reading.live + need >= ceiling && reading.live - fresh >= reading.limit / 8 && fresh + need < ceiling;
   }
 
   /** Terminates a worker so that Piscina replaces it; it is never chosen again. */
@@ -300,7 +301,7 @@ export class WorkerRegistry {
     return worker.publishedLimit !== undefined ? this.#capacity : 1;
   }
 
-  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; updatedAt: number } {
+  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; fresh: number | undefined; updatedAt: number } {
     const published = this.#board.read(worker.id);
     // A sample counts only for a worker that runs tasks and may take one more concurrently. For an
     // idle worker its own publish at task end is authoritative; for a full one the question is how
@@ -308,9 +309,8 @@ export class WorkerRegistry {
     // the running tasks' transient memory.
     const sample = worker.running > 0 && worker.running < this.#capacity ? worker.sample : undefined;
     if (published && published.limit > 0) worker.publishedLimit = published.limit;
-    if (published?.live !== undefined) this.#freshLive = Math.min(this.#freshLive, published.live);
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
-    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, updatedAt: sample?.at ?? 0 };
+    if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, fresh: undefined, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
     return {
       used: sampleIsNewer ? sample.used : published.used,
@@ -319,6 +319,7 @@ export class WorkerRegistry {
       retained: sampleIsNewer ? published.retained + Math.max(0, sample.used - published.used) : published.retained,
       limit,
       external: published.external,
+      fresh: published.fresh,
       updatedAt: sampleIsNewer ? sample.at : published.updatedAt,
     };
   }

@@ -16,7 +16,7 @@ import type { IsolateSnapshot } from './isolate.js';
 const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
-const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'updatedAt'] as const;
+const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'fresh', 'updatedAt'] as const;
 const BUSY_FIELDS = ['baseHeap', 'heap', 'baseExternal', 'external', 'resident', 'since', 'at', 'ended', 'tasks'] as const;
 const FLOATS = FIELDS.length + BUSY_FIELDS.length;
 const SLOT_BYTES = HEADER_INT32S * 4 + FLOATS * 8;
@@ -26,6 +26,11 @@ const READ_ATTEMPTS = 8;
 export interface BoardReading extends IsolateSnapshot {
   /** What could still be live when the reading was written (see `IsolateTracker.retained`). */
   retained: number;
+  /**
+   * The heap in use when the worker's first task was about to be called (its task module loaded,
+   * no task run yet): at most what a fresh worker carries. `undefined` until then.
+   */
+  fresh: number | undefined;
   /** When the reading was written, `Date.now()` milliseconds. */
   updatedAt: number;
 }
@@ -108,7 +113,7 @@ export class Board {
 
   /** Writes a reading into `slot` (worker side). */
   write(slot: number, reading: BoardReading): void {
-    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.updatedAt]);
+    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh ?? Number.NaN, reading.updatedAt]);
   }
 
   /** Writes the busy section of `slot` (worker side). */
@@ -136,6 +141,7 @@ export class Board {
   read(threadId: number): BoardReading | undefined {
     const reading = this.#readLocked(threadId, 0, (field) => {
       const live = field(1);
+      const fresh = field(7);
       return {
         used: field(0),
         live: Number.isNaN(live) ? undefined : live,
@@ -144,7 +150,8 @@ export class Board {
         external: field(4),
         majorGcs: field(5),
         collections: field(6),
-        updatedAt: field(7),
+        fresh: Number.isNaN(fresh) ? undefined : fresh,
+        updatedAt: field(8),
       };
     });
     return reading && reading.updatedAt !== 0 ? reading : undefined;
