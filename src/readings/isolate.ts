@@ -110,12 +110,14 @@ export class IsolateTracker {
   }
 
   /**
-   * The heap now, split for measuring one task's growth (see `GrowthMeter`), with every GC V8 ran
-   * accounted first: the `'gc'` observer reports only when the event loop turns, so after a
-   * synchronous stretch its figures lag. About 20 µs: for measurements, not the hot path.
+   * The heap now, split for measuring one task's growth (see `GrowthMeter`). The GC figures are the
+   * `'gc'` observer's, which reports only when the event loop turns: after a synchronous stretch
+   * they lag, unless `accountGcs` reads the GCs V8 ran since first (a GC profiler restart, ~15 µs;
+   * measured: doing it at the start of every measurement as well cost no-op tasks ~15 µs each on
+   * a one-thread pool, far more than its own time, so it is done once per measurement, at the end).
    */
-  heapNow(): HeapSplit {
-    this.#rotate();
+  heapNow(accountGcs: boolean): HeapSplit {
+    if (accountGcs) this.#rotate();
     let young = 0;
     let old = 0;
     for (const space of v8.getHeapSpaceStatistics()) {
