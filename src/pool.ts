@@ -117,7 +117,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#board,
       this.#workers,
       { filename: gate.filename, highWater: gate.highWater, maxWaitMs: gate.maxWaitMs, concurrentTasksPerWorker: gate.concurrentTasksPerWorker, processWatched: this.#process !== undefined },
-      { placed: (task, workerId, parkedFor) => this.#placed(task, workerId, parkedFor), answered: (task, error, value) => this.#finish(task, error, value) },
+      {
+        placed: (task, workerId, parkedFor) => this.#placed(task, workerId, parkedFor),
+        answered: (task, error, value) => this.#finish(task, error, value),
+        relearn: (task) => this.#relearn(task),
+      },
     );
     this.#hygiene = new WorkerHygiene(this.#workers, {
       collect: (worker) => this.#dispatcher.nudge(worker),
@@ -360,6 +364,17 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#counters.admitted++;
     // Per task, on the thread that hands tasks out: the event object is made only when listened to.
     if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.need, worker });
+  }
+
+  /**
+   * A task sent ahead takes the need learned since, before the balancer places it: its process
+   * reservation follows (its worker's is made at placement). Without it the tasks sent ahead while
+   * the first runs of a name were learned ran with no reservation at all.
+   */
+  #relearn(task: Task): void {
+    const before = task.need + task.external;
+    learnNeed(task, this.#needSource);
+    if (this.#process) this.#process.reserved += task.need + task.external - before;
   }
 
   /** The balancer put `task` on a worker: it runs there now, its need reserved on that worker. */

@@ -351,10 +351,11 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     const results = await settleAll(Array.from({ length: 12 }, () => pool.run(6, { name: 'keep' })));
     console.log('held before learned: admitted with needs (MiB)', admitted.map((need) => Math.round(need / MB)), pool.stats().counters);
     expect(results.every((result) => typeof result === 'number')).toBe(true);
-    // Three runs teach the need. Up to two more may have been sent ahead to the worker before it
-    // was learned (their need is reserved when sent); every task still held then takes it.
-    expect(admitted.filter((need) => need === 0).length).toBeLessThanOrEqual(5);
-    expect(admitted.slice(5).every((need) => need >= 6 * MB)).toBe(true);
+    // Three runs teach the need; every later task takes it — held, or sent ahead and placed after —
+    // but the fourth: Piscina hands it to the worker as it takes the third's result, before the
+    // pool has recorded that run.
+    expect(admitted.filter((need) => need === 0).length).toBeLessThanOrEqual(4);
+    expect(admitted.slice(4).every((need) => need >= 6 * MB)).toBe(true);
     expect(pool.stats().counters.recycled).toBeGreaterThan(0);
     expect(died).toEqual([]);
     expectAllSettled(pool, 12);

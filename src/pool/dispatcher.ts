@@ -28,6 +28,8 @@ export interface DispatchHooks {
   placed(task: Task, workerId: number, parkedFor: ParkedFor | undefined): void;
   /** Piscina answered for `task`: its result envelope, or an error. */
   answered(task: Task, error: unknown, value: unknown): void;
+  /** `task`, sent ahead, is about to be placed: it takes the need learned since it was sent. */
+  relearn(task: Task): void;
 }
 
 /** The pool's settings the envelopes carry. */
@@ -194,6 +196,7 @@ export class Dispatcher {
     }
     if (!task) return views.find((view) => view.currentUsage < this.#settings.concurrentTasksPerWorker) ?? null;
     const given = dispatching?.task === task ? dispatching.target : undefined;
+    if (given === undefined) this.#hooks.relearn(task);
     const target = typeof given === 'number' || given === 'spawn' ? given : this.#workers.choosePlacement(views, task.need);
     const chosen = typeof target === 'number' ? views.find((view) => view.id === target) : undefined;
     if (!chosen) {
