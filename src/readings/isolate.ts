@@ -112,9 +112,9 @@ export class IsolateTracker {
   /**
    * The heap now, split for measuring one task's growth (see `GrowthMeter`), with the GC figures
    * the `'gc'` observer has reported. It reports when the event loop turns, so GCs run since the
-   * last turn are not in them yet. (Reading them at once means restarting the GC profiler, and a
-   * stopped profiler keeps recording every GC until it is garbage-collected itself: restarting it
-   * per measurement cost no-op tasks on a one-thread pool ~15 µs each, ratio 0.91 against 0.96.)
+   * last turn are not in them yet. (Reading them at once means restarting the GC profiler, which
+   * costs far more than its call: doing it per measurement cost no-op tasks on a one-thread pool
+   * ~15 µs each, ratio 0.91 against 0.96.)
    */
   heapNow(): HeapSplit {
     let young = 0;
