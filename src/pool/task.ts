@@ -101,10 +101,11 @@ export function createTask(input: unknown, opts: RunOptions, source: NeedSource,
 
 /**
  * Gives a task that declared no need the one learned for its name so far, if any. Called when it
- * is created and again each time it is decided while held: a task submitted before its name was
+ * is created, each time it is decided while held, and when a task sent ahead is placed (the pool
+ * then adjusts the process reservation it made when sending): a task submitted before its name was
  * learned would otherwise reserve nothing however long it waits (measured: leaky tasks held while
  * the first runs were learned went in with no reservation, filled their workers to the limit, and
- * killed them). Never once its need is reserved (from the start until it settles or is pulled back).
+ * killed them). Never otherwise once its need is reserved (until it settles or is pulled back).
  */
 export function learnNeed(task: Task, source: NeedSource): void {
   if (task.estimate !== 'none' && task.estimate !== 'learned') return;

@@ -245,13 +245,12 @@ export class WorkerRegistry {
    * task. A hot worker (live at the mark) always is.
    */
   worthRecycling(worker: TrackedWorker, need: number): boolean {
-    const reading = this.reading(worker);
-    if (reading.live === undefined) return false;
-    const ceiling = this.#water.high * reading.limit;
-    if (reading.live >= ceiling) return true;
-    const fresh = this.#read(worker).fresh;
+    const { live, limit, fresh } = this.#read(worker);
+    if (live === undefined) return false;
+    const ceiling = this.#water.high * limit;
+    if (live >= ceiling) return true;
     if (fresh === undefined) return false;
-    return reading.live + need >= ceiling && reading.live - fresh >= reading.limit / 8 && fresh + need < ceiling;
+    return live + need >= ceiling && live - fresh >= limit / 8 && fresh + need < ceiling;
   }
 
   /** Terminates a worker so that Piscina replaces it; it is never chosen again. */

@@ -27,6 +27,17 @@ interface SpaceRecord {
   spaceUsedSize: number;
 }
 
+/** Young and old bytes in use now (one `v8.getHeapSpaceStatistics()` call). */
+function generationsNow(): { young: number; old: number } {
+  let young = 0;
+  let old = 0;
+  for (const space of v8.getHeapSpaceStatistics()) {
+    if (YOUNG_SPACES.has(space.space_name)) young += space.space_used_size;
+    else old += space.space_used_size;
+  }
+  return { young, old };
+}
+
 /** Young and old bytes in use from a GCProfiler record's space list. */
 function split(spaces: readonly SpaceRecord[]): { young: number; old: number } {
   let young = 0;
@@ -117,12 +128,7 @@ export class IsolateTracker {
    * ~15 µs each, ratio 0.91 against 0.96.)
    */
   heapNow(): HeapSplit {
-    let young = 0;
-    let old = 0;
-    for (const space of v8.getHeapSpaceStatistics()) {
-      if (YOUNG_SPACES.has(space.space_name)) young += space.space_used_size;
-      else old += space.space_used_size;
-    }
+    const { young, old } = generationsNow();
     return { young, old, lastScavenge: this.#lastScavenge, scavenges: this.#scavenges, freedByMajorGcs: this.#freedByMajorGcs, lowestLive: this.#lowestLive };
   }
 
@@ -137,12 +143,7 @@ export class IsolateTracker {
    * 1–2.5 µs (one `v8.getHeapSpaceStatistics()` call): for the slow path, not every submission.
    */
   retained(): number {
-    let young = 0;
-    let old = 0;
-    for (const space of v8.getHeapSpaceStatistics()) {
-      if (YOUNG_SPACES.has(space.space_name)) young += space.space_used_size;
-      else old += space.space_used_size;
-    }
+    const { young, old } = generationsNow();
     return old + young * this.#survival;
   }
 
