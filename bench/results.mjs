@@ -22,14 +22,33 @@ if (decision) {
   lines.push('## Cost of a decision (`bench/decision.mjs`)', '', table(['call', 'ns per call (median)', '× v8.getHeapStatistics()'], decision.results.map((r) => [r.name, r.nsPerCall, r.ofGetHeapStatistics])), '');
 }
 if (overhead) {
+  const others = overhead.contenders.filter((name) => name !== 'raw Piscina' && name !== 'GatedPool');
+  const rate = (c) => `${c.perSecond} (${c.ratio})`;
   lines.push(
-    '## Overhead against raw Piscina (`bench/overhead.mjs`)',
+    '## Overhead against raw Piscina and other pools (`bench/overhead.mjs`)',
     '',
-    `Pool sizes: one thread per CPU (${overhead.cpus}: the workers take every CPU, so the main thread's work — the gate's included — competes with them) and one CPU left to the main thread; both contenders get the same size. Per round both are measured with tinybench, the order alternating; the ratio is the median of per-round ratios, with their range (the run-to-run noise). CPU: time of all the process's threads per task over the same batches (median of rounds); the ~1 ms CPU task's own millisecond is in both.`,
+    `Measured on ${overhead.cpus} × ${overhead.cpuModel ?? 'CPU'}, Node ${overhead.node}, ${overhead.date.slice(0, 10)}, ${overhead.rounds} round(s)${overhead.quick ? ' — **quick mode: a smoke check, not a measurement**' : ''}. Every pool runs the same task functions with the same number of threads (minThreads = maxThreads). Per round each pool is measured with tinybench, the order rotating; ratios to raw Piscina are medians of per-round ratios, with their range (the run-to-run noise). Main-thread CPU: ${overhead.mainCpuSource}. Bound: main-thread CPU when its CPU per task × tasks/s is near 1 s/s; machine CPU when all CPUs are busy (other processes included); worker CPU when the workers are busy; else hand-off latency. Targets for GatedPool: tasks/s ≥ ${overhead.targets.throughputRatioMin.noop} × raw on no-op, ≥ ${overhead.targets.throughputRatioMin.cpu} × raw on ~1 ms CPU; main-thread CPU per task ≤ ${overhead.targets.mainCpuRatioMax} × raw.`,
     '',
     table(
-      ['threads', 'workload', 'rounds', 'raw Piscina (tasks/s)', 'GatedPool (tasks/s)', 'GatedPool / raw (range of rounds)', 'CPU µs/task raw', 'CPU µs/task GatedPool'],
-      overhead.results.map((r) => [r.threads ?? overhead.threads, r.workload, r.rounds, r.rawPerSecond, r.gatedPerSecond, r.ratioMin === undefined ? r.ratio : `${r.ratio} (${r.ratioMin}–${r.ratioMax})`, r.rawCpuMicrosPerTask ?? '—', r.gatedCpuMicrosPerTask ?? '—']),
+      ['threads', 'scenario', 'raw Piscina (tasks/s)', 'GatedPool (tasks/s)', 'GatedPool / raw (range)', 'main µs/task raw', 'main µs/task GatedPool (× raw)', 'process µs/task raw / GatedPool', ...others.map((name) => `${name} (tasks/s, × raw)`), 'bound raw', 'bound GatedPool', 'targets met'],
+      overhead.results.map((r) => {
+        const raw = r.contenders['raw Piscina'];
+        const gated = r.contenders.GatedPool;
+        return [
+          r.threads,
+          r.label,
+          raw.perSecond,
+          gated.perSecond,
+          `${gated.ratio} (${gated.ratioMin}–${gated.ratioMax})`,
+          raw.mainCpuMicrosPerTask,
+          `${gated.mainCpuMicrosPerTask} (${gated.mainCpuRatio})`,
+          `${raw.processCpuMicrosPerTask} / ${gated.processCpuMicrosPerTask}`,
+          ...others.map((name) => rate(r.contenders[name])),
+          raw.bound,
+          gated.bound,
+          `${r.gatedTargets.throughputMet ? 'rate ✓' : 'rate ✗'} ${r.gatedTargets.mainCpuMet ? 'CPU ✓' : 'CPU ✗'}`,
+        ];
+      }),
     ),
     '',
   );

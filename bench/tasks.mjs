@@ -1,4 +1,6 @@
-// Task module for the benchmarks.
+// Task module for the benchmarks. Every pool in bench/overhead.mjs runs these very functions:
+// Piscina, GatedPool and tinypool load this module by name; poolifier and workerpool register
+// them from bench/workers/.
 export function noop(input) {
   return input;
 }

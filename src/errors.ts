@@ -117,6 +117,21 @@ export class WorkerCrashError extends HeapgateError {
   }
 }
 
+/**
+ * Workers started for the task kept dying before they were ready (a throwing `--import`, a module
+ * that cannot load, limits a worker cannot start with). The last failure is the `cause`.
+ */
+export class WorkerStartError extends HeapgateError {
+  /** How many starts failed in a row. */
+  readonly attempts: number;
+
+  constructor(attempts: number, cause: unknown) {
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    super('ERR_WORKER_START', `${attempts} workers in a row died before they were ready${why}`, { cause });
+    this.attempts = attempts;
+  }
+}
+
 /** The pool is closing or destroyed and accepts no new tasks; or it was destroyed while the task was held. */
 export class PoolClosedError extends HeapgateError {
   constructor(message = 'the pool is closed') {

@@ -9,12 +9,14 @@ export {
   TaskTooLargeError,
   AbortError,
   WorkerCrashError,
+  WorkerStartError,
   PoolClosedError,
   type Scope,
 } from './errors.js';
-export { decide, actionFor, nextPressure, fits, levelOf, measuredLevel, chooseWorker, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './gate.js';
+export { CgroupFileError } from './readings/cgroup-files.js';
+export { decide, actionFor, nextPressure, fits, levelOf, measuredLevel, chooseWorker, type Action, type Decision, type GateInput, type Reading, type WorkerReading, type WaterMarks } from './admission/gate.js';
 export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy } from './options.js';
-export type { PoolStats, CounterSnapshot } from './pool/stats.js';
-export type { Estimate } from './pool/estimates.js';
-export type { WorkerStats } from './pool/workers.js';
-export type { GatedPoolEvents } from './pool/events.js';
+export type { PoolStats, CounterSnapshot } from './accounting/counters.js';
+export type { Estimate } from './accounting/estimates.js';
+export type { WorkerStats } from './placement/workers.js';
+export type { GatedPoolEvents } from './events.js';

@@ -46,6 +46,12 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
    * tasks pass together before any has allocated — and exists to show that difference.
    */
   reservations?: boolean;
+  /**
+   * Slow start for unknown work (default true): a task whose name has no learned need and that
+   * declares no `memory` runs one at a time (per pool) until a run of its name has been measured;
+   * from then on the learned need governs. `false` admits unknown work by the readings alone.
+   */
+  slowStart?: boolean;
 }
 
 /** Options of one `run()`. */
@@ -88,6 +94,7 @@ export interface GateSettings {
   memoryLimit: number | 'auto' | false;
   cgroupRoot: string;
   reservations: boolean;
+  slowStart: boolean;
 }
 
 /** Defaults of the gate's own options. */
@@ -102,9 +109,18 @@ export const DEFAULTS = {
   memoryLimit: 'auto',
   cgroupRoot: '/sys/fs/cgroup',
   reservations: true,
+  slowStart: true,
 } as const satisfies Partial<GateSettings>;
 
-const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations']);
+const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations', 'slowStart']);
+
+/**
+ * The least each `resourceLimits` field may be (MB) when set: below these a worker cannot start
+ * (measured on Node 24: `maxOldGenerationSizeMb: 1` aborted the whole process, 4–8 MB workers
+ * died at start-up) or crashes the process (`stackSizeMb: 0.001` segfaulted it). 0 means Node's
+ * default and is allowed.
+ */
+export const MIN_RESOURCE_LIMITS_MB = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1, codeRangeSizeMb: 1, stackSizeMb: 1 } as const;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -179,6 +195,7 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
       memoryLimit: validateMemoryLimit(o.memoryLimit),
       cgroupRoot: validateCgroupRoot(o.cgroupRoot),
       reservations: validateBoolean('options.reservations', o.reservations, DEFAULTS.reservations),
+      slowStart: validateBoolean('options.slowStart', o.slowStart, DEFAULTS.slowStart),
     },
     piscina: piscina as PiscinaOptions,
   };
@@ -216,7 +233,10 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
   if (typeof limits !== 'object' || limits === null) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);
   for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
     const value = (limits as Record<string, unknown>)[key];
-    if (value !== undefined) expectNumber(`options.resourceLimits.${key}`, value, { min: 0 });
+    if (value === undefined) continue;
+    const mb = expectNumber(`options.resourceLimits.${key}`, value, { min: 0 });
+    const least = MIN_RESOURCE_LIMITS_MB[key];
+    if (mb !== 0 && mb < least) throw new RangeError(`options.resourceLimits.${key} must be 0 (Node's default) or at least ${least} MB, got ${mb}: a worker cannot start with less`);
   }
 }
 

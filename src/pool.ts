@@ -1,48 +1,60 @@
 /**
- * GatedPool: a queue in front, Piscina behind, and the dispatch loop between them.
+ * GatedPool: the held queue in front, Piscina behind, the gate between them.
  *
- * Data flows one way: `run()` → held queue → the gate decides on the latest readings → Piscina
- * (our balancer puts the task on the worker the gate chose) → the worker wrapper runs it and
- * publishes readings → result back → reservations released → the gate re-evaluates held tasks.
+ * One task's path: `run()` → `#admit` → the gate decides on the latest readings
+ * (`admission/gate.ts`) → `#start` charges the ledger and the dispatcher puts it on the chosen
+ * worker (`placement/dispatcher.ts`) → the worker runtime runs it and publishes readings
+ * (`worker/runtime.ts`) → `#answered` settles it, the ledger releases its charge, and the held
+ * queue is decided again (`#pump`).
  *
- * Piscina cannot hold a task safely (a balancer that returns `null` requeues it until some worker
- * frees up), so tasks wait here, not inside Piscina — except the few the dispatcher parks there:
- * one sent to a worker being started for it, or up to two waiting ahead for the next free worker
- * (see `pool/dispatcher.ts`).
+ * Invariants: heapgate owns every waiting task (Piscina only ever holds the one task sent to a
+ * worker being started for it); every task settles exactly once (`#settle`), and its charge is
+ * released exactly once (the ledger); a worker exists for the gate from Piscina's `workerCreate`
+ * until its `workerDestroy`.
  */
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { setEnvironmentData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { actionFor, decide, measuredLevel, scopesFit, type Decision, type GateInput } from './gate.js';
-import { AbortError, HeapgateError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, type Scope } from './errors.js';
-import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import { decide, type Decision, type GateInput } from './admission/gate.js';
+import { HeldQueue } from './admission/held-queue.js';
+import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
+import { Ledger } from './accounting/ledger.js';
+import { Estimates } from './accounting/estimates.js';
+import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting/counters.js';
+import { Dispatcher } from './placement/dispatcher.js';
+import { WorkerHygiene } from './placement/hygiene.js';
+import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
+import { defaultWorkerLimits } from './placement/worker-limits.js';
 import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
-import { MainScope, ProcessScope } from './pool/scopes.js';
-import { WorkerRegistry, type TrackedWorker } from './pool/workers.js';
-import { TaskCounters, type PoolStats } from './pool/stats.js';
-import { HeldQueue } from './pool/held-queue.js';
-import { createTask, learnNeed, type NeedSource, type Task } from './pool/task.js';
-import type { GatedPoolEvents } from './pool/events.js';
-import { Estimates } from './pool/estimates.js';
-import { Dispatcher, type DispatchTarget } from './pool/dispatcher.js';
-import type { ParkedFor } from './pool/parking.js';
-import { WorkerHygiene } from './pool/hygiene.js';
-import { defaultWorkerLimits } from './pool/worker-limits.js';
-import type { ResultEnvelope } from './pool/envelope.js';
+import { MainScope, ProcessScope } from './readings/scopes.js';
+import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
+import { AbortError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import type { GatedPoolEvents } from './events.js';
 
-const WRAPPER = new URL('./worker.js', import.meta.url).href;
+const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
+const MiB = 2 ** 20;
 /** Least time between two reads of the cgroup's memory.stat (or RSS). */
 const STAT_REFRESH_MS = 100;
-/**
- * Least time between two reads of the cgroup's usage: decisions within one millisecond share a
- * read. What a millisecond's staleness can hide is what the process writes in that time (measured:
- * 1–2 MiB per thread filling heap objects); admitted tasks' reservations count meanwhile.
- */
+/** Least time between two reads of the cgroup's usage: decisions within a millisecond share one. */
 const USAGE_REFRESH_MS = 1;
-/** Least time between two re-reads of the container limit. */
+/** Least time between two re-reads of the container limit, and of its event counters. */
 const LIMIT_REFRESH_MS = 5000;
+const COUNTERS_REFRESH_MS = 1000;
+/** Workers started for tasks that may die before they are ready, in a row, before those tasks fail. */
+const MAX_START_FAILURES = 3;
+/** Task names whose keys are kept (see `#keyFor`). */
+const MAX_KEYED_NAMES = 1000;
+const NO_OPTIONS: RunOptions = {};
+
+type Outcome = Exclude<keyof CounterSnapshot, 'submitted' | 'settled' | 'admitted' | 'held' | 'recycled' | 'nudges' | 'startFailures' | 'rejected'> | `rejected.${keyof CounterSnapshot['rejected']}`;
+
+let nextPoolId = 1;
 
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
@@ -52,79 +64,89 @@ const LIMIT_REFRESH_MS = 5000;
  */
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
+  readonly #poolId = nextPoolId++;
   readonly #piscina: Piscina;
   readonly #board: Board;
   readonly #workers: WorkerRegistry;
   readonly #main: MainScope;
   readonly #process: ProcessScope | undefined;
-  readonly #stopMainListener: () => void;
+  readonly #ledger = new Ledger();
   readonly #counters = new TaskCounters();
   readonly #estimates = new Estimates();
+  readonly #needSource: NeedSource;
   readonly #hygiene: WorkerHygiene;
   readonly #held: HeldQueue;
-  /** Tasks admitted (sent to Piscina) and not settled yet. */
-  readonly #active = new Set<Task>();
   readonly #dispatcher: Dispatcher;
+  /** Tasks admitted (charged and sent) and not settled yet. */
+  readonly #active = new Set<Task>();
+  /** Names with a learning run in flight (slow start). */
+  readonly #learning = new Set<string>();
+  /** Task keys per name, by flag combination. */
+  readonly #keys = new Map<string, (string | undefined)[]>();
+  /** The old-generation limit a worker is started with, bytes. */
+  readonly #workerLimit: number;
+  readonly #stopMainListener: () => void;
+  /** Why the head of the queue was last held for memory; cleared when a task starts. */
+  #blockedBy: MemoryPressureError | undefined;
+  #startFailures = 0;
+  #lastStartError: unknown;
   #pumping = false;
-  readonly #pumpSoon = (): void => this.#pump();
+  #pumpAgain = false;
+  #pumpScheduled = false;
+  readonly #pumpSoon = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
   #pollTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
-
-  readonly #needSource: NeedSource;
 
   /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
   constructor(options: GatedPoolOptions) {
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
-    this.#needSource = { defaultName: gate.name, reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
-    this.#held = new HeldQueue(
-      gate.maxWaitMs,
-      (task) => this.#expire(task),
-      (task) => this.#settleError(task, new AbortError(task.signal?.reason)),
-    );
+    this.#needSource = { reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
+    this.#held = new HeldQueue(gate.maxWaitMs, (task) => this.#expire(task));
     const water = { high: gate.highWater, low: gate.lowWater };
     const tracker = isolateTracker();
-    this.#main = new MainScope(tracker, water, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
+    this.#main = new MainScope(tracker, water, () => this.#ledger.main, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
       const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, usageRefreshMs: USAGE_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
       this.#process = new ProcessScope(
         monitor,
         water,
+        () => this.#ledger.process,
         (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }),
         () => this.#workers.materialized(),
       );
       if (monitor.source !== 'system') piscina.resourceLimits = defaultWorkerLimits(piscina, monitor.limit);
     }
+    const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
+    this.#workerLimit = askedMb > 0 ? askedMb * MiB : tracker.limit;
+    const maxThreads = Math.max(piscina.maxThreads ?? Math.ceil(availableParallelism() * 1.5), piscina.minThreads ?? 0);
+    this.#board = new Board(maxThreads * 2 + 2);
+    const settings: WorkerSettings = { board: this.#board.buffer, filename: gate.filename, highWater: gate.highWater };
+    // Workers read it when they start: set before Piscina starts any.
+    setEnvironmentData(settingsKey(this.#poolId), settings as never);
     this.#piscina = new Piscina({
       ...piscina,
-      filename: WRAPPER,
-      name: 'default',
-      loadBalancer: (task, workers) => this.#dispatcher.balance(task, workers) as (typeof workers)[number] | null,
+      filename: ENTRY,
+      name: this.#keyFor(gate.name, 0),
+      loadBalancer: (task, views) => this.#dispatcher.balance(task, views) as (typeof views)[number] | null,
     });
-    this.#board = new Board(this.#piscina.maxThreads * 2 + 2);
-    const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
-    const fallbackLimit = askedMb > 0 ? askedMb * 2 ** 20 : tracker.limit;
-    this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, fallbackLimit, {
-      onExit: (worker) => this.#onWorkerExit(worker),
-      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: measuredLevel(reading), limit: reading.limit }),
+    this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#workerLimit, {
+      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: reading.live ?? reading.used, limit: reading.limit }),
       onSample: () => this.#schedulePump(),
     });
-    this.#dispatcher = new Dispatcher(
-      this.#piscina,
-      this.#board,
-      this.#workers,
-      { filename: gate.filename, highWater: gate.highWater, maxWaitMs: gate.maxWaitMs, concurrentTasksPerWorker: gate.concurrentTasksPerWorker, processWatched: this.#process !== undefined },
-      {
-        placed: (task, workerId, parkedFor) => this.#placed(task, workerId, parkedFor),
-        answered: (task, error, value) => this.#finish(task, error, value),
-        relearn: (task) => this.#relearn(task),
-      },
-    );
+    this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
+      answered: (task, error, value) => this.#answered(task, error, value),
+      placed: (task, worker) => this.#placeOn(task, worker),
+      withdrawn: (task) => this.#withdrawn(task),
+    });
     this.#hygiene = new WorkerHygiene(this.#workers, {
-      collect: (worker) => this.#dispatcher.nudge(worker),
+      collect: (worker) => this.#dispatcher.nudge(worker, collectKey(this.#poolId)),
       onNudge: (worker) => {
         this.#counters.nudges++;
         this.emit('nudge', { threadId: worker.id });
@@ -133,11 +155,17 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#counters.recycled++;
         this.emit('recycle', { threadId: worker.id, live, limit });
       },
-      onAnswer: () => queueMicrotask(this.#pumpSoon),
+      onAnswer: () => {
+        this.#process?.monitor.forgetLive();
+        this.#schedulePump();
+      },
     });
-    for (const thread of this.#piscina.threads) this.#workers.add(thread);
-    this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view));
-    this.#piscina.on('error', (error: Error) => this.emit('workerError', error));
+    this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view.id));
+    this.#piscina.on('workerDestroy', (view: { id: number }) => this.#onWorkerDestroy(view.id));
+    this.#piscina.on('error', (error: Error) => {
+      this.#lastStartError = error;
+      this.emit('workerError', error);
+    });
     this.#stopMainListener = tracker.onMajorGc(() => this.#schedulePump());
   }
 
@@ -146,37 +174,32 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * result, the task's own error, or a typed heapgate error (see the README's errors table).
    */
   run(input: I, options?: RunOptions): Promise<O> {
-    let opts: RunOptions;
-    try {
-      opts = validateRunOptions(options);
-    } catch (error) {
-      return Promise.reject(error as Error);
+    let opts = NO_OPTIONS;
+    if (options !== undefined) {
+      try {
+        opts = validateRunOptions(options);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
     }
     const { promise, resolve, reject } = Promise.withResolvers<O>();
-    const task = createTask(input, opts, this.#needSource, resolve as (value: unknown) => void, reject);
+    const task = createTask(input, opts, opts.name ?? this.#settings.name, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
-    if (this.#closing || this.#destroyed) {
-      this.#settleError(task, new PoolClosedError());
-    } else if (task.signal?.aborted) {
-      this.#settleError(task, new AbortError(task.signal.reason));
-    } else if (this.#held.size === 0) {
-      if (!this.#tryStart(task)) this.#hold(task);
-    } else if (this.#settings.policy === 'reject' && this.#rejectIfPressure(task)) {
-      // rejected at once
-    } else {
-      this.#hold(task);
-    }
+    if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
+    else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
+    else this.#admit(task);
     return promise;
   }
 
-  /** A snapshot of every reading, reservation, queue and counter. */
+  /** A snapshot of every reading, reservation, queue and counter. No side effects. */
   stats(): PoolStats {
     return {
-      main: { ...this.#main.reading(Infinity), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
+      main: { ...this.#main.peek(), external: this.#main.tracker.snapshot().external, majorGcs: this.#main.tracker.majorGcs },
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
-      held: this.#held.size + this.#dispatcher.waitingAhead,
-      running: this.#active.size - this.#dispatcher.waitingAhead,
+      held: this.#held.size,
+      running: this.#active.size,
+      ledger: { open: this.#ledger.open, main: this.#ledger.main, process: this.#ledger.process },
       maxQueue: this.#settings.maxQueue,
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
@@ -194,300 +217,330 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return this.#closing;
   }
 
-  /** Rejects held tasks with `PoolClosedError`, stops running ones, and terminates the workers. */
+  /** Rejects held and running tasks with `PoolClosedError` and terminates the workers. */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (const task of [...this.#held]) this.#settleError(task, new PoolClosedError('the pool was destroyed while the task was held'));
-    // Running tasks are settled here, not left to Piscina's termination errors, so that they
-    // settle at once whatever the workers are doing; Piscina's later rejections find them settled.
-    for (const task of [...this.#active]) this.#finish(task, new PoolClosedError('the pool was destroyed while the task was running'), undefined);
+    for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was held'));
+    for (const task of [...this.#active]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was running'));
     this.#shutdown();
     await this.#piscina.destroy();
-    this.#notifyDrained();
   }
 
   // ---- admission -------------------------------------------------------------------------------
 
-  #gateInput({ need, mainNeed, external }: Task): GateInput {
+  #admit(task: Task): void {
+    if (task.signal) this.#listenForAbort(task);
+    if (this.#held.size === 0 && !this.#pumping) {
+      if (this.#tryStart(task) !== 'hold') return;
+    } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
+      return;
+    }
+    this.#hold(task);
+  }
+
+  #gateInput(task: Task): GateInput {
     return {
-      need,
-      mainNeed,
-      external,
+      need: task.heap,
+      mainNeed: task.main,
+      external: task.external,
       water: { high: this.#settings.highWater, low: this.#settings.lowWater },
-      main: this.#main.reading(mainNeed),
-      process: this.#process?.reading(need + external),
+      main: this.#main.reading(task.main),
+      process: this.#process?.reading(task.heap + task.external),
       workers: this.#workers.readings(),
-      canSpawn: this.#dispatcher.canSpawn(),
-      queuedAhead: this.#dispatcher.waitingAhead > 0,
-      workerLimit: this.#workers.largestLimit() || this.#main.tracker.limit,
+      canSpawn: this.#canSpawn(),
+      workerLimit: this.#workers.largestPublishedLimit() || this.#workerLimit,
     };
   }
 
-  /**
-   * Whether a task the gate answered `busy` for can be handed to Piscina now, to start on the next
-   * worker that frees: there is room ahead (nothing parked for a spawn, fewer than the limit waiting
-   * ahead, nothing Piscina queued unseen), workers exist and every one is busy (a free one that does
-   * not fit is the held queue's to tend), and the process and main isolate can take it now (its
-   * memory is reserved from here on). Piscina then starts it from its response handler the moment
-   * a worker frees, as it does its own queued tasks, without a round trip through the gate; the
-   * balancer still chooses the worker and checks that the task fits there.
-   */
-  #canSendAhead(task: Task, input: GateInput): boolean {
-    if (!this.#dispatcher.roomAhead() || input.workers.length === 0 || input.workers.some((worker) => worker.free) || !scopesFit(input)) return false;
-    // One that was not held yet must have room in the queue, as it would if it were held.
-    return task.state === 'held' || this.#held.size + this.#dispatcher.waitingAhead < this.#settings.maxQueue;
+  #canSpawn(): boolean {
+    return !this.#dispatcher.spawning && this.#startFailures < MAX_START_FAILURES && this.#piscina.threads.length < this.#piscina.maxThreads;
   }
 
-  /** Starts the task if the gate admits it, or settles it if the gate refuses for good. False: keep it held. */
-  #tryStart(task: Task): boolean {
-    if (task.state === 'held') learnNeed(task, this.#needSource);
-    const input = this.#gateInput(task);
-    const decision = decide(input);
-    const blockedByWorkers = decision.kind === 'busy' || (decision.kind === 'pressure' && decision.scope === 'worker');
-    if (blockedByWorkers && this.#hygiene.tend(task.need)) return false;
-    if (decision.kind === 'busy' && this.#canSendAhead(task, input)) {
-      this.#start(task, 'next');
+  /** Decides one task: started, settled (refused), or to be held. */
+  #tryStart(task: Task): 'started' | 'settled' | 'hold' {
+    if (task.state === 'held') {
+      if (this.#held.expired(task)) {
+        this.#expire(task);
+        return 'settled';
+      }
+      learnNeed(task, this.#needSource);
+    }
+    // Piscina holds the spawn: anything sent now would wait in its queue, unseen by the gate.
+    if (this.#dispatcher.spawning) return 'hold';
+    if (this.#startFailures >= MAX_START_FAILURES && this.#workers.size === 0) {
+      this.#settle(task, 'rejected.workerStart', new WorkerStartError(this.#startFailures, this.#lastStartError));
+      return 'settled';
+    }
+    // Slow start: one run at a time of a name whose need nobody knows yet.
+    if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.name)) return 'hold';
+    const decision = decide(this.#gateInput(task));
+    switch (decision.kind) {
+      case 'admit':
+        this.#start(task, decision.worker);
+        return 'started';
+      case 'too-large':
+        this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+        return 'settled';
+      case 'busy':
+        this.#hygiene.tend(task.heap);
+        return 'hold';
+      case 'pressure':
+        return this.#underPressure(task, decision);
+    }
+  }
+
+  /**
+   * A scope cannot take the task. Garbage is collected before it is called pressure: idle workers
+   * that block it, or that hold memory a GC may free while the process blocks it, are asked to
+   * collect, and the task waits for the outcome. Otherwise the policy decides.
+   */
+  #underPressure(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): 'settled' | 'hold' {
+    const error = this.#pressureError(decision, task);
+    task.lastPressure = error;
+    this.#blockedBy = error;
+    const relief = decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess();
+    if (relief || this.#settings.policy === 'wait') return 'hold';
+    this.#settle(task, 'rejected.pressure', error);
+    return 'settled';
+  }
+
+  /** Under policy 'reject', a task arriving behind held ones is refused at once under pressure. */
+  #refusedBehindHeld(task: Task): boolean {
+    if (this.#dispatcher.spawning) return false;
+    const decision = decide(this.#gateInput(task));
+    if (decision.kind === 'too-large') {
+      this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
       return true;
     }
-    const action = actionFor(decision, this.#settings.policy);
-    if (action === 'start' && decision.kind === 'admit') this.#start(task, decision.worker);
-    else if (action === 'reject') this.#refuse(task, decision);
-    else if (decision.kind === 'pressure') task.lastPressure = this.#pressureError(decision, task);
-    return action !== 'hold';
+    return decision.kind === 'pressure' && this.#underPressure(task, decision) === 'settled';
   }
 
-  /** Settles a task the gate refused: too large for good, or pressure under policy 'reject'. */
-  #refuse(task: Task, decision: Decision): void {
-    if (decision.kind === 'too-large') {
-      this.#counters.rejected.tooLarge++;
-      this.#settleError(task, new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
-    } else if (decision.kind === 'pressure') {
-      this.#counters.rejected.pressure++;
-      this.#settleError(task, this.#pressureError(decision, task));
+  #hold(task: Task): void {
+    if (this.#held.size >= this.#settings.maxQueue) {
+      this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue));
+      return;
     }
+    this.#held.push(task);
+    this.#counters.held++;
+    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, scope: task.lastPressure?.scope });
+    this.#updatePolling();
   }
 
-  /** Under policy 'reject' a task that arrives behind held (busy-waiting) ones is refused at once under pressure. */
-  #rejectIfPressure(task: Task): boolean {
-    const decision = decide(this.#gateInput(task));
-    if (decision.kind !== 'pressure' && decision.kind !== 'too-large') return false;
-    // As at the head of the queue: idle workers that block it are tended, and while that may make
-    // room soon the task waits instead of being refused. (Without it, leaky workers under
-    // 'reject' were sometimes never recycled in a run, and every later task was refused.)
-    if (decision.kind === 'pressure' && decision.scope === 'worker' && this.#hygiene.tend(task.need)) return false;
-    this.#refuse(task, decision);
-    return true;
+  /** Decides the held tasks, head first, until one has to stay held. Not re-entrant. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        for (const task of this.#held) {
+          if (this.#tryStart(task) === 'hold') break;
+        }
+      } while (this.#pumpAgain && this.#held.size > 0);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#updatePolling();
   }
 
-  /** A task waited `maxWaitMs` without starting. */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(this.#pumpSoon);
+  }
+
   #expire(task: Task): void {
-    this.#counters.rejected.timeout++;
-    this.#settleError(task, new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure));
+    this.#settle(task, 'rejected.timeout', new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure ?? this.#blockedBy));
   }
 
   #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
     return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name });
   }
 
-  #hold(task: Task): void {
-    if (this.#held.size + this.#dispatcher.waitingAhead >= this.#settings.maxQueue) {
-      this.#counters.rejected.queueFull++;
-      this.#settleError(task, new QueueFullError(this.#settings.maxQueue));
-      return;
-    }
-    this.#held.push(task);
-    this.#countHold(task, task.lastPressure?.scope);
-    this.#updatePolling();
-  }
+  // ---- placement -------------------------------------------------------------------------------
 
-  /** The dispatch loop: admits held tasks in order while the gate allows (tending blocking workers on the way). */
-  #pump(): void {
-    if (this.#pumping || this.#destroyed) return;
-    this.#pumping = true;
-    try {
-      for (const task of this.#held) {
-        if (this.#nothingCanStart()) break;
-        if (!this.#tryStart(task)) break;
-      }
-      this.#dispatcher.pullBackIfStranded(this.#workers.anyFree());
-    } finally {
-      this.#pumping = false;
-    }
-    this.#updatePolling();
-    if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
-  }
-
-  /**
-   * Whether no held task could start now, whatever the readings say: as many tasks as may wait
-   * ahead for the next free worker already do, or one is parked for a spawn (so none can be sent
-   * ahead or started on a new worker), and no worker can take one more. The held tasks are decided
-   * again when a worker frees; deciding them now (a few µs each, on the thread that hands tasks
-   * out) would only say "busy".
-   */
-  #nothingCanStart(): boolean {
-    return !this.#dispatcher.roomAhead() && !this.#workers.anyFree();
-  }
-
-  #schedulePump(): void {
-    if (this.#held.size > 0) queueMicrotask(this.#pumpSoon);
-  }
-
-  // ---- dispatch to Piscina -----------------------------------------------------------------------
-
-  #start(task: Task, target: DispatchTarget): void {
-    const wasHeld = task.state === 'held';
-    if (wasHeld) this.#held.delete(task);
-    task.state = typeof target === 'number' ? 'running' : 'parked';
-    this.#active.add(task);
-    this.#main.reserved += task.mainNeed;
-    if (this.#process) this.#process.reserved += task.need + task.external;
-    if (target !== 'next') {
-      this.#admitted(task, target);
-    } else if (!wasHeld) {
-      // Admitted (and the 'admit' event) when a worker takes it; held until then.
-      this.#countHold(task, undefined);
-    }
-    this.#dispatcher.send(task, target);
-    // Running work is sampled (busy workers) on the poll timer, also when it was admitted straight from run().
-    this.#updatePolling();
-  }
-
-  /** Counts a task as held and tells listeners (`scope`: the memory pressure that held it, if any). */
-  #countHold(task: Task, scope: Scope | undefined): void {
-    this.#counters.held++;
-    // Per task, on the thread that hands tasks out: the event object is made only when listened to.
-    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.need, scope });
-  }
-
-  #admitted(task: Task, worker: number | 'spawn'): void {
-    this.#counters.admitted++;
-    // Per task, on the thread that hands tasks out: the event object is made only when listened to.
-    if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.need, worker });
-  }
-
-  /**
-   * A task sent ahead takes the need learned since, before the balancer places it: its process
-   * reservation follows (its worker's is made at placement). Without it the tasks sent ahead while
-   * the first runs of a name were learned ran with no reservation at all.
-   */
-  #relearn(task: Task): void {
-    const before = task.need + task.external;
-    learnNeed(task, this.#needSource);
-    if (this.#process) this.#process.reserved += task.need + task.external - before;
-  }
-
-  /** The balancer put `task` on a worker: it runs there now, its need reserved on that worker. */
-  #placed(task: Task, workerId: number, parkedFor: ParkedFor | undefined): void {
-    if (parkedFor) queueMicrotask(this.#pumpSoon);
-    if (parkedFor === 'next') this.#admitted(task, workerId);
+  /** The gate admitted `task`: charge it and send it to its worker (or one started for it). */
+  #start(task: Task, target: number | 'spawn'): void {
+    if (task.state === 'held') this.#held.delete(task);
+    this.#blockedBy = undefined;
     task.state = 'running';
-    task.worker = this.#workers.get(workerId);
-    if (task.worker) {
-      task.worker.reserved += task.need;
-      task.worker.processReserved.heap += task.need;
-      task.worker.processReserved.external += task.external;
-      task.worker.running++;
-      task.worker.placed++;
-      task.worker.nudged = false;
-    }
-  }
-
-  #finish(task: Task, error: unknown, value: unknown): void {
-    if (task.state === 'settled') return;
-    const pulledBack = this.#dispatcher.forget(task, error);
-    this.#active.delete(task);
-    this.#main.reserved -= task.mainNeed;
-    if (this.#process) this.#process.reserved -= task.need + task.external;
-    const worker = task.worker;
-    if (worker) {
-      worker.reserved -= task.need;
-      worker.processReserved.heap -= task.need;
-      worker.processReserved.external -= task.external;
-      worker.running--;
-    }
-
-    if (pulledBack && !this.#destroyed) {
-      // Pulled back from a stranded park, or its wait ran out while it waited ahead: it never ran.
-      // It goes back to the head of the queue, unless its deadline has passed.
-      if (pulledBack === 'spawn') this.#counters.admitted--;
-      if (performance.now() - task.submittedAt >= this.#settings.maxWaitMs) {
-        this.#expire(task);
-        return;
+    task.learning = this.#settings.slowStart && task.estimate === 'none';
+    if (task.learning) this.#learning.add(task.name);
+    this.#active.add(task);
+    this.#counters.admitted++;
+    const worker = target === 'spawn' ? undefined : this.#workers.get(target);
+    task.charge = this.#ledger.charge(task, undefined);
+    const key = this.#keyFor(task.name, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
+    try {
+      if (worker) {
+        this.#placeOn(task, worker);
+        this.#dispatcher.place(task, worker, key);
+      } else {
+        this.#dispatcher.spawn(task, key);
       }
-      this.#held.unshift(task);
-      queueMicrotask(this.#pumpSoon);
+    } catch (error) {
+      if (task.worker) task.worker.running--;
+      this.#settle(task, 'failed', error);
       return;
     }
+    if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, worker: target });
+  }
+
+  /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
+  #placeOn(task: Task, worker: TrackedWorker): void {
+    task.worker = worker;
+    task.order = ++worker.placed;
+    worker.running++;
+    worker.nudged = false;
+    if (task.charge) this.#ledger.place(task.charge, worker);
+  }
+
+  /** The spawn came back unrun (its worker died starting, or it did not fit where offered). */
+  #withdrawn(task: Task): void {
+    if (task.state !== 'running') return;
+    this.#active.delete(task);
+    if (task.learning) this.#learning.delete(task.name);
+    task.learning = false;
+    if (task.charge) this.#ledger.release(task.charge);
+    task.charge = undefined;
+    this.#counters.admitted--;
+    this.#held.unshift(task);
+    this.#schedulePump();
+  }
+
+  /** The task key for `name` with flag bits (1 credit, 2 off-heap, 4 measure), made once per name and flags. */
+  #keyFor(name: string, bits: number): string {
+    let keys = this.#keys.get(name);
+    if (!keys) {
+      if (this.#keys.size >= MAX_KEYED_NAMES) this.#keys.delete(this.#keys.keys().next().value as string);
+      keys = [];
+      this.#keys.set(name, keys);
+    }
+    return (keys[bits] ??= taskKey(this.#poolId, name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0 }));
+  }
+
+  // ---- settlement ------------------------------------------------------------------------------
+
+  /** Piscina answered for a task that ran (or was sent): learn from it, settle it, decide again. */
+  #answered(task: Task, error: unknown, value: unknown): void {
+    const worker = task.worker;
+    if (worker) worker.running--;
     if (error === undefined) {
-      this.#counters.completed++;
-      const { v, m } = value as ResultEnvelope;
-      if (m) this.#estimates.record(task.name, m);
-      this.#settle(task, () => task.resolve(v));
+      if (worker) this.#learn(task, worker);
+      this.#settle(task, 'completed', value);
     } else {
-      this.#settleError(task, this.#classify(task, error, worker));
+      const [outcome, reason] = this.#classify(task, error, worker);
+      this.#settle(task, outcome, reason);
     }
     this.#pump();
   }
 
-  #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): unknown {
-    if (task.signal?.aborted) return new AbortError(task.signal.reason);
-    if (this.#destroyed) return new PoolClosedError('the pool was destroyed while the task was running');
+  /** Records the task's measured growth when its worker measured this very run. */
+  #learn(task: Task, worker: TrackedWorker): void {
+    const measured = this.#board.readMeasure(worker.id);
+    if (measured && measured.order === task.order) this.#estimates.record(task.name, measured);
+  }
+
+  #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
+    if (task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal.reason)];
+    if (this.#destroyed) return ['rejected.closed', new PoolClosedError('the pool was destroyed while the task was running')];
     const code = (error as { code?: unknown } | null)?.code;
-    if (worker?.dead || code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      this.#counters.crashed++;
-      return new WorkerCrashError(task.name, worker?.id, error);
+    if (worker?.gone || code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      const why = worker?.stopReason === 'task-aborted' ? new Error('the worker was stopped because another task running on it was aborted', { cause: error }) : error;
+      return ['crashed', new WorkerCrashError(task.name, worker?.id, why)];
     }
-    this.#counters.failed++;
-    return error;
+    return ['failed', error];
   }
 
-  #settleError(task: Task, error: unknown): void {
-    if (error instanceof AbortError && task.state !== 'settled') this.#counters.rejected.aborted++;
-    if (error instanceof PoolClosedError && task.state !== 'settled') this.#counters.rejected.closed++;
-    this.#settle(task, () => task.reject(error));
-    if (error instanceof HeapgateError) this.emit('reject', error);
-  }
-
-  #settle(task: Task, settle: () => void): void {
+  /** Settles a task once: counts its outcome, releases its charge, and resolves or rejects it. */
+  #settle(task: Task, outcome: Outcome, result: unknown): void {
     if (task.state === 'settled') return;
     if (task.state === 'held') this.#held.delete(task);
     task.state = 'settled';
-    this.#counters.settled++;
-    settle();
+    task.unlisten?.();
+    if (task.charge) this.#ledger.release(task.charge);
+    if (this.#active.delete(task) && task.learning) this.#learning.delete(task.name);
+    this.#count(outcome);
+    if (outcome === 'completed') task.resolve(result);
+    else {
+      task.reject(result);
+      if (outcome.startsWith('rejected.') && this.listenerCount('reject') > 0) this.emit('reject', result as never);
+    }
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
+  }
+
+  #count(outcome: Outcome): void {
+    this.#counters.settled++;
+    if (outcome === 'completed' || outcome === 'failed' || outcome === 'crashed') this.#counters[outcome]++;
+    else this.#counters.rejected[outcome.slice('rejected.'.length) as keyof CounterSnapshot['rejected']]++;
+  }
+
+  #listenForAbort(task: Task): void {
+    const signal = task.signal as AbortSignal;
+    const onAbort = (): void => {
+      if (task.state === 'held' || task.state === 'new') {
+        this.#settle(task, 'rejected.aborted', new AbortError(signal.reason));
+      } else if (task.state === 'running') {
+        // Piscina stops the worker it runs on: the other tasks there learn why.
+        if (task.worker) task.worker.stopReason ??= 'task-aborted';
+        task.abortInPiscina?.(signal.reason);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    task.unlisten = () => signal.removeEventListener('abort', onAbort);
   }
 
   // ---- workers, polling, shutdown ----------------------------------------------------------------
 
-  #onWorkerCreate(view: { id: number }): void {
-    const thread = this.#piscina.threads.find((candidate) => candidate.threadId === view.id);
+  #onWorkerCreate(id: number): void {
+    const thread = this.#piscina.threads.find((candidate) => candidate.threadId === id);
     if (thread) this.#workers.add(thread);
+    this.#startFailures = 0;
     this.#schedulePump();
   }
 
-  #onWorkerExit(worker: TrackedWorker): void {
-    if (!worker.retiring) this.emit('workerExit', { threadId: worker.id });
-    queueMicrotask(this.#pumpSoon);
+  #onWorkerDestroy(id: number): void {
+    const removed = this.#workers.remove(id);
+    if (removed.length === 0) {
+      // A worker that never became ready: if it was started for the spawn, the spawn comes back.
+      if (this.#dispatcher.spawning && !this.#closing && !this.#destroyed) {
+        this.#startFailures++;
+        this.#counters.startFailures++;
+        this.#dispatcher.withdrawSpawn();
+      }
+      return;
+    }
+    for (const worker of removed) {
+      if (worker.stopReason !== 'recycled' && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
+    }
+    this.#schedulePump();
   }
 
   #updatePolling(): void {
-    const needed = this.#held.size > 0 || this.#active.size > 0;
-    if (needed && !this.#pollTimer && !this.#destroyed) {
-      this.#pollTimer = setInterval(() => {
-        this.#process?.monitor.refreshLimit(performance.now());
-        this.#workers.sampleBusy();
-        this.#pump();
-      }, this.#settings.pollIntervalMs);
+    const needed = (this.#held.size > 0 || this.#active.size > 0) && !this.#destroyed;
+    if (needed && !this.#pollTimer) {
+      this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);
     } else if (!needed && this.#pollTimer) {
       clearInterval(this.#pollTimer);
       this.#pollTimer = undefined;
     }
-    // Held tasks must keep the process alive until they settle; running ones are kept by Piscina.
+    // Held tasks keep the process alive until they settle; running ones are kept by Piscina.
     if (this.#pollTimer) {
       if (this.#held.size > 0) this.#pollTimer.ref();
       else this.#pollTimer.unref();
     }
+  }
+
+  #poll(): void {
+    const now = performance.now();
+    this.#process?.monitor.refreshLimit(now);
+    this.#process?.monitor.refreshCounters(now, COUNTERS_REFRESH_MS);
+    this.#workers.sampleBusy();
+    this.#pump();
   }
 
   #notifyDrained(): void {
@@ -502,8 +555,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#stopMainListener();
     this.#process?.monitor.close();
     this.#held.close();
-    this.#dispatcher.close();
+    setEnvironmentData(settingsKey(this.#poolId), undefined);
   }
 }
-
-

@@ -1,7 +1,7 @@
 // The decision table of the pure gate, with injected readings: every tier, every scope, both
 // policies, hysteresis. No timers, no workers: these are the rules themselves.
 import { describe, expect, it } from 'vitest';
-import { actionFor, chooseWorker, decide, fits, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/gate.js';
+import { actionFor, chooseWorker, decide, fits, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
 
 const MB = 2 ** 20;
 const water = { high: 0.8, low: 0.6 };
@@ -115,10 +115,6 @@ describe('decide: scopes, workers, spawning', () => {
     ['off-heap need counts in the process only: fits a small worker heap', { need: 1 * MB, external: 60 * MB, process: reading({ limit: 1000 * MB }), workers: [worker(1, { limit: 16 * MB, used: 1 * MB, live: 1 * MB })] }, { kind: 'admit', worker: 1 }],
     ['off-heap need too large for the process', { external: 60 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 60 * MB, capacity: 48 * MB }],
     ['off-heap need refused by a process near its mark', { external: 30 * MB, process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],
-    ['tasks queued ahead: a free fitting worker is not taken, busy (its turn comes after theirs)', { queuedAhead: true }, { kind: 'busy' }],
-    ['tasks queued ahead, process without room for the task, a worker free, not under pressure: busy', { queuedAhead: true, process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB }, { kind: 'busy' }],
-    ['tasks queued ahead, process under pressure: pressure', { queuedAhead: true, process: reading({ used: 75 * MB, live: 75 * MB, underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
-    ['tasks queued ahead, too large: still refused at once', { queuedAhead: true, need: 80 * MB, main: reading({ limit: 1000 * MB }) }, { kind: 'too-large', scope: 'worker', need: 80 * MB, capacity: 80 * MB }],
     ['too large is judged against the largest worker or a fresh one: not too large, spawn', { need: 90 * MB, workerLimit: 200 * MB, main: reading({ limit: 1000 * MB }), canSpawn: true }, { kind: 'admit', worker: 'spawn' }],
   ];
   for (const [name, over, expected] of table) {

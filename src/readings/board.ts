@@ -7,9 +7,11 @@
  * under a sequence lock: the writer makes the sequence odd, writes, makes it even again; a reader
  * retries while the sequence is odd or changed under it.
  *
- * A slot has two sections, each written whole: the isolate's readings ({@link Board.write}, at
- * task end and after major GCs) and, while the worker runs tasks, how far it has grown since it
- * went busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between).
+ * A slot has three sections, each written whole: the isolate's readings ({@link Board.write}, at
+ * task end and after major GCs); while the worker runs tasks, how far it has grown since it went
+ * busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between); and
+ * the growth of the last task it ran alone ({@link Board.writeMeasure}, before its result goes
+ * back, so the main side finds it when the result arrives).
  */
 import type { IsolateSnapshot } from './isolate.js';
 
@@ -18,7 +20,10 @@ const SEQ = 1;
 const HEADER_INT32S = 2;
 const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'fresh', 'updatedAt'] as const;
 const BUSY_FIELDS = ['baseHeap', 'heap', 'baseExternal', 'external', 'resident', 'since', 'at', 'ended', 'tasks'] as const;
-const FLOATS = FIELDS.length + BUSY_FIELDS.length;
+const MEASURE_FIELDS = ['order', 'heap', 'external'] as const;
+const BUSY_OFFSET = FIELDS.length;
+const MEASURE_OFFSET = FIELDS.length + BUSY_FIELDS.length;
+const FLOATS = MEASURE_OFFSET + MEASURE_FIELDS.length;
 const SLOT_BYTES = HEADER_INT32S * 4 + FLOATS * 8;
 const READ_ATTEMPTS = 8;
 
@@ -57,6 +62,14 @@ export interface BusyReading {
   ended: number;
   /** Tasks the worker had started in all when this was written. */
   tasks: number;
+}
+
+/** The growth of one task that ran alone on its worker, bytes. */
+export interface Measurement {
+  /** Which task this was to start on the worker (1, 2, …; nudges count). */
+  order: number;
+  heap: number;
+  external: number;
 }
 
 /** A view of the board; both sides construct one over the same buffer. */
@@ -118,12 +131,23 @@ export class Board {
 
   /** Writes the busy section of `slot` (worker side). */
   writeBusy(slot: number, busy: BusyReading): void {
-    this.#writeLocked(slot, FIELDS.length, [busy.baseHeap, busy.heap, busy.baseExternal, busy.external, busy.resident, busy.since, busy.at, busy.ended, busy.tasks]);
+    this.#writeLocked(slot, BUSY_OFFSET, [busy.baseHeap, busy.heap, busy.baseExternal, busy.external, busy.resident, busy.since, busy.at, busy.ended, busy.tasks]);
+  }
+
+  /** Writes the measure section of `slot` (worker side). */
+  writeMeasure(slot: number, measurement: Measurement): void {
+    this.#writeLocked(slot, MEASURE_OFFSET, [measurement.order, measurement.heap, measurement.external]);
+  }
+
+  /** The last measurement `threadId` published, or `undefined`. */
+  readMeasure(threadId: number): Measurement | undefined {
+    const measured = this.#readLocked(threadId, MEASURE_OFFSET, (field) => ({ order: field(0), heap: field(1), external: field(2) }));
+    return measured && measured.order > 0 ? measured : undefined;
   }
 
   /** The busy period `threadId` last published (ended or not), or `undefined` when it never had one. */
   readBusy(threadId: number): BusyReading | undefined {
-    const busy = this.#readLocked(threadId, FIELDS.length, (field) => ({
+    const busy = this.#readLocked(threadId, BUSY_OFFSET, (field) => ({
       baseHeap: field(0),
       heap: field(1),
       baseExternal: field(2),

@@ -35,6 +35,8 @@ export interface ProcessMonitorOptions {
 /** What `stats()` reports of the process scope. */
 export interface ProcessStats {
   source: LimitSource;
+  /** What usage is read from now: the cgroup's charge, or RSS (no cgroup, or its files failed). */
+  measuredBy: 'cgroup' | 'rss';
   /** The cgroup directory, when there is one. */
   cgroup: string | undefined;
   cgroupVersion: 1 | 2 | undefined;
@@ -68,6 +70,8 @@ export class ProcessMonitor {
   #usageReadAt = -Infinity;
   #rss = 0;
   #rssReadAt = -Infinity;
+  #counters: ContainerCounters = {};
+  #countersReadAt = -Infinity;
 
   /** Throws `CgroupFileError` when a cgroup file holds a malformed value. */
   constructor(options: ProcessMonitorOptions) {
@@ -145,27 +149,45 @@ export class ProcessMonitor {
     }
   }
 
+  /** What is known now, from cached values only (no file is read). */
   stats(): ProcessStats {
     return {
       source: this.#source,
+      measuredBy: this.#reader ? 'cgroup' : 'rss',
       cgroup: this.#location?.dir,
       cgroupVersion: this.#location?.version,
       limitFrom: this.#limitFrom,
-      counters: this.#counters(),
+      counters: { ...this.#counters },
     };
+  }
+
+  /** The next `live()` re-reads the non-reclaimable figure (memory may have been freed since). */
+  forgetLive(): void {
+    this.#liveReadAt = -Infinity;
+  }
+
+  /** The usage and non-reclaimable figures last read (no file is read). */
+  cached(): { used: number; live: number | undefined } {
+    return { used: this.#reader ? this.#usage : this.#rss, live: this.#live };
+  }
+
+  /**
+   * Re-reads the cgroup's event counters when older than `everyMs` (called from the pool's poll
+   * timer, never from `stats()`). A counters file that cannot be read or parsed warns once and
+   * keeps the last counters: it says nothing about usage, so the usage reader stays.
+   */
+  refreshCounters(now: number, everyMs: number): void {
+    if (!this.#reader || now - this.#countersReadAt < everyMs) return;
+    this.#countersReadAt = now;
+    try {
+      this.#counters = this.#reader.counters();
+    } catch (error) {
+      warnOnce('HEAPGATE_CGROUP_UNREADABLE', `heapgate: reading the cgroup's event counters failed (${(error as Error).message}); keeping the last ones`);
+    }
   }
 
   close(): void {
     this.#reader?.close();
-  }
-
-  #counters(): ContainerCounters {
-    try {
-      return this.#reader?.counters() ?? {};
-    } catch (error) {
-      this.#dropReader(error);
-      return {};
-    }
   }
 
   #readLimit(now: number): void {

@@ -23,12 +23,19 @@
  */
 import v8 from 'node:v8';
 import { isolateTracker, type HeapSplit } from '../readings/isolate.js';
-import type { Growth } from '../pool/envelope.js';
 
 const SAMPLE_MS = 10;
 /** Runs of a task name measured in full before measuring at most one per {@link SAMPLE_GAP_MS}. */
 const MEASURE_FIRST = 8;
 const SAMPLE_GAP_MS = 50;
+/** Task names whose sampling state is kept; the least recently measured is dropped first. */
+const MAX_NAMES = 256;
+
+/** What a task grew while it ran alone on its worker: the peak above its starting point, bytes. */
+export interface Growth {
+  heap: number;
+  external: number;
+}
 
 type HeapStatsWithExternal = v8.HeapInfo & { external_memory?: number };
 
@@ -55,12 +62,9 @@ export function shouldMeasure(name: string): boolean {
   const now = performance.now();
   const measured = measuredByName.get(name);
   if (measured && measured.runs >= MEASURE_FIRST && now - measured.at < SAMPLE_GAP_MS) return false;
-  if (measured) {
-    measured.runs++;
-    measured.at = now;
-  } else {
-    measuredByName.set(name, { runs: 1, at: now });
-  }
+  measuredByName.delete(name);
+  measuredByName.set(name, { runs: (measured?.runs ?? 0) + 1, at: now });
+  if (measuredByName.size > MAX_NAMES) measuredByName.delete(measuredByName.keys().next().value as string);
   return true;
 }
 

@@ -5,10 +5,11 @@
  * only after {@link MIN_SAMPLES} runs, with a {@link MARGIN} on top for peaks the 10 ms sampling
  * missed. A one-off spike fades by half in about 7 runs; a steady need is kept.
  */
-import type { Growth } from './envelope.js';
+import type { Growth } from '../worker/growth-meter.js';
 
 const DECAY = 0.9;
-const MIN_SAMPLES = 3;
+/** Runs measured before a name's need is used: the first one (until then it runs alone, see the pool's slow start). */
+const MIN_SAMPLES = 1;
 const MARGIN = 1.25;
 /** Names kept at most (the oldest learned is dropped first): task names are usually few. */
 const MAX_NAMES = 1000;

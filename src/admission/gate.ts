@@ -3,8 +3,8 @@
  * No timers, no I/O, no clock: everything it needs is in its arguments, so it can be tested
  * exhaustively with injected readings and called on the hot path for the cost of a few compares.
  */
-import type { Scope } from './errors.js';
-import type { Policy } from './options.js';
+import type { Scope } from '../errors.js';
+import type { Policy } from '../options.js';
 
 /** What the gate knows about one scope: an isolate (main or a worker) or the process. */
 export interface Reading {
@@ -70,13 +70,6 @@ export interface GateInput {
   workers: readonly WorkerReading[];
   /** Whether the pool may start one more worker (a fresh isolate) for this task. */
   canSpawn: boolean;
-  /**
-   * Whether tasks already handed to the pool for the next free worker are ahead of this one: it
-   * cannot start before they do, so it waits its turn (`busy`) rather than take a free worker or be
-   * refused for memory they have reserved. Measured: without it, under `reject`, tasks arriving
-   * while a free worker had not yet taken those were refused for the process at 0.5 of its limit.
-   */
-  queuedAhead?: boolean;
   /** The old-generation limit in bytes a fresh worker gets. */
   workerLimit: number;
 }
@@ -157,7 +150,7 @@ export function fits(reading: Reading, need: number, high: number): boolean {
  *
  * A process or main scope that cannot take the task refuses it (pressure) when the task could
  * otherwise start now, or when the scope is under pressure. When the task has to wait anyway — for
- * a busy worker, or behind tasks queued ahead of it — and the scope is not under pressure, the
+ * a busy worker — and the scope is not under pressure, the
  * answer is `busy`: the task is decided again when it can start, and by then the finished task's
  * memory has left the scope. Counting it now would refuse work for memory about to be released.
  */
@@ -171,10 +164,9 @@ export function decide(input: GateInput): Decision {
   const blocked = blockingScope(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
   if (blocked) {
-    const waitsAnyway = input.queuedAhead === true || (!best && !input.canSpawn && anyFitsLater);
+    const waitsAnyway = !best && !input.canSpawn && anyFitsLater;
     return waitsAnyway && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
   }
-  if (input.queuedAhead) return { kind: 'busy' };
   if (best) return { kind: 'admit', worker: best.id };
   if (input.canSpawn) return { kind: 'admit', worker: 'spawn' };
   if (anyFitsLater) return { kind: 'busy' };
@@ -182,15 +174,6 @@ export function decide(input: GateInput): Decision {
   const leastLoaded = leastLoadedWorker(input.workers);
   if (!leastLoaded) return { kind: 'busy' };
   return pressure('worker', leastLoaded);
-}
-
-/**
- * Whether the process and the main isolate can both take the task now, whatever the workers say.
- * A task the gate answers `busy` for may then be handed to the pool to start on the next worker
- * that frees: from then on its memory is reserved in those scopes.
- */
-export function scopesFit(input: GateInput): boolean {
-  return blockingScope(input, input.water.high) === undefined;
 }
 
 /** The first of the process and the main isolate that cannot take the task now, if any. */

@@ -1,5 +1,5 @@
 /** The events a GatedPool emits, with their payloads. */
-import type { HeapgateError, Scope } from '../errors.js';
+import type { HeapgateError, Scope } from './errors.js';
 
 export interface GatedPoolEvents {
   /** A task was sent to a worker (`'spawn'`: to a worker being started for it). */
@@ -14,7 +14,7 @@ export interface GatedPoolEvents {
   nudge: [info: { threadId: number }];
   /** An idle worker was terminated because its live heap stayed above the high-water mark. */
   recycle: [info: { threadId: number; live: number; limit: number }];
-  /** A worker exited without the gate asking (crash, out of memory, idle timeout, abort). */
+  /** A worker went away without the gate asking (crash, out of memory, idle timeout, a running task aborted). */
   workerExit: [info: { threadId: number }];
   /** Piscina reported a worker error that no task was waiting on. */
   workerError: [error: Error];

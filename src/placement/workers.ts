@@ -1,12 +1,18 @@
 /**
- * The workers the gate knows of: one record per live Piscina worker, its reservations, its
- * pressure state, and its readings merged from the board (published by the worker itself) and,
- * on Node >= 22.16, from `worker.getHeapStatistics()` samples taken from the main thread while it
- * is busy. Worker identity is the Node `Worker` object: its `exit` event is the one reliable end.
+ * The workers the gate knows of: one record per worker Piscina has ready, its reservations (kept
+ * by the ledger), its pressure state, and its readings merged from the board (published by the
+ * worker itself) and, on Node >= 22.16, from `worker.getHeapStatistics()` samples taken from the
+ * main thread while it is busy.
+ *
+ * Invariant: a record exists from Piscina's `workerCreate` (the worker is ready) until Piscina's
+ * `workerDestroy` (it is being terminated, crashed or reaped) — never longer: Piscina stops a
+ * worker at once (e.g. when a running task is aborted), and Node's `exit` comes later. Only the
+ * board slot is kept until `exit`, since the thread may still write it until then.
  */
 import type { Worker } from 'node:worker_threads';
-import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../gate.js';
+import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
 import type { Board } from '../readings/board.js';
+import type { Account } from '../accounting/ledger.js';
 
 const MiB = 2 ** 20;
 /**
@@ -17,26 +23,28 @@ const MiB = 2 ** 20;
  */
 const THREAD_FAULT_ALLOWANCE = MiB;
 
+/** Why a worker went away, when the pool knows. */
+export type StopReason = 'recycled' | 'task-aborted' | 'crashed' | 'reaped';
+
 /** One worker's record. */
-export interface TrackedWorker {
+export interface TrackedWorker extends Account {
   readonly id: number;
   readonly thread: Worker;
-  /** Tasks the gate put on it that have not settled. */
+  /** Tasks and nudges the gate put on it that have not answered. */
   running: number;
-  /** Tasks placed on it in all (compared with the count it publishes: which have started). */
+  /** Tasks and nudges placed on it in all: the order number of the last one (see the worker runtime). */
   placed: number;
-  reserved: number;
   underPressure: boolean;
   /** Being terminated by the gate (recycled): never chosen again. */
   retiring: boolean;
   /** Asked to collect since it last ran a task: its readings are as fresh as they get. */
   nudged: boolean;
-  /** It emitted `'error'` or exited: tasks still on it failed because of that. */
-  dead: boolean;
+  /** Piscina destroyed it: tasks still on it failed because of that. */
+  gone: boolean;
+  /** Why it went away, once `gone`. */
+  stopReason: StopReason | undefined;
   sample: { used: number; external: number; at: number } | undefined;
   sampling: boolean;
-  /** Process bytes reserved by the tasks running on it: their heap needs and off-heap needs. */
-  processReserved: { heap: number; external: number };
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
 }
@@ -53,8 +61,6 @@ export interface WorkerStats extends WorkerReading {
 
 /** Callbacks into the pool. */
 export interface RegistryHooks {
-  /** A worker exited (crash, recycle, idle timeout, abort). */
-  onExit(worker: TrackedWorker): void;
   /** A worker entered or left pressure. */
   onPressure(worker: TrackedWorker, reading: WorkerReading): void;
   /** A fresh sample arrived. */
@@ -80,10 +86,10 @@ export class WorkerRegistry {
     this.#hooks = hooks;
   }
 
-  /** Starts tracking a worker of the pool (once; later calls for the same thread are ignored). */
-  add(thread: Worker): void {
+  /** Starts tracking a worker Piscina reports ready (once; later calls for the same thread are ignored). */
+  add(thread: Worker): TrackedWorker | undefined {
     const id = thread.threadId;
-    if (id < 0 || this.#workers.has(id)) return;
+    if (id < 0 || this.#workers.has(id)) return undefined;
     const record: TrackedWorker = {
       id,
       thread,
@@ -93,22 +99,42 @@ export class WorkerRegistry {
       underPressure: false,
       retiring: false,
       nudged: false,
-      dead: false,
+      gone: false,
+      stopReason: undefined,
       sample: undefined,
       sampling: false,
       processReserved: { heap: 0, external: 0 },
       publishedLimit: undefined,
     };
     this.#workers.set(id, record);
-    thread.on('error', () => {
-      record.dead = true;
-    });
-    thread.once('exit', () => {
-      record.dead = true;
-      this.#workers.delete(id);
-      this.#board.release(id);
-      this.#hooks.onExit(record);
-    });
+    thread.once('exit', () => this.#board.release(id));
+    return record;
+  }
+
+  /**
+   * Piscina destroyed a worker (`workerDestroy`): its record goes at once. Piscina's view reports
+   * thread id -1 once the thread has died, so such a view matches the records whose `Worker`
+   * reports -1 too. Returns the records removed: none means a worker that never became ready.
+   */
+  remove(viewId: number): TrackedWorker[] {
+    const removed: TrackedWorker[] = [];
+    if (viewId >= 0) {
+      const record = this.#workers.get(viewId);
+      if (record) removed.push(record);
+    } else {
+      for (const record of this.#workers.values()) if (record.thread.threadId < 0) removed.push(record);
+    }
+    for (const record of removed) {
+      record.gone = true;
+      record.stopReason ??= record.retiring ? 'recycled' : record.running > 0 ? 'crashed' : 'reaped';
+      this.#workers.delete(record.id);
+    }
+    return removed;
+  }
+
+  /** Every tracked worker. */
+  all(): IterableIterator<TrackedWorker> {
+    return this.#workers.values();
   }
 
   /** How many workers are tracked (started and not exited). */
@@ -120,10 +146,10 @@ export class WorkerRegistry {
     return this.#workers.get(id);
   }
 
-  /** The largest old-generation limit any known worker has, or 0. */
-  largestLimit(): number {
+  /** The largest old-generation limit a worker has published, or 0 when none has. */
+  largestPublishedLimit(): number {
     let largest = 0;
-    for (const worker of this.#workers.values()) largest = Math.max(largest, worker.publishedLimit ?? this.#read(worker).limit);
+    for (const worker of this.#workers.values()) largest = Math.max(largest, worker.publishedLimit ?? 0);
     return largest;
   }
 
@@ -131,7 +157,7 @@ export class WorkerRegistry {
   readings(): WorkerReading[] {
     const out: WorkerReading[] = [];
     for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.dead) continue;
+      if (worker.retiring || worker.gone) continue;
       out.push(this.reading(worker));
     }
     return out;
@@ -150,11 +176,24 @@ export class WorkerRegistry {
     return reading;
   }
 
-  /** Every worker's readings, for `stats()`. */
+  /** Every worker's readings, for `stats()`: pressure flags as last decided, no side effects. */
   stats(): WorkerStats[] {
     return [...this.#workers.values()].map((worker) => {
       const read = this.#read(worker);
-      return { ...this.reading(worker), running: worker.running, external: read.external, updatedAt: read.updatedAt };
+      return {
+        id: worker.id,
+        used: read.used,
+        live: read.live,
+        retained: read.retained,
+        limit: read.limit,
+        reserved: worker.reserved,
+        underPressure: worker.underPressure,
+        free: worker.running < this.#capacityOf(worker),
+        fresh: worker.nudged,
+        running: worker.running,
+        external: read.external,
+        updatedAt: read.updatedAt,
+      };
     });
   }
 
@@ -197,41 +236,48 @@ export class WorkerRegistry {
   }
 
   /**
-   * The worker to place a task needing `need` heap bytes on, among those Piscina offers, by the
-   * gate's own choice. Free is what Piscina counts: a worker may still count here as running a
-   * task whose result Piscina holds and is about to hand over (that task's reservation still
-   * counts, which errs safe).
+   * The worker to place a task needing `need` heap bytes on, among those Piscina offers (its ready
+   * workers), by the gate's own choice: free by the gate's count, and fits.
    */
-  choosePlacement(offered: readonly { id: number; currentUsage: number }[], need: number): number | undefined {
-    // Only workers Piscina counts as free are read (none, mostly, when a queued task is offered).
+  choosePlacement(offered: readonly { id: number }[], need: number): number | undefined {
     const candidates: WorkerReading[] = [];
     for (const view of offered) {
       const worker = this.#workers.get(view.id);
-      if (!worker || worker.retiring || worker.dead || view.currentUsage >= this.#capacityOf(worker)) continue;
+      if (!worker || worker.retiring || worker.gone || worker.running >= this.#capacityOf(worker)) continue;
       candidates.push({ ...this.reading(worker), free: true });
     }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
 
-  /** Whether every worker has claimed its slot on the board. */
-  allOnBoard(): boolean {
-    for (const id of this.#workers.keys()) if (this.#board.slotOf(id) === -1) return false;
-    return true;
-  }
-
   /** Whether some worker can take one more task now (not full, not retiring, alive). */
   anyFree(): boolean {
     for (const worker of this.#workers.values()) {
-      if (!worker.retiring && !worker.dead && worker.running < this.#capacityOf(worker)) return true;
+      if (!worker.retiring && !worker.gone && worker.running < this.#capacityOf(worker)) return true;
     }
     return false;
+  }
+
+  /**
+   * Idle workers, not collected since their last task, that hold at least `minBytes` a full GC
+   * may free: off-heap bytes (Buffers whose objects may be garbage) and heap above the live figure
+   * (or, before the first major GC, above what the worker carried fresh).
+   */
+  idleHoldingGarbage(minBytes: number): TrackedWorker[] {
+    const found: TrackedWorker[] = [];
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.gone || worker.running > 0 || worker.nudged) continue;
+      const { used, live, fresh, external } = this.#read(worker);
+      const heapGarbage = Math.max(0, used - (live ?? fresh ?? used));
+      if (external + heapGarbage >= minBytes) found.push(worker);
+    }
+    return found;
   }
 
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
   idleNotFitting(need: number): TrackedWorker[] {
     const stuck: TrackedWorker[] = [];
     for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.dead || worker.running > 0) continue;
+      if (worker.retiring || worker.gone || worker.running > 0) continue;
       if (!fits(this.reading(worker), need, this.#water.high)) stuck.push(worker);
     }
     return stuck;
@@ -263,7 +309,7 @@ export class WorkerRegistry {
   sampleBusy(): void {
     for (const worker of this.#workers.values()) {
       const thread = worker.thread as ThreadWithSampling;
-      if (worker.sampling || worker.dead || worker.running === 0 || typeof thread.getHeapStatistics !== 'function') continue;
+      if (worker.sampling || worker.gone || worker.running === 0 || typeof thread.getHeapStatistics !== 'function') continue;
       worker.sampling = true;
       // Stamped when asked: the answer reflects a moment after this, so anything the worker
       // publishes later (at task end) correctly wins over it.

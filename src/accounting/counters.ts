@@ -1,7 +1,7 @@
 /** Counters and the shape of `GatedPool.stats()`. */
 import type { Policy } from '../options.js';
-import type { Reading } from '../gate.js';
-import type { WorkerStats } from './workers.js';
+import type { Reading } from '../admission/gate.js';
+import type { WorkerStats } from '../placement/workers.js';
 import type { ProcessStats } from '../readings/process.js';
 import type { Estimate } from './estimates.js';
 
@@ -9,7 +9,10 @@ import type { Estimate } from './estimates.js';
 export interface CounterSnapshot {
   /** Tasks given to `run()`. */
   submitted: number;
-  /** Tasks that settled (resolved or rejected); equals `submitted` once the pool is idle. */
+  /**
+   * Tasks that settled (resolved or rejected): equals `submitted` once the pool is idle, and
+   * always `completed + failed + crashed` plus every `rejected` reason.
+   */
   settled: number;
   /** Tasks the gate sent to a worker. */
   admitted: number;
@@ -25,8 +28,10 @@ export interface CounterSnapshot {
   recycled: number;
   /** Idle workers asked to collect before the gate held, refused or recycled because of them. */
   nudges: number;
-  /** Tasks the gate refused, by reason. */
-  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number };
+  /** Workers that died before they were ready (started for a task). */
+  startFailures: number;
+  /** Tasks the gate refused or ended without running, by reason. */
+  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number; workerStart: number };
 }
 
 /** Mutable counters; `snapshot()` copies them. */
@@ -40,7 +45,8 @@ export class TaskCounters implements CounterSnapshot {
   crashed = 0;
   recycled = 0;
   nudges = 0;
-  rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0 };
+  startFailures = 0;
+  rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0 };
 
   snapshot(): CounterSnapshot {
     return { ...this, rejected: { ...this.rejected } };
@@ -63,6 +69,8 @@ export interface PoolStats {
   held: number;
   /** Tasks admitted and not settled yet. */
   running: number;
+  /** The reservation ledger: charges not released yet, and what they reserve in the main isolate and the process. */
+  ledger: { open: number; main: number; process: number };
   maxQueue: number;
   policy: Policy;
   counters: CounterSnapshot;

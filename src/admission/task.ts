@@ -1,0 +1,108 @@
+/**
+ * One submitted task, from `run()` until it settles.
+ *
+ * States: `held` (in the pool's queue) → `running` (placed on a worker, or sent to a worker being
+ * started for it) → `settled`; or straight from `new`/`held` to `settled` (refused, timed out,
+ * aborted, closed). A `running` task goes back to `held` only when the spawn it was sent as is
+ * taken back before any worker ran it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Transferable } from 'node:worker_threads';
+import type { MemoryPressureError } from '../errors.js';
+import type { RunOptions } from '../options.js';
+import type { TrackedWorker } from '../placement/workers.js';
+import type { Charge } from '../accounting/ledger.js';
+import type { Growth } from '../worker/growth-meter.js';
+
+export interface Task {
+  input: unknown;
+  transferList: readonly Transferable[] | undefined;
+  name: string;
+  /** Heap bytes needed, declared or learned: on its worker and in the process. */
+  heap: number;
+  /** Heap bytes counted in the main isolate: the declared heap need only. */
+  main: number;
+  /** Off-heap bytes, declared or learned: in the process only. */
+  external: number;
+  /** Where the need comes from. `none`: nothing declared or learned yet for its name. */
+  estimate: 'declared' | 'learned' | 'none' | 'off';
+  signal: AbortSignal | undefined;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  /** `performance.now()` at `run()`: the wait deadline counts from here. */
+  submittedAt: number;
+  state: 'new' | 'held' | 'running' | 'settled';
+  /** What it reserved, from admission until it settles (released exactly once, by the ledger). */
+  charge: Charge | undefined;
+  /** The worker it runs on. */
+  worker: TrackedWorker | undefined;
+  /** Its order number on that worker (see the worker runtime's `started`). */
+  order: number;
+  /** Its name had no need known when it started: this run is measured to learn it (slow start). */
+  learning: boolean;
+  /** Why it was last held, when memory pressure was the reason. */
+  lastPressure: MemoryPressureError | undefined;
+  /** Removes the pool's abort listener from `signal`. */
+  unlisten: (() => void) | undefined;
+  /** Aborts it inside Piscina when the user's signal does not reach Piscina itself (a spawn). */
+  abortInPiscina: ((reason: unknown) => void) | undefined;
+}
+
+/** How a task's memory need is chosen. */
+export interface NeedSource {
+  /** Whether needs are reserved at all (the `reservations` option). */
+  reservations: boolean;
+  /** The learned need for a task name, if known. */
+  learned(name: string): Growth | undefined;
+}
+
+/** A new task. Its need: declared in `run()`, else learned from earlier runs of its name, else none. */
+export function createTask(input: unknown, opts: RunOptions, name: string, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+  const task: Task = {
+    input,
+    transferList: opts.transferList,
+    name,
+    heap: 0,
+    main: 0,
+    external: 0,
+    estimate: 'none',
+    signal: opts.signal,
+    resolve,
+    reject,
+    submittedAt: performance.now(),
+    state: 'new',
+    charge: undefined,
+    worker: undefined,
+    order: 0,
+    learning: false,
+    lastPressure: undefined,
+    unlisten: undefined,
+    abortInPiscina: undefined,
+  };
+  const memory = opts.memory;
+  if (!source.reservations) {
+    task.estimate = 'off';
+  } else if (memory !== undefined) {
+    task.heap = typeof memory === 'number' ? memory : (memory.heap ?? 0);
+    task.external = typeof memory === 'number' ? 0 : (memory.external ?? 0);
+    task.main = task.heap;
+    task.estimate = 'declared';
+  } else {
+    learnNeed(task, source);
+  }
+  return task;
+}
+
+/**
+ * Gives a task that declared no need the one learned for its name so far, if any. Called when it
+ * is created and each time it is decided while held: a task submitted before its name was learned
+ * would otherwise reserve nothing however long it waits. Never once it has been charged.
+ */
+export function learnNeed(task: Task, source: NeedSource): void {
+  if ((task.estimate !== 'none' && task.estimate !== 'learned') || task.charge) return;
+  const learned = source.learned(task.name);
+  if (!learned) return;
+  task.heap = learned.heap;
+  task.external = learned.external;
+  task.estimate = 'learned';
+}

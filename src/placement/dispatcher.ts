@@ -1,0 +1,174 @@
+/**
+ * Hands placed tasks to Piscina, onto the worker the gate chose, through Piscina's load balancer.
+ *
+ * Invariant: Piscina holds no task of ours in its queue, except the one task sent to a worker
+ * being started for it (the spawn). While a spawn is pending nothing else is sent (Piscina would
+ * queue it unseen by the balancer); the pool holds everything else. The spawn carries a withdrawal
+ * signal, so it can always be taken back: when the worker started for it dies before it is ready,
+ * or when Piscina offers it to a worker it does not fit.
+ */
+import { EventEmitter } from 'node:events';
+import type { Piscina } from 'piscina';
+import type { Task } from '../admission/task.js';
+import type { TrackedWorker, WorkerRegistry } from './workers.js';
+
+/** The part of Piscina's worker view the balancer reads. */
+export interface PiscinaWorkerView {
+  readonly id: number;
+}
+
+/** What the dispatcher reports to the pool. */
+export interface DispatchHooks {
+  /** Piscina answered for a task placed on a worker: its result, or an error. */
+  answered(task: Task, error: unknown, value: unknown): void;
+  /** The spawn was placed on `worker` (by Piscina's drain, once a worker was ready for it). */
+  placed(task: Task, worker: TrackedWorker): void;
+  /** The spawn was taken back before it ran: it goes back to the head of the held queue. */
+  withdrawn(task: Task): void;
+}
+
+/**
+ * An abort signal shaped as Piscina's emitter form (`once('abort')`, `aborted`, `reason`): an
+ * `AbortController`'s EventTarget listener costs Piscina more per task.
+ */
+class Withdrawal extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  withdraw(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
+/** The task sent to a worker being started for it. */
+interface Spawn {
+  task: Task;
+  withdrawal: Withdrawal;
+  /** Piscina's id for it, learned when the balancer first sees it. */
+  piscinaId: number | undefined;
+  /** Taken back on our side (not the user's abort): its rejection is not an answer. */
+  withdrawn: boolean;
+}
+
+/** Sent synchronously through `Piscina.run()`: where the balancer must put it. */
+type Target = { kind: 'worker'; id: number; placed: boolean } | { kind: 'spawn'; spawn: Spawn };
+
+export class Dispatcher {
+  readonly #piscina: Piscina;
+  readonly #workers: WorkerRegistry;
+  readonly #hooks: DispatchHooks;
+  #target: Target | undefined;
+  #spawn: Spawn | undefined;
+
+  constructor(piscina: Piscina, workers: WorkerRegistry, hooks: DispatchHooks) {
+    this.#piscina = piscina;
+    this.#workers = workers;
+    this.#hooks = hooks;
+  }
+
+  /** Whether a task waits in Piscina for a worker being started for it. */
+  get spawning(): boolean {
+    return this.#spawn !== undefined;
+  }
+
+  /** Runs `task` on `worker` now (the gate chose it; it is free). */
+  place(task: Task, worker: TrackedWorker, key: string): void {
+    const target: Target = { kind: 'worker', id: worker.id, placed: false };
+    const answer = this.#run(task.input, key, task.transferList, task.signal, target);
+    // The target is always among Piscina's ready workers (the registry holds only those), so it is
+    // placed; were it not, Piscina would hold it, and nothing of ours may wait there unseen.
+    if (!target.placed) throw new Error(`heapgate: internal error: worker ${worker.id} was not among Piscina's ready workers`);
+    answer.then(
+      (value) => this.#hooks.answered(task, undefined, value),
+      (error: unknown) => this.#hooks.answered(task, error, undefined),
+    );
+  }
+
+  /** Sends `task` to a worker being started for it (only while not {@link spawning}). */
+  spawn(task: Task, key: string): void {
+    const spawn: Spawn = { task, withdrawal: new Withdrawal(), piscinaId: undefined, withdrawn: false };
+    this.#spawn = spawn;
+    // The user's abort reaches Piscina through this signal (Piscina stops the worker if it runs).
+    task.abortInPiscina = (reason) => spawn.withdrawal.withdraw(reason);
+    const answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
+    answer.then(
+      (value) => this.#spawnAnswered(spawn, undefined, value),
+      (error: unknown) => this.#spawnAnswered(spawn, error, undefined),
+    );
+  }
+
+  /** Takes the pending spawn back before it runs (its worker died starting). */
+  withdrawSpawn(): void {
+    const spawn = this.#spawn;
+    if (!spawn) return;
+    spawn.withdrawn = true;
+    spawn.withdrawal.withdraw('worker start failed');
+  }
+
+  /**
+   * Sends a nudge (collect garbage, publish) to an idle worker; settles when it has answered.
+   * `undefined` when it cannot be sent now (a spawn is pending, or Piscina did not take it).
+   */
+  nudge(worker: TrackedWorker, key: string): Promise<unknown> | undefined {
+    if (this.#spawn) return undefined;
+    const withdrawal = new Withdrawal();
+    const target: Target = { kind: 'worker', id: worker.id, placed: false };
+    const answer = this.#run(undefined, key, undefined, withdrawal as unknown as AbortSignal, target);
+    if (target.placed) return answer;
+    withdrawal.withdraw('not placed');
+    answer.catch(() => undefined);
+    return undefined;
+  }
+
+  /** Piscina's load balancer. */
+  balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
+    const target = this.#target;
+    if (target?.kind === 'worker') {
+      for (const view of views) {
+        if (view.id === target.id) {
+          target.placed = true;
+          return view;
+        }
+      }
+      return null;
+    }
+    if (target?.kind === 'spawn') {
+      target.spawn.piscinaId = piscinaTask.taskId;
+      return null;
+    }
+    // Piscina's drain, offering what it holds: only ever the spawn.
+    const spawn = this.#spawn;
+    if (!spawn || spawn.piscinaId !== piscinaTask.taskId) return null;
+    const chosen = this.#workers.choosePlacement(views, spawn.task.heap);
+    const view = chosen === undefined ? undefined : views.find((candidate) => candidate.id === chosen);
+    const worker = chosen === undefined ? undefined : this.#workers.get(chosen);
+    if (!view || !worker) {
+      // A worker that frees while the new one starts, and cannot take it: taken back rather than
+      // left for Piscina to offer to every worker (it would start more workers meanwhile).
+      spawn.withdrawn = true;
+      spawn.withdrawal.withdraw('not placed');
+      return null;
+    }
+    this.#spawn = undefined;
+    this.#hooks.placed(spawn.task, worker);
+    return view;
+  }
+
+  #run(input: unknown, key: string, transferList: Task['transferList'], signal: AbortSignal | undefined, target: Target): Promise<unknown> {
+    this.#target = target;
+    try {
+      return this.#piscina.run(input, signal ? { name: key, transferList: transferList as never, signal } : { name: key, transferList: transferList as never });
+    } finally {
+      this.#target = undefined;
+    }
+  }
+
+  #spawnAnswered(spawn: Spawn, error: unknown, value: unknown): void {
+    if (this.#spawn === spawn) this.#spawn = undefined;
+    if (spawn.withdrawn && spawn.task.worker === undefined) this.#hooks.withdrawn(spawn.task);
+    else this.#hooks.answered(spawn.task, error, value);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The worker-side wrapper: makes the handler Piscina calls for each task key (see `task-key.ts`).
+ * A handler calls the user's export with the task's input as is and returns its result as is; the
+ * wrapper's own readings go on the shared board: the isolate's readings when a task ends and after
+ * each major GC, the busy period while tasks that reserve process memory run, and the growth of a
+ * task that ran alone (read by the main side when its result arrives).
+ *
+ * Invariant: `started` counts every task and nudge this worker received, in the order received,
+ * which is the order the main side placed them; a measurement carries that number.
+ */
+import { getEnvironmentData, threadId } from 'node:worker_threads';
+import { Board } from '../readings/board.js';
+import { isolateTracker, type IsolateSnapshot } from '../readings/isolate.js';
+import { GrowthMeter, shouldMeasure } from './growth-meter.js';
+import { BusyPeriod } from './busy-period.js';
+import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
+
+type TaskFunction = (input: unknown) => unknown;
+type Handler = (input: unknown) => unknown;
+
+/** One pool's settings in this worker (a worker serves one pool; a map keeps it honest). */
+interface PoolContext {
+  board: Board;
+  slot: number;
+  highWater: number;
+  module: Promise<Record<string, unknown>>;
+  filename: string;
+}
+
+const pools = new Map<number, PoolContext>();
+/** Tasks running in this worker now, and how many tasks and nudges it has received in all. */
+let running = 0;
+let started = 0;
+/** Open from the start of a task that reserves process memory until no task runs. */
+let busy: BusyPeriod | undefined;
+/** Heap in use just before the first task was called (see `BoardReading.fresh`). */
+let fresh: number | undefined;
+let publishing: PoolContext | undefined;
+
+function poolContext(poolId: number): PoolContext {
+  const known = pools.get(poolId);
+  if (known) return known;
+  const settings = getEnvironmentData(settingsKey(poolId)) as WorkerSettings | undefined;
+  if (!settings) throw new Error(`heapgate: no settings for pool ${poolId} in this worker`);
+  const board = new Board(settings.board);
+  const context: PoolContext = {
+    board,
+    slot: board.claim(threadId),
+    highWater: settings.highWater,
+    module: import(settings.filename) as Promise<Record<string, unknown>>,
+    filename: settings.filename,
+  };
+  pools.set(poolId, context);
+  if (!publishing) {
+    publishing = context;
+    isolateTracker().onMajorGc(() => publish());
+    publish();
+  }
+  return context;
+}
+
+/** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
+function publish(snapshot = isolateTracker().snapshot()): void {
+  if (!publishing || publishing.slot === -1) return;
+  // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
+  // limit, `used` (which it never exceeds) stands in for it.
+  const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
+  publishing.board.write(publishing.slot, { ...snapshot, retained, fresh, updatedAt: Date.now() });
+}
+
+/** Off-heap growth during one task above which its end collects before publishing. */
+const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
+
+/**
+ * At the end of a task, before the result goes back, so that the readings the gate sees next are
+ * true: when off-heap memory grew by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the
+ * Buffers the task dropped, and a major GC follows when that was not enough (their objects had
+ * outlived a GC during the task and only a major GC frees them); when the heap in use is above the
+ * mark and the last live figure does not already show the worker full, a full GC measures it.
+ */
+function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> | undefined {
+  const ceiling = highWater * isolateTracker().limit;
+  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
+  const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
+  const atEnd = isolateTracker().snapshot();
+  if (!sweep(atEnd) && !measure(atEnd)) {
+    publish(atEnd);
+    return undefined;
+  }
+  return collectThenPublish(sweep, measure);
+}
+
+async function collectThenPublish(sweep: (snapshot: IsolateSnapshot) => boolean, measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
+  const tracker = isolateTracker();
+  // What a finished task allocated can stay reachable until the event loop turns once.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (sweep(tracker.snapshot())) tracker.collect('minor');
+  if (sweep(tracker.snapshot()) || measure(tracker.snapshot())) tracker.collect('major');
+  publish();
+}
+
+/** A nudge: collect garbage and publish fresh readings. */
+async function collectNow(): Promise<void> {
+  started++;
+  // Let the worker run what it scheduled first (with Piscina's `atomics: 'sync'` a worker can take
+  // this message without its event loop turning since the last task), then collect.
+  await new Promise((resolve) => setImmediate(resolve));
+  isolateTracker().collect('major');
+  publish();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function pick(value: unknown, name: string): TaskFunction | undefined {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  const found = (value as Record<string, unknown>)[name];
+  return typeof found === 'function' ? (found as TaskFunction) : undefined;
+}
+
+/** The user's export `name`: a named export, a property of the default export, or the default export itself for `'default'`. */
+function exportOf(mod: Record<string, unknown>, name: string, filename: string): TaskFunction {
+  const fn = pick(mod, name) ?? pick(mod.default, name) ?? (name === 'default' && typeof mod.default === 'function' ? (mod.default as TaskFunction) : undefined);
+  if (!fn) throw new TypeError(`task module ${filename} has no function export named '${name}'`);
+  return fn;
+}
+
+/** One task's bookkeeping, from its start until its result goes back. */
+interface Run {
+  context: PoolContext;
+  externalAtStart: number;
+  order: number;
+  meter: GrowthMeter | undefined;
+}
+
+function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
+  const atStart = isolateTracker().snapshot();
+  const order = ++started;
+  running++;
+  // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
+  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, atStart, () => started);
+  if (flags.offHeap) busy?.trackResidency();
+  const meter = running === 1 && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
+  return { context, externalAtStart: atStart.external, order, meter };
+}
+
+/** Publishes the task's growth when it ran alone on this worker (attributable only then). */
+function measured(run: Run): void {
+  const growth = run.meter?.stop();
+  if (growth && started === run.order && running === 1 && run.context.slot !== -1) {
+    run.context.board.writeMeasure(run.context.slot, { order: run.order, heap: growth.heap, external: growth.external });
+  }
+}
+
+/** Ends the task's bookkeeping; a promise only when garbage is collected before the result goes back. */
+function end(run: Run): Promise<void> | undefined {
+  run.meter?.stop();
+  if (--running === 0) {
+    busy?.end();
+    busy = undefined;
+  }
+  return publishAfterTask(run.context.highWater, run.externalAtStart);
+}
+
+function failed(run: Run, error: unknown): never | Promise<never> {
+  const collecting = end(run);
+  if (!collecting) throw error;
+  return collecting.then(() => Promise.reject(error as Error));
+}
+
+async function completeAsync(run: Run, returned: PromiseLike<unknown>): Promise<unknown> {
+  busy?.watch();
+  try {
+    const value = await returned;
+    measured(run);
+    return value;
+  } finally {
+    await end(run);
+  }
+}
+
+/**
+ * Calls the task and returns its result. A synchronous task's result goes back as a plain value
+ * (Piscina awaits whatever it gets): no promise of the wrapper's own.
+ */
+function complete(run: Run, fn: TaskFunction, input: unknown): unknown {
+  fresh ??= isolateTracker().snapshot().used;
+  let result: unknown;
+  try {
+    const returned = fn(input);
+    if (isThenable(returned)) return completeAsync(run, returned);
+    result = returned;
+    measured(run);
+  } catch (error) {
+    return failed(run, error);
+  }
+  const collecting = end(run);
+  return collecting ? collecting.then(() => result) : result;
+}
+
+/**
+ * The handler for a task key: a function, or a promise of one while the user's module loads
+ * (Piscina awaits it). It never rejects: a module that fails to load, or has no such export, gives
+ * a handler that fails each task with that error.
+ */
+export function handlerFor(key: string): Handler | Promise<Handler> {
+  const decoded = decodeKey(key);
+  if (!decoded) {
+    return () => {
+      throw new TypeError(`heapgate: '${key}' is not a task key`);
+    };
+  }
+  const context = poolContext(decoded.poolId);
+  if (decoded.kind === 'collect') return collectNow;
+  const { name, flags } = decoded;
+  const made = (fn: TaskFunction): Handler => (input) => complete(begin(context, name, flags), fn, input);
+  return context.module.then(
+    (mod) => {
+      try {
+        return made(exportOf(mod, name, context.filename));
+      } catch (error) {
+        return failing(context, name, flags, error);
+      }
+    },
+    (error: unknown) => failing(context, name, flags, error),
+  );
+}
+
+/** A handler that fails every task with `error`, keeping the order count and readings. */
+function failing(context: PoolContext, name: string, flags: TaskFlags, error: unknown): Handler {
+  return () => failed(begin(context, name, flags), error);
+}

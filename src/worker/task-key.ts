@@ -1,0 +1,67 @@
+/**
+ * The task key: what the pool sends as Piscina's per-run `name`, and so the only per-task data
+ * besides the input. Piscina posts `{ task, taskId, filename, name }` for every task and caches
+ * the handler per `filename/name` in the worker, so a key is parsed once per worker, not per task.
+ *
+ * Shape: `<pool id> SEP <flags> SEP <export name>`. The pool id selects the pool's settings (the
+ * board, the high-water mark, the user's module) published with `setEnvironmentData`; the flags
+ * are single letters (see {@link TaskFlags}). A key never equals `then` or `__esModule`, which the
+ * worker entry's handler table answers itself.
+ */
+
+const SEP = '\u0001';
+
+/** Per-task instructions to the worker wrapper. */
+export interface TaskFlags {
+  /** Publish a busy period: the task's process reservation is credited once its memory shows. */
+  credit: boolean;
+  /** Track this thread's resident pages: the task has an off-heap need. */
+  offHeap: boolean;
+  /** Measure this run's growth whatever the sampling says (a name being learned). */
+  measure: boolean;
+}
+
+/** A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge). */
+export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags } | { kind: 'collect'; poolId: number };
+
+/** The environment-data key under which a pool publishes its worker settings. */
+export function settingsKey(poolId: number): string {
+  return `heapgate:pool:${poolId}`;
+}
+
+/** The key of a task. */
+export function taskKey(poolId: number, name: string, flags: TaskFlags): string {
+  return `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${SEP}${name}`;
+}
+
+/** The key of a nudge. */
+export function collectKey(poolId: number): string {
+  return `${poolId}${SEP}g${SEP}`;
+}
+
+/** Decodes a key; `undefined` for anything that is not one. */
+export function decodeKey(key: string): DecodedKey | undefined {
+  const first = key.indexOf(SEP);
+  const second = first === -1 ? -1 : key.indexOf(SEP, first + 1);
+  if (second === -1) return undefined;
+  const poolId = Number(key.slice(0, first));
+  if (!Number.isInteger(poolId)) return undefined;
+  const flags = key.slice(first + 1, second);
+  if (flags === 'g') return { kind: 'collect', poolId };
+  return {
+    kind: 'task',
+    poolId,
+    name: key.slice(second + 1),
+    flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m') },
+  };
+}
+
+/** What a pool publishes for its workers (`setEnvironmentData`, read once per worker). */
+export interface WorkerSettings {
+  /** The shared board every worker publishes its readings on. */
+  board: SharedArrayBuffer;
+  /** The user's task module, a file URL. */
+  filename: string;
+  /** The pool's high-water fraction. */
+  highWater: number;
+}
