@@ -160,6 +160,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#schedulePump();
       },
     });
+    // Piscina's first workers count as ready at once (it sends them tasks while they start); their
+    // `workerCreate` comes a microtask later.
+    for (const thread of this.#piscina.threads) this.#workers.add(thread);
     this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view.id));
     this.#piscina.on('workerDestroy', (view: { id: number }) => this.#onWorkerDestroy(view.id));
     this.#piscina.on('error', (error: Error) => {
@@ -515,7 +518,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     for (const worker of removed) {
-      if (worker.stopReason !== 'recycled' && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
+      if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closing && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }
     this.#schedulePump();
   }

@@ -95,7 +95,8 @@ export class ProcessScope extends Scope {
   /** The process figures for `stats()`, from the values last read (no file is read here). */
   stats(): Reading & ProcessStats {
     const { used, live } = this.monitor.cached();
-    const reserved = this.reserved();
+    const total = this.reserved();
+    const reserved = total > 0 ? Math.max(0, total - this.#materialized()) : 0;
     return { used, live, retained: undefined, limit: this.monitor.limit, reserved, underPressure: this.underPressure, ...this.monitor.stats() };
   }
 }
