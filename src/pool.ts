@@ -257,7 +257,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #canSpawn(): boolean {
-    return !this.#dispatcher.spawning && this.#startFailures < MAX_START_FAILURES && this.#piscina.threads.length < this.#piscina.maxThreads;
+    const maxThreads = this.#piscina.maxThreads;
+    // Piscina's thread list (ready and starting workers) is built on each call: asked only when the ready ones leave room.
+    return !this.#dispatcher.spawning && this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
   }
 
   /** Decides one task: started, settled (refused), or to be held. */
@@ -444,6 +446,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Records the task's measured growth when its worker measured this very run. */
   #learn(task: Task, worker: TrackedWorker): void {
+    if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
     if (measured && measured.order === task.order) this.#estimates.record(task.name, measured);
   }

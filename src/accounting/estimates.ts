@@ -11,6 +11,11 @@ const DECAY = 0.9;
 /** Runs measured before a name's need is used: the first one (until then it runs alone, see the pool's slow start). */
 const MIN_SAMPLES = 1;
 const MARGIN = 1.25;
+/**
+ * Learned needs below this are taken as none: a no-op task measures a few KiB of noise, and a need
+ * of zero spares such tasks the reservation bookkeeping (busy periods, credits) altogether.
+ */
+const NOISE_BYTES = 2 ** 20;
 /** Names kept at most (the oldest learned is dropped first): task names are usually few. */
 const MAX_NAMES = 1000;
 
@@ -42,7 +47,9 @@ export class Estimates {
   need(name: string): Growth | undefined {
     const known = this.#byName.get(name);
     if (!known || known.samples < MIN_SAMPLES) return undefined;
-    return { heap: Math.ceil(known.heap * MARGIN), external: Math.ceil(known.external * MARGIN) };
+    const heap = known.heap < NOISE_BYTES ? 0 : Math.ceil(known.heap * MARGIN);
+    const external = known.external < NOISE_BYTES ? 0 : Math.ceil(known.external * MARGIN);
+    return { heap, external };
   }
 
   /** Everything learned, by task name. */

@@ -11,7 +11,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
-import type { Board } from '../readings/board.js';
+import type { Board, BoardReading } from '../readings/board.js';
 import type { Account } from '../accounting/ledger.js';
 
 const MiB = 2 ** 20;
@@ -22,6 +22,17 @@ const MiB = 2 ** 20;
  * untouched 40 MiB Buffer, which got credited for it).
  */
 const THREAD_FAULT_ALLOWANCE = MiB;
+
+/** A worker's figures, from its last publish and the latest main-thread sample. */
+interface WorkerFigures {
+  used: number;
+  live: number | undefined;
+  retained: number | undefined;
+  limit: number;
+  external: number;
+  fresh: number | undefined;
+  updatedAt: number;
+}
 
 /** Why a worker went away, when the pool knows. */
 export type StopReason = 'recycled' | 'task-aborted' | 'crashed' | 'reaped';
@@ -45,6 +56,10 @@ export interface TrackedWorker extends Account {
   stopReason: StopReason | undefined;
   sample: { used: number; external: number; at: number } | undefined;
   sampling: boolean;
+  /** The figures last worked out, and what from (recomputed only when either changes). */
+  figures: { published: BoardReading | undefined; sample: TrackedWorker['sample']; figures: WorkerFigures } | undefined;
+  /** The reading last given to the gate, and the figures it was made from. */
+  lastReading: { figures: WorkerFigures; reading: WorkerReading } | undefined;
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
 }
@@ -103,6 +118,8 @@ export class WorkerRegistry {
       stopReason: undefined,
       sample: undefined,
       sampling: false,
+      figures: undefined,
+      lastReading: undefined,
       processReserved: { heap: 0, external: 0 },
       publishedLimit: undefined,
     };
@@ -165,10 +182,16 @@ export class WorkerRegistry {
 
   /** One worker's reading, with its pressure flag brought up to date. */
   reading(worker: TrackedWorker): WorkerReading {
-    const { used, live, retained, limit } = this.#read(worker);
+    const figures = this.#read(worker);
+    const free = worker.running < this.#capacityOf(worker);
+    const last = worker.lastReading;
+    // Unchanged figures, reservation and state: the same reading (and no pressure change).
+    if (last && last.figures === figures && last.reading.reserved === worker.reserved && last.reading.free === free && last.reading.fresh === worker.nudged && last.reading.underPressure === worker.underPressure) return last.reading;
+    const { used, live, retained, limit } = figures;
     const base = { used, live, retained, limit, reserved: worker.reserved };
     const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free: worker.running < this.#capacityOf(worker), fresh: worker.nudged };
+    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free, fresh: worker.nudged };
+    worker.lastReading = { figures, reading };
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);
@@ -346,13 +369,21 @@ export class WorkerRegistry {
     return worker.publishedLimit !== undefined ? this.#capacity : 1;
   }
 
-  #read(worker: TrackedWorker): { used: number; live: number | undefined; retained: number | undefined; limit: number; external: number; fresh: number | undefined; updatedAt: number } {
+  #read(worker: TrackedWorker): WorkerFigures {
     const published = this.#board.read(worker.id);
     // A sample counts only for a worker that runs tasks and may take one more concurrently. For an
     // idle worker its own publish at task end is authoritative; for a full one the question is how
     // it will look once free, which its last publish answers better than a reading that includes
     // the running tasks' transient memory.
     const sample = worker.running > 0 && worker.running < this.#capacity ? worker.sample : undefined;
+    const cached = worker.figures;
+    if (cached && cached.published === published && cached.sample === sample) return cached.figures;
+    const figures = this.#figures(worker, published, sample);
+    worker.figures = { published, sample, figures };
+    return figures;
+  }
+
+  #figures(worker: TrackedWorker, published: BoardReading | undefined, sample: TrackedWorker['sample']): WorkerFigures {
     if (published && published.limit > 0) worker.publishedLimit = published.limit;
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, fresh: undefined, updatedAt: sample?.at ?? 0 };

@@ -80,6 +80,8 @@ export class Board {
   readonly #floats: Float64Array;
   /** Slots found by {@link slotOf}, checked against the owner field before use (one load, not a scan). */
   readonly #found = new Map<number, number>();
+  /** The reading last decoded from each slot, with the sequence it was decoded at: read again only when the slot changed. */
+  readonly #decoded: ({ seq: number; owner: number; reading: BoardReading | undefined } | undefined)[] = [];
 
   constructor(bufferOrSlots: SharedArrayBuffer | number) {
     this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(bufferOrSlots * SLOT_BYTES) : bufferOrSlots;
@@ -161,8 +163,28 @@ export class Board {
     return busy && busy.since !== 0 ? busy : undefined;
   }
 
-  /** Reads what `threadId` last published, or `undefined` when it has no slot or never wrote. */
+  /**
+   * Reads what `threadId` last published, or `undefined` when it has no slot or never wrote. The
+   * same object is returned while the slot is unchanged: callers must not modify it.
+   */
   read(threadId: number): BoardReading | undefined {
+    const slot = this.slotOf(threadId);
+    if (slot === -1) return undefined;
+    const seq = Atomics.load(this.#ints, this.#intBase(slot) + SEQ);
+    const cached = this.#decoded[slot];
+    if (cached && cached.seq === seq && cached.owner === threadId) return cached.reading;
+    const reading = this.#decode(threadId);
+    if (seq % 2 === 0 && Atomics.load(this.#ints, this.#intBase(slot) + SEQ) === seq) this.#decoded[slot] = { seq, owner: threadId, reading };
+    return reading;
+  }
+
+  /** The order number of the last measurement `threadId` published (one load, no decoding); 0 when none. */
+  measuredOrder(threadId: number): number {
+    const slot = this.slotOf(threadId);
+    return slot === -1 ? 0 : (this.#floats[this.#floatBase(slot) + MEASURE_OFFSET] ?? 0);
+  }
+
+  #decode(threadId: number): BoardReading | undefined {
     const reading = this.#readLocked(threadId, 0, (field) => {
       const live = field(1);
       const fresh = field(7);
