@@ -142,7 +142,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
       answered: (task, error, value) => this.#answered(task, error, value),
-      placed: (task, worker) => this.#placeOn(task, worker),
+      placed: (task, worker) => {
+        this.#placeOn(task, worker);
+        // Piscina's queue is empty again: held tasks may go to other workers now.
+        this.#schedulePump();
+      },
       withdrawn: (task) => this.#withdrawn(task),
     });
     this.#hygiene = new WorkerHygiene(this.#workers, {
