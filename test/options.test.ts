@@ -33,6 +33,11 @@ describe('pool options', () => {
     ['idleTimeout NaN', { idleTimeout: Number.NaN }, RangeError, /options\.idleTimeout must not be NaN/],
     ['resourceLimits not an object', { resourceLimits: 64 }, TypeError, /options\.resourceLimits must be an object, got 64/],
     ['maxOldGenerationSizeMb negative', { resourceLimits: { maxOldGenerationSizeMb: -64 } }, RangeError, /options\.resourceLimits\.maxOldGenerationSizeMb must be >= 0, got -64/],
+    // 1 MB aborted the whole process; 4–8 MB workers died at start-up.
+    ['maxOldGenerationSizeMb 1', { resourceLimits: { maxOldGenerationSizeMb: 1 } }, RangeError, /options\.resourceLimits\.maxOldGenerationSizeMb must be 0 \(Node's default\) or at least 16 MB, got 1/],
+    ['maxOldGenerationSizeMb 8', { resourceLimits: { maxOldGenerationSizeMb: 8 } }, RangeError, /maxOldGenerationSizeMb must be 0 \(Node's default\) or at least 16 MB, got 8/],
+    ['stackSizeMb a thousandth', { resourceLimits: { stackSizeMb: 0.001 } }, RangeError, /options\.resourceLimits\.stackSizeMb must be 0 \(Node's default\) or at least 1 MB, got 0\.001/],
+    ['slowStart not a boolean', { slowStart: 'yes' }, TypeError, /options\.slowStart must be a boolean, got "yes"/],
     ['name empty', { name: '' }, TypeError, /options\.name must be a non-empty string, got ""/],
     ['loadBalancer given', { loadBalancer: () => null }, TypeError, /options\.loadBalancer is not supported/],
     ['taskQueue given', { taskQueue: {} }, TypeError, /options\.taskQueue is not supported/],
@@ -55,6 +60,13 @@ describe('pool options', () => {
     const pool = new GatedPool({ filename: new URL(filename).pathname, maxThreads: 1 });
     expect(pool.stats()).toMatchObject({ policy: 'wait', maxQueue: 1024 });
     expect(await pool.run(5)).toBe(5);
+    await pool.destroy();
+  });
+
+  it('the smallest limits accepted are ones a worker starts and works with', async () => {
+    const pool = new GatedPool({ filename, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 } });
+    expect(await pool.run({ a: 2, b: 3 }, { name: 'add' })).toBe(5);
+    expect(pool.stats().counters.crashed).toBe(0);
     await pool.destroy();
   });
 });
