@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, type Decision, type GateInput } from './admission/gate.js';
+import { decide, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import { Ledger } from './accounting/ledger.js';
@@ -64,6 +64,7 @@ let nextPoolId = 1;
  */
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
+  readonly #water: WaterMarks;
   readonly #poolId = nextPoolId++;
   readonly #piscina: Piscina;
   readonly #board: Board;
@@ -110,7 +111,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#needSource = { reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
     this.#held = new HeldQueue(gate.maxWaitMs, (task) => this.#expire(task));
     const water = { high: gate.highWater, low: gate.lowWater };
+    this.#water = water;
     const tracker = isolateTracker();
+    const maxThreads = Math.max(piscina.maxThreads ?? Math.ceil(availableParallelism() * 1.5), piscina.minThreads ?? 0);
     this.#main = new MainScope(tracker, water, () => this.#ledger.main, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
       const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, usageRefreshMs: USAGE_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
@@ -120,12 +123,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         () => this.#ledger.process,
         (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }),
         () => this.#workers.materialized(),
+        maxThreads + 1,
       );
       if (monitor.source !== 'system') piscina.resourceLimits = defaultWorkerLimits(piscina, monitor.limit);
     }
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
     this.#workerLimit = askedMb > 0 ? askedMb * MiB : tracker.limit;
-    const maxThreads = Math.max(piscina.maxThreads ?? Math.ceil(availableParallelism() * 1.5), piscina.minThreads ?? 0);
     this.#board = new Board(maxThreads * 2 + 2);
     const settings: WorkerSettings = { board: this.#board.buffer, filename: gate.filename, highWater: gate.highWater };
     // Workers read it when they start: set before Piscina starts any.
@@ -251,7 +254,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       need: task.heap,
       mainNeed: task.main,
       external: task.external,
-      water: { high: this.#settings.highWater, low: this.#settings.lowWater },
+      water: this.#water,
       main: this.#main.reading(task.main),
       process: this.#process?.reading(task.heap + task.external),
       workers: this.#workers.readings(),

@@ -147,6 +147,11 @@ export class IsolateTracker {
     return old + young * this.#survival;
   }
 
+  /** `used_heap_size` now (one `v8.getHeapStatistics()` call). */
+  usedNow(): number {
+    return v8.getHeapStatistics().used_heap_size;
+  }
+
   /** All readings now. Costs one `v8.getHeapStatistics()` call. */
   snapshot(): IsolateSnapshot {
     const stats = v8.getHeapStatistics() as HeapStatsWithExternal;

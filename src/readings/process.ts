@@ -98,11 +98,14 @@ export class ProcessMonitor {
     return this.#source;
   }
 
-  /** Bytes in use now: the cgroup charge (page cache included), or RSS without a cgroup. */
-  used(now: number): number {
+  /**
+   * Bytes in use now: the cgroup charge (page cache included), or RSS without a cgroup; a read at
+   * most `maxAgeMs` old (default `usageRefreshMs`) is reused.
+   */
+  used(now: number, maxAgeMs = this.#options.usageRefreshMs): number {
     if (this.#reader) {
       try {
-        if (now - this.#usageReadAt >= this.#options.usageRefreshMs) {
+        if (now - this.#usageReadAt >= maxAgeMs) {
           this.#usage = this.#reader.usage();
           this.#usageReadAt = now;
         }
@@ -164,6 +167,11 @@ export class ProcessMonitor {
   /** The next `live()` re-reads the non-reclaimable figure (memory may have been freed since). */
   forgetLive(): void {
     this.#liveReadAt = -Infinity;
+  }
+
+  /** The usage last read (no file is read). */
+  get lastUsed(): number {
+    return this.#reader ? this.#usage : this.#rss;
   }
 
   /** The usage and non-reclaimable figures last read (no file is read). */

@@ -30,18 +30,21 @@ abstract class Scope {
 
   /** The reading for a task needing `need` bytes, with the pressure flag brought up to date. */
   reading(need: number): Reading {
-    const base = this.measure(need, this.#water.high);
-    const under = nextPressure(base, this.#underPressure, this.#water);
+    const reading = this.measure(need, this.#water.high);
+    const under = nextPressure(reading, this.#underPressure, this.#water);
     if (under !== this.#underPressure) {
       this.#underPressure = under;
-      this.#onPressure(under, measuredLevel(base), base.limit);
+      this.#onPressure(under, measuredLevel(reading), reading.limit);
     }
-    return { ...base, underPressure: under };
+    reading.underPressure = under;
+    return reading;
   }
 
   /** The current figures, with the pressure flag as last decided. No side effects. */
   peek(): Reading {
-    return { ...this.measure(0, this.#water.high), underPressure: this.#underPressure };
+    const reading = this.measure(0, this.#water.high);
+    reading.underPressure = this.#underPressure;
+    return reading;
   }
 
   /** Whether the scope was under pressure at the last decision. */
@@ -49,23 +52,49 @@ abstract class Scope {
     return this.#underPressure;
   }
 
-  protected abstract measure(need: number, high: number): Omit<Reading, 'underPressure'>;
+  /** The figures now (`underPressure` left false for the caller to set). */
+  protected abstract measure(need: number, high: number): Reading;
 }
+
+/**
+ * Far from its mark, a scope's cheap figure may be reused for a short while instead of read for
+ * every decision: the room left is more than the scope can grow in that time.
+ * - Main isolate: a heap reading up to {@link MAIN_REUSE_MS} old, while a quarter of the limit is
+ *   left above the mark's use (results land there; none grows it by that much in a millisecond).
+ * - Process: a usage read up to {@link USAGE_REUSE_MS} old, while the room left exceeds what every
+ *   thread could write meanwhile at {@link WRITE_BYTES_PER_MS} (measured: 1–2 MiB per ms per thread
+ *   filling heap objects). Nearer the mark, the usage is read every millisecond.
+ */
+const MAIN_REUSE_MS = 1;
+const USAGE_REUSE_MS = 10;
+const WRITE_BYTES_PER_MS = 2 * 2 ** 20;
 
 /** The main isolate. */
 export class MainScope extends Scope {
   readonly tracker: IsolateTracker;
+  #used = 0;
+  #usedAt = -Infinity;
 
   constructor(tracker: IsolateTracker, water: WaterMarks, reserved: () => number, onPressure: PressureListener) {
     super(water, reserved, onPressure);
     this.tracker = tracker;
   }
 
-  protected measure(need: number, high: number): Omit<Reading, 'underPressure'> {
-    const { used, live, limit } = this.tracker.snapshot();
+  #usedNow(high: number, limit: number): number {
+    const now = performance.now();
+    if (now - this.#usedAt < MAIN_REUSE_MS && this.#used + this.reserved() < (high - 0.25) * limit) return this.#used;
+    this.#used = this.tracker.usedNow();
+    this.#usedAt = now;
+    return this.#used;
+  }
+
+  protected measure(need: number, high: number): Reading {
+    const used = this.#usedNow(high, this.tracker.limit);
+    const live = this.tracker.live;
+    const limit = this.tracker.limit;
     const reserved = this.reserved();
     const tier1 = used + reserved + need < high * limit;
-    return { used, live, retained: tier1 ? undefined : this.tracker.retained(), limit, reserved };
+    return { used, live, retained: tier1 ? undefined : this.tracker.retained(), limit, reserved, underPressure: false };
   }
 }
 
@@ -74,22 +103,30 @@ export class ProcessScope extends Scope {
   readonly monitor: ProcessMonitor;
   readonly #materialized: () => number;
 
-  /** `materialized`: reserved bytes already visible in usage (see `WorkerRegistry.materialized`). */
-  constructor(monitor: ProcessMonitor, water: WaterMarks, reserved: () => number, onPressure: PressureListener, materialized: () => number) {
+  readonly #threads: number;
+
+  /**
+   * `materialized`: reserved bytes already visible in usage (see `WorkerRegistry.materialized`).
+   * `threads`: the most threads that may write at once (workers and the main thread).
+   */
+  constructor(monitor: ProcessMonitor, water: WaterMarks, reserved: () => number, onPressure: PressureListener, materialized: () => number, threads: number) {
     super(water, reserved, onPressure);
     this.monitor = monitor;
     this.#materialized = materialized;
+    this.#threads = threads;
   }
 
   /** `live` is left unknown when the cheap figure admits: the level then rests on usage alone. */
-  protected measure(need: number, high: number): Omit<Reading, 'underPressure'> {
+  protected measure(need: number, high: number): Reading {
     const now = performance.now();
-    const used = this.monitor.used(now);
     const limit = this.monitor.limit;
+    const last = this.monitor.lastUsed;
+    const far = high * limit - last - this.reserved() > USAGE_REUSE_MS * WRITE_BYTES_PER_MS * this.#threads;
+    const used = far ? this.monitor.used(now, USAGE_REUSE_MS) : this.monitor.used(now);
     const total = this.reserved();
     const reserved = total > 0 ? Math.max(0, total - this.#materialized()) : 0;
     const tier1 = used + reserved + need < high * limit;
-    return { used, live: tier1 ? undefined : this.monitor.live(now, used), retained: undefined, limit, reserved };
+    return { used, live: tier1 ? undefined : this.monitor.live(now, used), retained: undefined, limit, reserved, underPressure: false };
   }
 
   /** The process figures for `stats()`, from the values last read (no file is read here). */

@@ -59,13 +59,37 @@ function poolContext(poolId: number): PoolContext {
   return context;
 }
 
-/** Publishes this isolate's readings (from `snapshot` when the caller has just taken one). */
-function publish(snapshot = isolateTracker().snapshot()): void {
+/** Off-heap bytes at the last look (a task's end or a publish): where the next task starts. */
+let externalSeen = 0;
+/** What was last written to the board. */
+let published: IsolateSnapshot | undefined;
+/** Changes smaller than this (heap in use, off-heap) are not worth a board write after a task. */
+const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
+
+/**
+ * Publishes this isolate's readings (from `snapshot` when the caller has just taken one). After a
+ * task (`onlyIfChanged`), an unchanged reading is not written again: the gate's figures stay true
+ * to within {@link PUBLISH_STEP_BYTES}.
+ */
+function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
+  externalSeen = snapshot.external;
   if (!publishing || publishing.slot === -1) return;
+  if (onlyIfChanged && published && sameReading(published, snapshot)) return;
+  published = snapshot;
   // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
   // limit, `used` (which it never exceeds) stands in for it.
   const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
   publishing.board.write(publishing.slot, { ...snapshot, retained, fresh, updatedAt: Date.now() });
+}
+
+function sameReading(a: IsolateSnapshot, b: IsolateSnapshot): boolean {
+  return (
+    Math.abs(a.used - b.used) < PUBLISH_STEP_BYTES &&
+    Math.abs(a.external - b.external) < PUBLISH_STEP_BYTES &&
+    a.live === b.live &&
+    a.majorGcs === b.majorGcs &&
+    a.collections === b.collections
+  );
 }
 
 /** Off-heap growth during one task above which its end collects before publishing. */
@@ -84,7 +108,7 @@ function publishAfterTask(highWater: number, externalAtStart: number): Promise<v
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
   if (!sweep(atEnd) && !measure(atEnd)) {
-    publish(atEnd);
+    publish(atEnd, true);
     return undefined;
   }
   return collectThenPublish(sweep, measure);
@@ -135,14 +159,14 @@ interface Run {
 }
 
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
-  const atStart = isolateTracker().snapshot();
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
-  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, atStart, () => started);
+  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started);
   if (flags.offHeap) busy?.trackResidency();
   const meter = running === 1 && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
-  return { context, externalAtStart: atStart.external, order, meter };
+  // An idle worker's off-heap bytes stay where its last task or GC left them.
+  return { context, externalAtStart: externalSeen, order, meter };
 }
 
 /** Publishes the task's growth when it ran alone on this worker (attributable only then). */
