@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
+import { decide, tooLarge, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import { Ledger } from './accounting/ledger.js';
@@ -241,6 +241,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #admit(task: Task): void {
     if (task.signal) this.#listenForAbort(task);
+    // A need that can never fit is refused before it waits for anything.
+    if (this.#refusedTooLarge(task)) return;
     if (this.#held.size === 0 && !this.#pumping) {
       if (this.#tryStart(task) !== 'hold') return;
     } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
@@ -315,6 +317,25 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (relief || this.#settings.policy === 'wait') return 'hold';
     this.#settle(task, 'rejected.pressure', error);
     return 'settled';
+  }
+
+  /** Refuses `task` with `TaskTooLargeError` when its need can never fit. */
+  #refusedTooLarge(task: Task): boolean {
+    if (task.heap + task.main + task.external === 0) return false;
+    const capacities = { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit };
+    const decision = tooLarge({ need: task.heap, mainNeed: task.main, external: task.external }, capacities, this.#settings.highWater);
+    if (!decision) return false;
+    this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+    return true;
+  }
+
+  /** A name's need was learned: held tasks of that name take it, and those it can never fit are refused now. */
+  #relearnHeld(name: string): void {
+    for (const task of this.#held) {
+      if (task.name !== name) continue;
+      learnNeed(task, this.#needSource);
+      this.#refusedTooLarge(task);
+    }
   }
 
   /** Under policy 'reject', a task arriving behind held ones is refused at once under pressure. */
@@ -455,7 +476,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #learn(task: Task, worker: TrackedWorker): void {
     if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
-    if (measured && measured.order === task.order) this.#estimates.record(task.name, measured);
+    if (!measured || measured.order !== task.order) return;
+    this.#estimates.record(task.name, measured);
+    if (this.#held.size > 0) this.#relearnHeld(task.name);
   }
 
   #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {

@@ -252,6 +252,8 @@ function violations(scenario: Scenario, run: ScenarioRun): string[] {
   for (const task of verdict.tasks) {
     const where = `task ${task.id} (${task.kind}, signal ${task.signal}${task.abortedBy ? `, aborted at ${task.abortedBy.at} ms (${task.abortedBy.phase})` : ''})`;
     if (task.ran && (task.signal === 'pre' || task.kind === 'tooLarge')) broken.push(`${where} ran`);
+    // A need that can never fit is refused at once, whatever else waits (unless it was aborted or the pool closed first).
+    if (task.kind === 'tooLarge' && task.status === 'rejected' && !['ERR_TASK_TOO_LARGE', 'ABORT_ERR', 'ERR_POOL_CLOSED'].includes(task.error?.code ?? '')) broken.push(`${where}: too large, yet rejected with ${task.error?.code ?? task.error?.message}`);
     if (task.status === 'fulfilled') {
       seen.completed++;
       if (!task.ran) broken.push(`${where} resolved without running`);

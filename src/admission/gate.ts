@@ -209,19 +209,33 @@ export function chooseWorker(workers: readonly WorkerReading[], need: number, hi
 }
 
 function tooLargeFor(input: GateInput): Decision | undefined {
-  const { need, water } = input;
-  const processNeed = need + input.external;
-  if (input.process && processNeed > 0 && processNeed >= water.high * input.process.limit) {
-    return { kind: 'too-large', scope: 'process', need: processNeed, capacity: water.high * input.process.limit };
-  }
-  if (input.mainNeed > 0 && input.mainNeed >= water.high * input.main.limit) {
-    return { kind: 'too-large', scope: 'main', need: input.mainNeed, capacity: water.high * input.main.limit };
-  }
-  if (need <= 0) return undefined;
   let largest = input.workerLimit;
   for (const worker of input.workers) largest = Math.max(largest, worker.limit);
-  if (need >= water.high * largest) {
-    return { kind: 'too-large', scope: 'worker', need, capacity: water.high * largest };
+  return tooLarge(input, { process: input.process?.limit, main: input.main.limit, worker: largest }, input.water.high);
+}
+
+/** The limits a task's need is weighed against for {@link tooLarge}: bytes (`process` undefined when not watched). */
+export interface Capacities {
+  process: number | undefined;
+  main: number;
+  /** The largest old-generation limit a worker has or gets. */
+  worker: number;
+}
+
+/**
+ * Whether a need can never fit, however empty its scopes get: at or above `high` × a scope's
+ * limit. Depends on limits only, so it can be answered before a task waits for anything.
+ */
+export function tooLarge(need: Pick<GateInput, 'need' | 'mainNeed' | 'external'>, limits: Capacities, high: number): Extract<Decision, { kind: 'too-large' }> | undefined {
+  const processNeed = need.need + need.external;
+  if (limits.process !== undefined && processNeed > 0 && processNeed >= high * limits.process) {
+    return { kind: 'too-large', scope: 'process', need: processNeed, capacity: high * limits.process };
+  }
+  if (need.mainNeed > 0 && need.mainNeed >= high * limits.main) {
+    return { kind: 'too-large', scope: 'main', need: need.mainNeed, capacity: high * limits.main };
+  }
+  if (need.need > 0 && need.need >= high * limits.worker) {
+    return { kind: 'too-large', scope: 'worker', need: need.need, capacity: high * limits.worker };
   }
   return undefined;
 }
