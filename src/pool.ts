@@ -406,7 +406,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#active.add(task);
     this.#counters.admitted++;
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
-    task.charge = this.#ledger.charge(task, undefined);
+    // A task that reserves nothing has no charge.
+    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined);
     const key = this.#keyFor(task.name, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
     try {
       if (worker) {

@@ -5,7 +5,8 @@
  * nothing else changes a reservation.
  *
  * Invariants: every total is the sum of the open charges; a released charge is never counted
- * again; an account's totals are written only by this ledger.
+ * again; an account's totals are written only by this ledger. A task that reserves nothing is not
+ * charged.
  */
 
 /** What a worker's record keeps of the charges placed on it. */

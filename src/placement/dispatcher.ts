@@ -12,6 +12,9 @@ import type { Piscina } from 'piscina';
 import type { Task } from '../admission/task.js';
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
+/** Task keys whose run options are kept (a key is a name and flags: few). */
+const MAX_KEYS = 4096;
+
 /** The part of Piscina's worker view the balancer reads. */
 export interface PiscinaWorkerView {
   readonly id: number;
@@ -62,6 +65,7 @@ export class Dispatcher {
   readonly #hooks: DispatchHooks;
   #target: Target | undefined;
   #spawn: Spawn | undefined;
+  readonly #optionsByKey = new Map<string, { name: string }>();
 
   constructor(piscina: Piscina, workers: WorkerRegistry, hooks: DispatchHooks) {
     this.#piscina = piscina;
@@ -160,10 +164,22 @@ export class Dispatcher {
   #run(input: unknown, key: string, transferList: Task['transferList'], signal: AbortSignal | undefined, target: Target): Promise<unknown> {
     this.#target = target;
     try {
+      // The common case (no transfer list, no signal) reuses one options object per key.
+      if (!signal && !transferList) return this.#piscina.run(input, this.#plainOptions(key));
       return this.#piscina.run(input, signal ? { name: key, transferList: transferList as never, signal } : { name: key, transferList: transferList as never });
     } finally {
       this.#target = undefined;
     }
+  }
+
+  #plainOptions(key: string): { name: string } {
+    let options = this.#optionsByKey.get(key);
+    if (!options) {
+      if (this.#optionsByKey.size >= MAX_KEYS) this.#optionsByKey.clear();
+      options = Object.freeze({ name: key });
+      this.#optionsByKey.set(key, options);
+    }
+    return options;
   }
 
   #spawnAnswered(spawn: Spawn, error: unknown, value: unknown): void {

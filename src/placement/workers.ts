@@ -91,6 +91,7 @@ export class WorkerRegistry {
   readonly #capacity: number;
   readonly #hooks: RegistryHooks;
   readonly #fallbackLimit: number;
+  readonly #readings: WorkerReading[] = [];
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -172,7 +173,9 @@ export class WorkerRegistry {
 
   /** Readings of every worker that can be chosen, with pressure flags brought up to date. */
   readings(): WorkerReading[] {
-    const out: WorkerReading[] = [];
+    // One array, refilled for each decision (the gate does not keep it).
+    const out = this.#readings;
+    out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
       out.push(this.reading(worker));
