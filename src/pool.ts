@@ -465,11 +465,20 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (worker) worker.running--;
     if (error === undefined) {
       if (worker) this.#learn(task, worker);
+      // The freed worker gets its next task first; the finished one is settled right after (its
+      // charge and learning run end now, so the decision sees them gone).
+      if (task.state === 'running') {
+        if (task.charge) this.#ledger.release(task.charge);
+        if (task.learning) this.#learning.delete(task.name);
+        task.learning = false;
+        this.#pump();
+      }
       this.#settle(task, 'completed', value);
-    } else {
-      const [outcome, reason] = this.#classify(task, error, worker);
-      this.#settle(task, outcome, reason);
+      this.#updatePolling();
+      return;
     }
+    const [outcome, reason] = this.#classify(task, error, worker);
+    this.#settle(task, outcome, reason);
     this.#pump();
   }
 
