@@ -12,6 +12,7 @@ const table = (header, rows) => [`| ${header.join(' | ')} |`, `| ${header.map(()
 const decision = read('decision');
 const overhead = read('overhead');
 const survival = read('survival');
+const seed = read('seed');
 const lines = [
   '# Benchmark results',
   '',
@@ -52,6 +53,23 @@ if (overhead) {
     ),
     '',
   );
+}
+if (seed) {
+  lines.push('## The seed program (`bench/seed.mjs`)', '');
+  if (seed.skipped) {
+    lines.push(`Skipped: ${seed.skipped}.`, '');
+  } else {
+    const MiB = 2 ** 20;
+    lines.push(
+      `Each job fetches ${seed.sizes.count} ranges of 32 KiB from a local HTTP server outside the cgroup into Buffers (16 requests in flight) and archives them with \`Buffer.concat\`; ${seed.sizes.jobs} jobs submitted at once; each contender alone in a fresh cgroup of ${Math.round(seed.sizes.limit / MiB)} MiB, ${seed.rounds} rounds interleaved. The oracle is the fastest static \`maxThreads\` for Piscina that survived every round${seed.oracle ? ` (here ${seed.oracle.name}, median ${seed.oracle.medianMs} ms)` : ' (none survived)'}.`,
+      '',
+      table(
+        ['contender', 'survived every round', 'OOM kills', 'median time (ms)', 'time / oracle', 'peak usage'],
+        seed.contenders.map((c) => [c.name, c.survived ? 'yes' : 'no', c.kills, c.medianMs ?? '—', c.kind === 'piscina' ? (c.survived && seed.oracle ? (c.medianMs / seed.oracle.medianMs).toFixed(3) : '—') : (seed.ratios[c.kind] ?? '—'), `${Math.round(c.peak / MiB)} MiB`]),
+      ),
+      '',
+    );
+  }
 }
 if (survival) {
   lines.push('## Survival under a 256 MiB container limit (`bench/survival.mjs`)', '');
