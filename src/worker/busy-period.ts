@@ -14,23 +14,6 @@ import { threadFaultBytes } from './thread-faults.js';
 
 const TICK_MS = 10;
 
-/** This thread's touched pages that were not heap or off-heap data when it first tracked residency. */
-let overheadFloor: number | undefined;
-
-/**
- * Pages this thread has touched (its faults) beyond its heap (committed) and off-heap data now,
- * above what that was the first time it was asked: memory freed by earlier tasks that the
- * allocator kept, resident and charged to the process. Measured in the seed program: a job's
- * ~150 MiB of fetched Buffers, once freed, stayed charged; the next job on the same worker filled
- * 80 MiB of off-heap memory with 8 MiB of new faults.
- */
-function retainedBytes(faults: number): number {
-  const stats = v8.getHeapStatistics() as HeapStatsWithExternal;
-  const unexplained = faults - stats.total_heap_size - (stats.external_memory ?? 0);
-  overheadFloor ??= unexplained;
-  return Math.max(0, unexplained - overheadFloor);
-}
-
 type HeapStatsWithExternal = v8.HeapInfo & { external_memory?: number };
 
 export class BusyPeriod {
@@ -63,16 +46,9 @@ export class BusyPeriod {
     this.#timer ??= setInterval(() => this.#tick(), TICK_MS).unref();
   }
 
-  /**
-   * A task with an off-heap need runs: from now on, publish how much this thread made resident —
-   * counting the pages it touched before and no longer holds data in (see {@link retainedBytes}):
-   * memory the allocator kept after earlier tasks freed it is already resident, and charged, and
-   * is what this task's allocations reuse first.
-   */
+  /** A task with an off-heap need runs: from now on, publish how much this thread made resident. */
   trackResidency(): void {
-    if (this.#baseFaults !== undefined) return;
-    const faults = threadFaultBytes();
-    this.#baseFaults = faults === undefined ? undefined : faults - retainedBytes(faults);
+    this.#baseFaults ??= threadFaultBytes();
   }
 
   /**
