@@ -241,8 +241,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #admit(task: Task): void {
     if (task.signal) this.#listenForAbort(task);
-    // A need that can never fit is refused before it waits for anything.
-    if (this.#refusedTooLarge(task)) return;
     if (this.#held.size === 0 && !this.#pumping) {
       if (this.#tryStart(task) !== 'hold') return;
     } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
@@ -294,7 +292,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#start(task, decision.worker);
         return 'started';
       case 'too-large':
-        this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+        this.#refuseTooLarge(task, decision);
         return 'settled';
       case 'busy':
         this.#hygiene.tend(task.heap);
@@ -325,8 +323,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const capacities = { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit };
     const decision = tooLarge({ need: task.heap, mainNeed: task.main, external: task.external }, capacities, this.#settings.highWater);
     if (!decision) return false;
-    this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
+    this.#refuseTooLarge(task, decision);
     return true;
+  }
+
+  #refuseTooLarge(task: Task, decision: Extract<Decision, { kind: 'too-large' }>): void {
+    this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
   }
 
   /** A name's need was learned: held tasks of that name take it, and those it can never fit are refused now. */
@@ -342,14 +344,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #refusedBehindHeld(task: Task): boolean {
     if (this.#dispatcher.spawning) return false;
     const decision = decide(this.#gateInput(task));
-    if (decision.kind === 'too-large') {
-      this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
-      return true;
-    }
     return decision.kind === 'pressure' && this.#underPressure(task, decision) === 'settled';
   }
 
   #hold(task: Task): void {
+    // A need that can never fit is refused, never held (a task decided at once met the gate's own check).
+    if (this.#refusedTooLarge(task)) return;
     if (this.#held.size >= this.#settings.maxQueue) {
       this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue));
       return;
@@ -437,9 +437,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #withdrawn(task: Task): void {
     if (task.state !== 'running') return;
     this.#active.delete(task);
-    if (task.learning) this.#learning.delete(task.name);
-    task.learning = false;
-    if (task.charge) this.#ledger.release(task.charge);
+    this.#endRun(task);
     task.charge = undefined;
     this.#counters.admitted--;
     this.#held.unshift(task);
@@ -468,9 +466,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       // The freed worker gets its next task first; the finished one is settled right after (its
       // charge and learning run end now, so the decision sees them gone).
       if (task.state === 'running') {
-        if (task.charge) this.#ledger.release(task.charge);
-        if (task.learning) this.#learning.delete(task.name);
-        task.learning = false;
+        this.#endRun(task);
         this.#pump();
       }
       this.#settle(task, 'completed', value);
@@ -508,8 +504,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.state === 'held') this.#held.delete(task);
     task.state = 'settled';
     task.unlisten?.();
-    if (task.charge) this.#ledger.release(task.charge);
-    if (this.#active.delete(task) && task.learning) this.#learning.delete(task.name);
+    this.#active.delete(task);
+    this.#endRun(task);
     this.#count(outcome);
     if (outcome === 'completed') task.resolve(result);
     else {
@@ -517,6 +513,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       if (outcome.startsWith('rejected.') && this.listenerCount('reject') > 0) this.emit('reject', result as never);
     }
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
+  }
+
+  /** The task's run is over: its charge is released and its name is no longer being learned (both once). */
+  #endRun(task: Task): void {
+    if (task.charge) this.#ledger.release(task.charge);
+    if (task.learning) this.#learning.delete(task.name);
+    task.learning = false;
   }
 
   #count(outcome: Outcome): void {

@@ -68,11 +68,6 @@ export class WorkerHygiene {
     return this.#nudgesInFlight > 0;
   }
 
-  /** Whether a nudge is being answered. */
-  get collecting(): boolean {
-    return this.#nudgesInFlight > 0;
-  }
-
   #nudge(worker: TrackedWorker): void {
     // The worker counts nudges among the tasks it receives: the order numbers stay in step.
     const order = ++worker.placed;

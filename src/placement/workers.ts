@@ -150,11 +150,6 @@ export class WorkerRegistry {
     return removed;
   }
 
-  /** Every tracked worker. */
-  all(): IterableIterator<TrackedWorker> {
-    return this.#workers.values();
-  }
-
   /** How many workers are tracked (started and not exited). */
   get size(): number {
     return this.#workers.size;
@@ -273,14 +268,6 @@ export class WorkerRegistry {
       candidates.push({ ...this.reading(worker), free: true });
     }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
-  }
-
-  /** Whether some worker can take one more task now (not full, not retiring, alive). */
-  anyFree(): boolean {
-    for (const worker of this.#workers.values()) {
-      if (!worker.retiring && !worker.gone && worker.running < this.#capacityOf(worker)) return true;
-    }
-    return false;
   }
 
   /**
