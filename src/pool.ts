@@ -99,6 +99,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#pump();
   };
   #pollTimer: NodeJS.Timeout | undefined;
+  /** Whether the poll timer keeps the process alive (it does while tasks are held). */
+  #pollRefed = false;
   #closing: Promise<void> | undefined;
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
@@ -242,7 +244,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #admit(task: Task): void {
     if (task.signal) this.#listenForAbort(task);
     if (this.#held.size === 0 && !this.#pumping) {
-      if (this.#tryStart(task) !== 'hold') return;
+      if (!this.#onlyBusy() && this.#tryStart(task) !== 'hold') return;
     } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
       return;
     }
@@ -261,6 +263,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       canSpawn: this.#canSpawn(),
       workerLimit: this.#workers.largestPublishedLimit() || this.#workerLimit,
     };
+  }
+
+  /**
+   * Whether the gate can only answer `busy` now, without asking it: no worker can take a task by
+   * its count, none can be started, and no scope was under pressure at the last decision (a busy
+   * worker is never fresh, so some worker may always fit later). Each pump still decides its
+   * first task, so readings and pressure flags stay current.
+   */
+  #onlyBusy(): boolean {
+    return !this.#main.underPressure && !this.#process?.underPressure && !this.#workers.anyFree() && !this.#canSpawn();
   }
 
   #canSpawn(): boolean {
@@ -370,7 +382,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     try {
       do {
         this.#pumpAgain = false;
+        let decided = false;
         for (const task of this.#held) {
+          if (decided && this.#onlyBusy()) break;
+          decided = true;
           if (this.#tryStart(task) === 'hold') break;
         }
       } while (this.#pumpAgain && this.#held.size > 0);
@@ -483,8 +498,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
     if (!measured || measured.order !== task.order) return;
-    this.#estimates.record(task.name, measured);
-    if (this.#held.size > 0) this.#relearnHeld(task.name);
+    if (this.#estimates.record(task.name, measured) && this.#held.size > 0) this.#relearnHeld(task.name);
   }
 
   #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
@@ -573,13 +587,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const needed = (this.#held.size > 0 || this.#active.size > 0) && !this.#destroyed;
     if (needed && !this.#pollTimer) {
       this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);
+      this.#pollRefed = true;
     } else if (!needed && this.#pollTimer) {
       clearInterval(this.#pollTimer);
       this.#pollTimer = undefined;
     }
     // Held tasks keep the process alive until they settle; running ones are kept by Piscina.
-    if (this.#pollTimer) {
-      if (this.#held.size > 0) this.#pollTimer.ref();
+    if (this.#pollTimer && this.#pollRefed !== this.#held.size > 0) {
+      this.#pollRefed = this.#held.size > 0;
+      if (this.#pollRefed) this.#pollTimer.ref();
       else this.#pollTimer.unref();
     }
   }

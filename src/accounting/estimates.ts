@@ -29,31 +29,44 @@ export interface Estimate {
   samples: number;
 }
 
-export class Estimates {
-  readonly #byName = new Map<string, Estimate>();
+/** What is kept per name: the estimate, and the need it gives (made once per change, shared by every task asking). */
+interface Learned {
+  estimate: Estimate;
+  need: Readonly<Growth> | undefined;
+}
 
-  /** Records one measured run. */
-  record(name: string, growth: Growth): void {
+export class Estimates {
+  readonly #byName = new Map<string, Learned>();
+
+  /** Records one measured run. Returns whether the need of `name` changed. */
+  record(name: string, growth: Growth): boolean {
     const known = this.#byName.get(name);
-    const next: Estimate = known
-      ? { heap: Math.max(growth.heap, known.heap * DECAY), external: Math.max(growth.external, known.external * DECAY), samples: known.samples + 1 }
+    const estimate: Estimate = known
+      ? { heap: Math.max(growth.heap, known.estimate.heap * DECAY), external: Math.max(growth.external, known.estimate.external * DECAY), samples: known.estimate.samples + 1 }
       : { heap: Math.max(0, growth.heap), external: Math.max(0, growth.external), samples: 1 };
+    const need = needOf(estimate);
+    const before = known?.need;
+    const changed = before?.heap !== need?.heap || before?.external !== need?.external;
     this.#byName.delete(name);
-    this.#byName.set(name, next);
+    this.#byName.set(name, { estimate, need: changed ? need : before });
     if (this.#byName.size > MAX_NAMES) this.#byName.delete(this.#byName.keys().next().value as string);
+    return changed;
   }
 
   /** The need to reserve for a run of `name` that declared none, or `undefined` while too little is known. */
-  need(name: string): Growth | undefined {
-    const known = this.#byName.get(name);
-    if (!known || known.samples < MIN_SAMPLES) return undefined;
-    const heap = known.heap < NOISE_BYTES ? 0 : Math.ceil(known.heap * MARGIN);
-    const external = known.external < NOISE_BYTES ? 0 : Math.ceil(known.external * MARGIN);
-    return { heap, external };
+  need(name: string): Readonly<Growth> | undefined {
+    return this.#byName.get(name)?.need;
   }
 
   /** Everything learned, by task name. */
   snapshot(): Record<string, Estimate> {
-    return Object.fromEntries([...this.#byName].map(([name, estimate]) => [name, { ...estimate }]));
+    return Object.fromEntries([...this.#byName].map(([name, { estimate }]) => [name, { ...estimate }]));
   }
+}
+
+function needOf(estimate: Estimate): Growth | undefined {
+  if (estimate.samples < MIN_SAMPLES) return undefined;
+  const heap = estimate.heap < NOISE_BYTES ? 0 : Math.ceil(estimate.heap * MARGIN);
+  const external = estimate.external < NOISE_BYTES ? 0 : Math.ceil(estimate.external * MARGIN);
+  return { heap, external };
 }

@@ -158,8 +158,10 @@ export function decide(input: GateInput): Decision {
   const { need, water } = input;
   const high = water.high;
 
-  const tooLarge = tooLargeFor(input);
-  if (tooLarge) return tooLarge;
+  if (need + input.mainNeed + input.external > 0) {
+    const tooLarge = tooLargeFor(input);
+    if (tooLarge) return tooLarge;
+  }
 
   const blocked = blockingScope(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);

@@ -53,7 +53,7 @@ export interface NeedSource {
   /** Whether needs are reserved at all (the `reservations` option). */
   reservations: boolean;
   /** The learned need for a task name, if known. */
-  learned(name: string): Growth | undefined;
+  learned(name: string): Readonly<Growth> | undefined;
 }
 
 /** A new task. Its need: declared in `run()`, else learned from earlier runs of its name, else none. */

@@ -92,6 +92,8 @@ export class WorkerRegistry {
   readonly #hooks: RegistryHooks;
   readonly #fallbackLimit: number;
   readonly #readings: WorkerReading[] = [];
+  /** {@link largestPublishedLimit}, cached; `undefined` when a worker came, went or published a new limit since. */
+  #largestLimit: number | undefined;
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -146,8 +148,17 @@ export class WorkerRegistry {
       record.gone = true;
       record.stopReason ??= record.retiring ? 'recycled' : record.running > 0 ? 'crashed' : 'reaped';
       this.#workers.delete(record.id);
+      this.#largestLimit = undefined;
     }
     return removed;
+  }
+
+  /** Whether some worker can take one more task by its count (`concurrentTasksPerWorker`). */
+  anyFree(): boolean {
+    for (const worker of this.#workers.values()) {
+      if (!worker.retiring && !worker.gone && worker.running < this.#capacityOf(worker)) return true;
+    }
+    return false;
   }
 
   /** How many workers are tracked (started and not exited). */
@@ -159,11 +170,14 @@ export class WorkerRegistry {
     return this.#workers.get(id);
   }
 
-  /** The largest old-generation limit a worker has published, or 0 when none has. */
+  /** The largest old-generation limit a tracked worker has published, or 0 when none has. */
   largestPublishedLimit(): number {
-    let largest = 0;
-    for (const worker of this.#workers.values()) largest = Math.max(largest, worker.publishedLimit ?? 0);
-    return largest;
+    if (this.#largestLimit === undefined) {
+      let largest = 0;
+      for (const worker of this.#workers.values()) largest = Math.max(largest, worker.publishedLimit ?? 0);
+      this.#largestLimit = largest;
+    }
+    return this.#largestLimit;
   }
 
   /** Readings of every worker that can be chosen, with pressure flags brought up to date. */
@@ -374,7 +388,10 @@ export class WorkerRegistry {
   }
 
   #figures(worker: TrackedWorker, published: BoardReading | undefined, sample: TrackedWorker['sample']): WorkerFigures {
-    if (published && published.limit > 0) worker.publishedLimit = published.limit;
+    if (published && published.limit > 0 && published.limit !== worker.publishedLimit) {
+      worker.publishedLimit = published.limit;
+      this.#largestLimit = undefined;
+    }
     const limit = worker.publishedLimit ?? this.#configuredLimit(worker);
     if (!published) return { used: sample?.used ?? 0, live: undefined, retained: undefined, limit, external: 0, fresh: undefined, updatedAt: sample?.at ?? 0 };
     const sampleIsNewer = sample !== undefined && sample.at > published.updatedAt;
