@@ -4,7 +4,8 @@
 import v8 from 'node:v8';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import { decide, isMemLimitReached } from '../dist/index.js';
+import { isMemLimitReached } from '../dist/index.js';
+import { decide } from 'heapgate/gate';
 
 const BATCH = 1000;
 const MB = 2 ** 20;

@@ -2,6 +2,8 @@
 // tinypool, poolifier and workerpool, measured side by side in one run on the same task functions
 // (bench/tasks.mjs: a no-op returning its input, and a ~1 ms busy loop), with pools of 1 and 2
 // threads (minThreads = maxThreads, idle timeout long, so no worker starts or stops while measuring).
+// Beside them, 'Piscina + a plain queue': the least any pool that holds waiting tasks outside Piscina
+// pays (see its definition).
 //
 // Scenarios (one tinybench iteration each; throughput = tasks of one iteration / median iteration time):
 // - callers: C async loops, each awaiting one task before submitting the next, K tasks each;
@@ -72,6 +74,7 @@ const SCENARIOS = [
  */
 const RAW = 'raw Piscina';
 const GATED = 'GatedPool';
+const FLOOR = 'Piscina + a plain queue';
 const CONTENDERS = [
   {
     name: RAW,
@@ -85,6 +88,39 @@ const CONTENDERS = [
     create(threads) {
       const pool = new GatedPool({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
       return { call: ({ task, input }) => { const options = { name: task }; return () => pool.run(input, options); }, close: () => pool.destroy() };
+    },
+  },
+  {
+    // The floor of any pool that keeps waiting tasks outside Piscina (as heapgate must, to decide each
+    // one when a worker frees): a FIFO array in front of raw Piscina that hands a task over only when a
+    // thread is free, from the finished task's promise. No gate, no readings, no accounting.
+    name: FLOOR,
+    create(threads) {
+      const pool = new Piscina({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
+      const waiting = [];
+      let running = 0;
+      const next = () => {
+        while (running < threads && waiting.length > 0) {
+          const job = waiting.shift();
+          running++;
+          pool.run(job.input, job.options).then(
+            (value) => { running--; job.resolve(value); next(); },
+            (error) => { running--; job.reject(error); next(); },
+          );
+        }
+      };
+      return {
+        call: ({ task, input }) => {
+          const options = { name: task };
+          return () => {
+            const { promise, resolve, reject } = Promise.withResolvers();
+            waiting.push({ input, options, resolve, reject });
+            next();
+            return promise;
+          };
+        },
+        close: () => pool.destroy(),
+      };
     },
   },
   {

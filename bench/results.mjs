@@ -24,7 +24,8 @@ if (decision) {
 }
 if (overhead) {
   const others = overhead.contenders.filter((name) => name !== 'raw Piscina' && name !== 'GatedPool');
-  const rate = (c) => `${c.perSecond} (${c.ratio})`;
+  // The plain-queue floor shows its main-thread CPU ratio too: the least a pool holding tasks outside Piscina pays.
+  const rate = (c, name) => (name === 'Piscina + a plain queue' ? `${c.perSecond} (${c.ratio}; CPU × ${c.mainCpuRatio})` : `${c.perSecond} (${c.ratio})`);
   lines.push(
     '## Overhead against raw Piscina and other pools (`bench/overhead.mjs`)',
     '',
@@ -44,7 +45,7 @@ if (overhead) {
           raw.mainCpuMicrosPerTask,
           `${gated.mainCpuMicrosPerTask} (${gated.mainCpuRatio})`,
           `${raw.processCpuMicrosPerTask} / ${gated.processCpuMicrosPerTask}`,
-          ...others.map((name) => rate(r.contenders[name])),
+          ...others.map((name) => rate(r.contenders[name], name)),
           raw.bound,
           gated.bound,
           `${r.gatedTargets.throughputMet ? 'rate ✓' : 'rate ✗'} ${r.gatedTargets.mainCpuMet ? 'CPU ✓' : 'CPU ✗'}`,

@@ -113,6 +113,46 @@ export const DEFAULTS = {
 } as const satisfies Partial<GateSettings>;
 
 const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations', 'slowStart']);
+/** Piscina's constructor options passed through as they are (Piscina 5.3). */
+const PISCINA_KEYS = new Set(['minThreads', 'maxThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'niceIncrement', 'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'workerHistogram']);
+const POOL_KEYS = [...GATE_KEYS, ...PISCINA_KEYS, 'filename', 'name', 'loadBalancer', 'taskQueue'];
+const RUN_KEYS = ['name', 'transferList', 'signal', 'memory'];
+
+/** Edit distance between two short strings (insertions, deletions, substitutions, adjacent swaps). */
+function distance(a: string, b: string): number {
+  const width = b.length + 1;
+  // Row-major (a.length + 1) × (b.length + 1) table of distances between prefixes.
+  const table = new Uint16Array((a.length + 1) * width);
+  const at = (i: number, j: number): number => table[i * width + j] ?? 0;
+  for (let i = 0; i <= a.length; i++) table[i * width] = i;
+  for (let j = 0; j <= b.length; j++) table[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      table[i * width + j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** Throws a `TypeError` naming the first own key of `options` that is not in `known`, with the closest known key when one is near. */
+function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    let closest: string | undefined;
+    let closestDistance = Infinity;
+    for (const candidate of known) {
+      const d = distance(key.toLowerCase(), candidate.toLowerCase());
+      if (d < closestDistance) {
+        closest = candidate;
+        closestDistance = d;
+      }
+    }
+    const hint = closest !== undefined && closestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${closest}?)` : '';
+    throw new TypeError(`${field}.${key} is not an option${hint}`);
+  }
+}
 
 /**
  * The least each `resourceLimits` field may be (MB) when set: below these a worker cannot start
@@ -162,6 +202,7 @@ export function toFileUrl(field: string, value: unknown): string {
 export function validatePoolOptions(options: unknown): { gate: GateSettings; piscina: PiscinaOptions } {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
+  refuseUnknown(o, POOL_KEYS, 'options');
   for (const owned of ['loadBalancer', 'taskQueue'] as const) {
     if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
   }
@@ -245,6 +286,7 @@ export function validateRunOptions(options: unknown): RunOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null) throw new TypeError(`run options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
+  refuseUnknown(o, RUN_KEYS, 'run options');
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
   if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`run options.signal must be an AbortSignal, got ${describe(o.signal)}`);

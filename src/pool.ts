@@ -583,17 +583,20 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#schedulePump();
   }
 
+  /**
+   * Polls while tasks are held or running. A pool that goes idle keeps its timer, unref'd, until
+   * the next tick finds it still idle (see `#poll`): one task at a time would otherwise start and
+   * stop a timer per task.
+   */
   #updatePolling(): void {
-    const needed = (this.#held.size > 0 || this.#active.size > 0) && !this.#destroyed;
-    if (needed && !this.#pollTimer) {
+    if (this.#destroyed) return;
+    if (!this.#pollTimer) {
+      if (this.#held.size === 0 && this.#active.size === 0) return;
       this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);
       this.#pollRefed = true;
-    } else if (!needed && this.#pollTimer) {
-      clearInterval(this.#pollTimer);
-      this.#pollTimer = undefined;
     }
     // Held tasks keep the process alive until they settle; running ones are kept by Piscina.
-    if (this.#pollTimer && this.#pollRefed !== this.#held.size > 0) {
+    if (this.#pollRefed !== this.#held.size > 0) {
       this.#pollRefed = this.#held.size > 0;
       if (this.#pollRefed) this.#pollTimer.ref();
       else this.#pollTimer.unref();
@@ -601,6 +604,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #poll(): void {
+    if (this.#held.size === 0 && this.#active.size === 0) {
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = undefined;
+      return;
+    }
     const now = performance.now();
     this.#process?.monitor.refreshLimit(now);
     this.#process?.monitor.refreshCounters(now, COUNTERS_REFRESH_MS);

@@ -47,6 +47,9 @@ describe('pool options', () => {
     ['memoryLimit fractional', { memoryLimit: 1.5 }, RangeError, /options\.memoryLimit must be an integer, got 1\.5/],
     ['cgroupRoot relative', { cgroupRoot: 'sys/fs/cgroup' }, RangeError, /options\.cgroupRoot must be an absolute path, got "sys\/fs\/cgroup"/],
     ['cgroupRoot not a string', { cgroupRoot: 7 }, TypeError, /options\.cgroupRoot must be a string, got 7/],
+    ['a misspelt option', { polciy: 'reject' }, TypeError, /options\.polciy is not an option \(did you mean policy\?\)/],
+    ['a misspelt Piscina option', { maxThread: 2 }, TypeError, /options\.maxThread is not an option \(did you mean maxThreads\?\)/],
+    ['an option nothing resembles', { turbo: true }, TypeError, /options\.turbo is not an option$/],
   ];
   for (const [name, options, type, message] of bad) {
     it(`${name} → ${type.name}`, () => {
@@ -83,6 +86,8 @@ describe('run options', () => {
     ['name not a string', { name: 5 }, TypeError, /run options\.name must be a non-empty string, got 5/],
     ['signal not a signal', { signal: {} }, TypeError, /run options\.signal must be an AbortSignal, got \{\}/],
     ['transferList not an array', { transferList: 'x' }, TypeError, /run options\.transferList must be an array, got "x"/],
+    ['a misspelt run option', { memroy: 5 }, TypeError, /run options\.memroy is not an option \(did you mean memory\?\)/],
+    ['a run option that does not exist', { retries: 3 }, TypeError, /run options\.retries is not an option$/],
   ];
   for (const [name, options, type, message] of bad) {
     it(`${name} → rejected ${type.name}, counted as nothing submitted`, async () => {

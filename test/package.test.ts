@@ -1,0 +1,97 @@
+// The package as a user gets it: `npm pack`, installed into an empty project, imported from an ESM
+// script and type-checked with `tsc`; and on a Node older than 22, a clear error at import.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** A `node` on PATH older than 22 (outside this project's own), or `undefined`. */
+function olderNode(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir.includes('node_modules')) continue;
+    const candidate = join(dir, 'node');
+    if (!existsSync(candidate)) continue;
+    const version = spawnSync(candidate, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+    const major = Number(/^v(\d+)\./.exec(version)?.[1]);
+    if (major > 0 && major < 22) return candidate;
+  }
+  return undefined;
+}
+
+describe('the published package', () => {
+  it('packs, installs into an empty project, runs from ESM and type-checks', { timeout: 120_000 }, () => {
+    const work = mkdtempSync(join(tmpdir(), 'heapgate-pack-'));
+    // `npm test` built dist already; `prepack` (the build) is skipped so no other test sees dist rewritten.
+    execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: root, stdio: 'pipe' });
+    const tarball = readdirSync(work).find((file) => file.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
+    const listing = execFileSync('tar', ['-tzf', join(work, tarball as string)], { encoding: 'utf8' }).split('\n');
+    expect(listing).toContain('package/dist/index.js');
+    expect(listing).toContain('package/dist/worker/entry.cjs');
+    expect(listing).toContain('package/LICENSE');
+    expect(listing.some((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toBe(false);
+
+    const project = join(work, 'project');
+    execFileSync('mkdir', ['-p', project]);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+    execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, tarball as string)], { cwd: project, stdio: 'pipe' });
+
+    writeFileSync(join(project, 'tasks.mjs'), 'export function double(n) { return n * 2; }\n');
+    writeFileSync(
+      join(project, 'main.mjs'),
+      [
+        "import { GatedPool, MemoryPressureError } from 'heapgate';",
+        "import { decide } from 'heapgate/gate';",
+        "const pool = new GatedPool({ filename: new URL('./tasks.mjs', import.meta.url).href, maxThreads: 1 });",
+        "const out = await pool.run(21, { name: 'double' });",
+        'await pool.close();',
+        "console.log(JSON.stringify({ out, error: typeof MemoryPressureError, decide: typeof decide }));",
+      ].join('\n'),
+    );
+    const ran = execFileSync(process.execPath, ['main.mjs'], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(ran.trim().split('\n').at(-1) as string)).toEqual({ out: 42, error: 'function', decide: 'function' });
+
+    writeFileSync(
+      join(project, 'main.ts'),
+      [
+        "import { GatedPool, MemoryPressureError, type PoolStats, type RunOptions } from 'heapgate';",
+        "import { decide, type GateInput } from 'heapgate/gate';",
+        "const pool = new GatedPool<number, number>({ filename: new URL('./tasks.mjs', import.meta.url).href, maxThreads: 1, policy: 'reject' });",
+        "const options: RunOptions = { name: 'double', memory: { heap: 1024, external: 0 } };",
+        'const out: Promise<number> = pool.run(21, options);',
+        'const stats: PoolStats = pool.stats();',
+        'const input = undefined as unknown as GateInput;',
+        'export const used = [out, stats.held, decide, input, MemoryPressureError];',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
+        files: ['main.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const checked = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    expect(checked.stdout + checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+  });
+
+  it('on Node older than 22, importing it throws an error naming the version needed', (context) => {
+    const node = olderNode();
+    if (!node) {
+      console.log('skipped: no node older than 22 on PATH to try');
+      context.skip();
+      return;
+    }
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const result = spawnSync(node, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`], { encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/heapgate needs Node\.js 22 or newer; this is Node\.js \d+\.\d+\.\d+/);
+  });
+});
