@@ -58,9 +58,9 @@ export class QueueFullError extends HeapgateError {
   }
 }
 
-/** A held task waited longer than `maxWaitMs` for memory to free up. Transient. */
+/** A held task waited `maxWaitMs` for memory to free up (time spent waiting for a busy worker does not count). Transient. */
 export class WaitTimeoutError extends HeapgateError {
-  /** How long the task waited, in milliseconds. */
+  /** How long the task waited for memory, in milliseconds. */
   readonly waitedMs: number;
   /** The task's `name`, if any. */
   readonly taskName: string | undefined;
@@ -68,7 +68,7 @@ export class WaitTimeoutError extends HeapgateError {
   override readonly cause: MemoryPressureError | undefined;
 
   constructor(waitedMs: number, taskName: string | undefined, cause: MemoryPressureError | undefined) {
-    super('ERR_WAIT_TIMEOUT', `task${taskName ? ` '${taskName}'` : ''} was held ${Math.round(waitedMs)} ms, longer than maxWaitMs`, { cause });
+    super('ERR_WAIT_TIMEOUT', `task${taskName ? ` '${taskName}'` : ''} waited ${Math.round(waitedMs)} ms for memory, reaching maxWaitMs`, { cause });
     this.waitedMs = waitedMs;
     this.taskName = taskName;
     this.cause = cause;

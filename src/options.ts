@@ -3,6 +3,7 @@
  * checked at construction; a wrong type throws a `TypeError` and a value out of range a
  * `RangeError`, both naming the option and the value given.
  */
+import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
@@ -25,9 +26,15 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
   highWater?: number;
   /** Fraction of a limit below which a scope under pressure admits again. Default 0.75. */
   lowWater?: number;
-  /** Most tasks held at once; more are rejected with `QueueFullError`. Default 1024. Never unbounded. */
-  maxQueue?: number;
-  /** A held task older than this is rejected with `WaitTimeoutError`. Default 30 000 ms. */
+  /**
+   * Most tasks held at once (waiting for a worker or for memory); more are rejected with
+   * `QueueFullError`. Default 16 384. `'auto'`: `maxThreads`² (as in Piscina); `Infinity`: unbounded.
+   */
+  maxQueue?: number | 'auto';
+  /**
+   * A task held this long *for memory* is rejected with `WaitTimeoutError`. Time spent waiting for
+   * a busy worker does not count (as in Piscina, it waits its turn). Default 30 000 ms.
+   */
   maxWaitMs?: number;
   /** How often busy workers are sampled and held tasks re-evaluated. Default 50 ms. */
   pollIntervalMs?: number;
@@ -102,7 +109,7 @@ export const DEFAULTS = {
   policy: 'wait',
   highWater: 0.85,
   lowWater: 0.75,
-  maxQueue: 1024,
+  maxQueue: 16_384,
   maxWaitMs: 30_000,
   pollIntervalMs: 50,
   retryAfterMs: 1000,
@@ -226,7 +233,7 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
       policy,
       highWater,
       lowWater,
-      maxQueue: optionalNumber(o, 'maxQueue', DEFAULTS.maxQueue, { min: 0, integer: true }),
+      maxQueue: validateMaxQueue(o.maxQueue, o.maxThreads),
       maxWaitMs: optionalNumber(o, 'maxWaitMs', DEFAULTS.maxWaitMs, { min: 0, allowInfinity: true }),
       pollIntervalMs: optionalNumber(o, 'pollIntervalMs', DEFAULTS.pollIntervalMs, { min: 1, max: 60_000 }),
       retryAfterMs: optionalNumber(o, 'retryAfterMs', DEFAULTS.retryAfterMs, { min: 0 }),
@@ -240,6 +247,21 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
     },
     piscina: piscina as PiscinaOptions,
   };
+}
+
+/** Piscina's default `maxThreads`: one and a half threads per CPU. */
+export function defaultMaxThreads(): number {
+  return Math.ceil(availableParallelism() * 1.5);
+}
+
+function validateMaxQueue(value: unknown, maxThreads: unknown): number {
+  if (value === undefined) return DEFAULTS.maxQueue;
+  if (value === 'auto') {
+    const threads = typeof maxThreads === 'number' ? maxThreads : defaultMaxThreads();
+    return threads * threads;
+  }
+  if (typeof value === 'string') throw new RangeError(`options.maxQueue must be a number or 'auto', got ${describe(value)}`);
+  return expectNumber('options.maxQueue', value, { min: 0, integer: true, allowInfinity: true });
 }
 
 function validateMemoryLimit(value: unknown): number | 'auto' | false {

@@ -13,7 +13,6 @@
  * until its `workerDestroy`.
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setEnvironmentData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +33,7 @@ import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { AbortError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
-import { validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents } from './events.js';
 
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
@@ -115,7 +114,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const water = { high: gate.highWater, low: gate.lowWater };
     this.#water = water;
     const tracker = isolateTracker();
-    const maxThreads = Math.max(piscina.maxThreads ?? Math.ceil(availableParallelism() * 1.5), piscina.minThreads ?? 0);
+    const maxThreads = Math.max(piscina.maxThreads ?? defaultMaxThreads(), piscina.minThreads ?? 0);
     this.#main = new MainScope(tracker, water, () => this.#ledger.main, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
       const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, usageRefreshMs: USAGE_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
@@ -262,6 +261,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       workers: this.#workers.readings(),
       canSpawn: this.#canSpawn(),
       workerLimit: this.#workers.largestPublishedLimit() || this.#workerLimit,
+      workerFloor: this.#workers.freshFloor(),
     };
   }
 
@@ -308,10 +308,20 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         return 'settled';
       case 'busy':
         this.#hygiene.tend(task.heap);
+        this.#heldFor(task, 'a worker');
         return 'hold';
-      case 'pressure':
-        return this.#underPressure(task, decision);
+      case 'pressure': {
+        const outcome = this.#underPressure(task, decision);
+        if (outcome === 'hold') this.#heldFor(task, 'memory');
+        return outcome;
+      }
     }
+  }
+
+  /** What the head of the queue waits for: the memory clock that `maxWaitMs` is measured on runs only while it is memory. */
+  #heldFor(task: Task, reason: 'memory' | 'a worker'): void {
+    const isHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
+    if (isHead) this.#held.setBlockedByMemory(reason === 'memory');
   }
 
   /**
@@ -332,7 +342,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Refuses `task` with `TaskTooLargeError` when its need can never fit. */
   #refusedTooLarge(task: Task): boolean {
     if (task.heap + task.main + task.external === 0) return false;
-    const capacities = { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit };
+    const capacities = { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit, workerFloor: this.#workers.freshFloor() };
     const decision = tooLarge({ need: task.heap, mainNeed: task.main, external: task.external }, capacities, this.#settings.highWater);
     if (!decision) return false;
     this.#refuseTooLarge(task, decision);
@@ -402,7 +412,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #expire(task: Task): void {
-    this.#settle(task, 'rejected.timeout', new WaitTimeoutError(performance.now() - task.submittedAt, task.name, task.lastPressure ?? this.#blockedBy));
+    this.#settle(task, 'rejected.timeout', new WaitTimeoutError(this.#held.waitedMs(task), task.name, task.lastPressure ?? this.#blockedBy));
   }
 
   #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
@@ -414,6 +424,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** The gate admitted `task`: charge it and send it to its worker (or one started for it). */
   #start(task: Task, target: number | 'spawn'): void {
     if (task.state === 'held') this.#held.delete(task);
+    this.#held.setBlockedByMemory(false);
     this.#blockedBy = undefined;
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';

@@ -16,7 +16,7 @@ function worker(id: number, over: Partial<WorkerReading> = {}): WorkerReading {
 }
 
 function input(over: Partial<GateInput> = {}): GateInput {
-  return { need: 0, mainNeed: 0, external: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, ...over };
+  return { need: 0, mainNeed: 0, external: 0, water, main: reading(), process: undefined, workers: [worker(1)], canSpawn: false, workerLimit: LIMIT, workerFloor: 0, ...over };
 }
 
 describe('fits: the tiers of one scope', () => {
@@ -116,6 +116,9 @@ describe('decide: scopes, workers, spawning', () => {
     ['off-heap need too large for the process', { external: 60 * MB, process: reading({ limit: 60 * MB }) }, { kind: 'too-large', scope: 'process', need: 60 * MB, capacity: 48 * MB }],
     ['off-heap need refused by a process near its mark', { external: 30 * MB, process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],
     ['too large is judged against the largest worker or a fresh one: not too large, spawn', { need: 90 * MB, workerLimit: 200 * MB, main: reading({ limit: 1000 * MB }), canSpawn: true }, { kind: 'admit', worker: 'spawn' }],
+    // High water 0.8 of a 100 MB worker is 80 MB; a fresh worker already holds 10 MB of it.
+    ['too large for what a fresh worker leaves (its floor counted)', { need: 75 * MB, workerFloor: 10 * MB, main: reading({ limit: 1000 * MB }), canSpawn: true }, { kind: 'too-large', scope: 'worker', need: 75 * MB, capacity: 70 * MB }],
+    ['just under what a fresh worker leaves: a worker is started for it', { need: 69 * MB, workerFloor: 10 * MB, main: reading({ limit: 1000 * MB }), workers: [worker(1, { used: 20 * MB, live: 20 * MB })], canSpawn: true }, { kind: 'admit', worker: 'spawn' }],
   ];
   for (const [name, over, expected] of table) {
     it(name, () => expect(decide(input(over))).toEqual(expected));

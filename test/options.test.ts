@@ -21,7 +21,8 @@ describe('pool options', () => {
     ['lowWater negative', { lowWater: -0.1 }, RangeError, /options\.lowWater must be >= 0, got -0\.1/],
     ['lowWater above highWater', { highWater: 0.7, lowWater: 0.8 }, RangeError, /options\.lowWater \(0\.8\) must not be above options\.highWater \(0\.7\)/],
     ['maxQueue negative', { maxQueue: -1 }, RangeError, /options\.maxQueue must be >= 0, got -1/],
-    ['maxQueue Infinity', { maxQueue: Infinity }, RangeError, /options\.maxQueue must be finite, got Infinity/],
+    ['maxQueue a word', { maxQueue: 'lots' }, RangeError, /options\.maxQueue must be a number or 'auto', got "lots"/],
+    ['maxQueue NaN', { maxQueue: Number.NaN }, RangeError, /options\.maxQueue must not be NaN/],
     ['maxQueue fractional', { maxQueue: 1.5 }, RangeError, /options\.maxQueue must be an integer, got 1\.5/],
     ['maxWaitMs negative', { maxWaitMs: -5 }, RangeError, /options\.maxWaitMs must be >= 0, got -5/],
     ['maxWaitMs null', { maxWaitMs: null }, TypeError, /options\.maxWaitMs must be a number, got null/],
@@ -59,9 +60,17 @@ describe('pool options', () => {
     });
   }
 
+  it("maxQueue takes Piscina's values too: 'auto' (maxThreads²) and Infinity", async () => {
+    const auto = new GatedPool({ filename, maxThreads: 3, maxQueue: 'auto' });
+    expect(auto.stats().maxQueue).toBe(9);
+    const unbounded = new GatedPool({ filename, maxThreads: 1, maxQueue: Infinity });
+    expect(unbounded.stats().maxQueue).toBe(Infinity);
+    await Promise.all([auto.destroy(), unbounded.destroy()]);
+  });
+
   it('accepts the defaults and a file path, and reports them', async () => {
     const pool = new GatedPool({ filename: new URL(filename).pathname, maxThreads: 1 });
-    expect(pool.stats()).toMatchObject({ policy: 'wait', maxQueue: 1024 });
+    expect(pool.stats()).toMatchObject({ policy: 'wait', maxQueue: 16_384 });
     expect(await pool.run(5)).toBe(5);
     await pool.destroy();
   });

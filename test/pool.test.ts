@@ -1,6 +1,7 @@
 // GatedPool's behaviour with real Piscina and real workers: results, errors, transfers, crashes,
 // stranding, aborts, bounds, policies, close/destroy, stats, events. Every test counts its tasks:
 // each one settles exactly once, and the pool's own counters agree.
+import v8 from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import {
@@ -173,14 +174,19 @@ describe('bounds', () => {
     expectAllSettled(pool, 4);
   });
 
-  it('maxWaitMs rejects a task held too long with WaitTimeoutError', async () => {
+  it('a backlog of 2,000 tasks submitted at once, with the default queue bound, all run', async () => {
+    const pool = makePool({ maxThreads: 2 });
+    const out = await settleAll(Array.from({ length: 2000 }, (_, i) => pool.run(i)));
+    expect(out).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expectAllSettled(pool, 2000);
+  });
+
+  it('maxWaitMs does not time out a task that only waits for a busy worker (as in Piscina)', async () => {
     const pool = makePool({ maxThreads: 1, maxWaitMs: 100 });
-    const out = await settleAll([pool.run(600, { name: 'spin' }), pool.run('late')]);
-    expect(out[0]).toBe(600);
-    expect(out[1]).toBeInstanceOf(WaitTimeoutError);
-    // Node's timers run on the loop's cached clock: they may fire a millisecond or two early by performance.now().
-    expect((out[1] as WaitTimeoutError).waitedMs).toBeGreaterThanOrEqual(95);
-    expectAllSettled(pool, 2);
+    const out = await settleAll([pool.run(600, { name: 'spin' }), pool.run('late'), pool.run('later')]);
+    expect(out).toEqual([600, 'late', 'later']);
+    expect(pool.stats().counters.rejected.timeout).toBe(0);
+    expectAllSettled(pool, 3);
   });
 });
 
@@ -220,17 +226,28 @@ describe('waiting for a busy worker', () => {
     expectAllSettled(pool, 4);
   });
 
-  it('a task held past maxWaitMs is rejected with WaitTimeoutError; the next one still runs', async () => {
-    const pool = makePool({ maxThreads: 1, minThreads: 1, maxWaitMs: 150 });
-    const spin = pool.run(400, { name: 'spin' });
-    const late = pool.run('late');
+  it('a task held for memory past maxWaitMs is rejected with WaitTimeoutError, its wait counted from when memory blocked it; the next one runs once memory frees', async () => {
+    // The main isolate's reservations block the second task while the first runs: a worker is
+    // free, so it waits for memory, not for a worker. (Declared heap is reserved in the main
+    // isolate; workers get the main isolate's heap limit so that the needs fit them.)
+    const limit = v8.getHeapStatistics().heap_size_limit;
+    const limitMb = Math.ceil(limit / MB);
+    const pool = makePool({ maxThreads: 2, minThreads: 2, maxWaitMs: 150, memoryLimit: false, resourceLimits: { maxOldGenerationSizeMb: limitMb } });
+    const holds: unknown[] = [];
+    pool.on('hold', (info) => holds.push(info.scope));
+    const first = pool.run(700, { name: 'sleep', memory: Math.round(0.5 * limit) });
+    const late = pool.run('late', { memory: Math.round(0.4 * limit) });
     expect(pool.stats().held).toBe(1);
-    const out = await settleAll([spin, late]);
-    expect(out[0]).toBe(400);
-    expect(out[1]).toBeInstanceOf(WaitTimeoutError);
-    expect((out[1] as WaitTimeoutError).waitedMs).toBeGreaterThanOrEqual(145);
-    expect((out[1] as WaitTimeoutError).waitedMs).toBeLessThan(400);
-    expect(await pool.run('next')).toBe('next');
+    const [error] = await settleAll([late]);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    const timeout = error as WaitTimeoutError;
+    // Node's timers run on the loop's cached clock: they may fire a millisecond or two early by performance.now().
+    expect(timeout.waitedMs).toBeGreaterThanOrEqual(145);
+    expect(timeout.cause).toBeInstanceOf(MemoryPressureError);
+    expect(timeout.cause?.scope).toBe('main');
+    expect(holds).toEqual(['main']);
+    expect(await first).toBe(700);
+    expect(await pool.run('next', { memory: Math.round(0.4 * limit) })).toBe('next');
     expect(pool.stats().counters.admitted).toBe(2);
     expectAllSettled(pool, 3);
   });
@@ -298,7 +315,10 @@ describe('memory pressure with real readings', () => {
     const out = await settleAll([pool.run(1, { memory: 60 * MB }), pool.run(2, { memory: 1 * MB })]);
     expect(out[0]).toBeInstanceOf(TaskTooLargeError);
     expect((out[0] as TaskTooLargeError).scope).toBe('worker');
-    expect((out[0] as TaskTooLargeError).capacity).toBeCloseTo(0.85 * 64 * MB, -3);
+    // The high-water mark of the worker limit, less what a fresh worker already holds (a few MiB).
+    const { capacity } = out[0] as TaskTooLargeError;
+    expect(capacity).toBeLessThan(0.85 * 64 * MB);
+    expect(capacity).toBeGreaterThan(0.85 * 64 * MB - 16 * MB);
     expect(out[1]).toBe(2);
     expectAllSettled(pool, 3);
   });
@@ -429,17 +449,20 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
   });
 
   it('reservations are released exactly once whatever the end: result, error, crash, abort, timeout', async () => {
-    const pool = makePool({ maxThreads: 1, maxWaitMs: 1500, memoryLimit: 16 * 1024 * MB });
+    // Workers get the main isolate's heap limit, so that the large needs below fit them.
+    const limit = v8.getHeapStatistics().heap_size_limit;
+    const pool = makePool({ maxThreads: 2, minThreads: 2, maxWaitMs: 1500, memoryLimit: 16 * 1024 * MB, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(limit / MB) } });
     const memory = { heap: 8 * MB, external: 4 * MB };
     const controller = new AbortController();
     const out = settleAll([
       pool.run(1, { memory }),
       pool.run('boom', { name: 'fail', memory }),
       pool.run(1, { name: 'exit', memory }),
-      pool.run(10_000, { name: 'sleep', memory, signal: controller.signal }),
-      pool.run('late', { memory }),
+      pool.run(10_000, { name: 'sleep', memory: { heap: Math.round(0.5 * limit), external: 4 * MB }, signal: controller.signal }),
+      pool.run('late', { memory: { heap: Math.round(0.4 * limit), external: 4 * MB } }),
     ]);
-    // 'late' waits behind the 10 s sleep and times out at 1.5 s; the sleep is aborted at 2.5 s.
+    // 'late' waits for the main isolate, where the 10 s sleep holds half the heap reserved, and
+    // times out at 1.5 s; the sleep is aborted at 2.5 s.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     controller.abort();
     const results = await out;
@@ -503,7 +526,7 @@ describe('stats and events', () => {
     expect(worker!.updatedAt).toBeGreaterThan(0);
     expect(stats.main.limit).toBeGreaterThan(0);
     expect(stats.policy).toBe('wait');
-    expect(stats.maxQueue).toBe(1024);
+    expect(stats.maxQueue).toBe(16_384);
     expectAllSettled(pool, 1);
   });
 

@@ -72,6 +72,11 @@ export interface GateInput {
   canSpawn: boolean;
   /** The old-generation limit in bytes a fresh worker gets. */
   workerLimit: number;
+  /**
+   * Heap bytes a worker already holds before its first task (the task module loaded): the least
+   * any worker has shown; 0 until one has. No task can use them.
+   */
+  workerFloor: number;
 }
 
 /** The outcome of one decision. */
@@ -213,7 +218,7 @@ export function chooseWorker(workers: readonly WorkerReading[], need: number, hi
 function tooLargeFor(input: GateInput): Decision | undefined {
   let largest = input.workerLimit;
   for (const worker of input.workers) largest = Math.max(largest, worker.limit);
-  return tooLarge(input, { process: input.process?.limit, main: input.main.limit, worker: largest }, input.water.high);
+  return tooLarge(input, { process: input.process?.limit, main: input.main.limit, worker: largest, workerFloor: input.workerFloor }, input.water.high);
 }
 
 /** The limits a task's need is weighed against for {@link tooLarge}: bytes (`process` undefined when not watched). */
@@ -222,11 +227,15 @@ export interface Capacities {
   main: number;
   /** The largest old-generation limit a worker has or gets. */
   worker: number;
+  /** Heap bytes every worker holds before its first task (see `GateInput.workerFloor`). */
+  workerFloor: number;
 }
 
 /**
  * Whether a need can never fit, however empty its scopes get: at or above `high` × a scope's
- * limit. Depends on limits only, so it can be answered before a task waits for anything.
+ * limit (for a worker, less what a fresh worker already holds: a need that fits no fresh worker
+ * started worker after worker, each found too full for it). Depends on limits and that floor
+ * only, so it can be answered before a task waits for anything.
  */
 export function tooLarge(need: Pick<GateInput, 'need' | 'mainNeed' | 'external'>, limits: Capacities, high: number): Extract<Decision, { kind: 'too-large' }> | undefined {
   const processNeed = need.need + need.external;
@@ -236,8 +245,9 @@ export function tooLarge(need: Pick<GateInput, 'need' | 'mainNeed' | 'external'>
   if (need.mainNeed > 0 && need.mainNeed >= high * limits.main) {
     return { kind: 'too-large', scope: 'main', need: need.mainNeed, capacity: high * limits.main };
   }
-  if (need.need > 0 && need.need >= high * limits.worker) {
-    return { kind: 'too-large', scope: 'worker', need: need.need, capacity: high * limits.worker };
+  const workerCapacity = high * limits.worker - limits.workerFloor;
+  if (need.need > 0 && need.need >= workerCapacity) {
+    return { kind: 'too-large', scope: 'worker', need: need.need, capacity: workerCapacity };
   }
   return undefined;
 }

@@ -6,7 +6,6 @@
  * aborted, closed). A `running` task goes back to `held` only when the spawn it was sent as is
  * taken back before any worker ran it.
  */
-import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import type { MemoryPressureError } from '../errors.js';
 import type { RunOptions } from '../options.js';
@@ -29,8 +28,8 @@ export interface Task {
   signal: AbortSignal | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
-  /** `performance.now()` at `run()`: the wait deadline counts from here. */
-  submittedAt: number;
+  /** The held queue's memory clock when it was held (see `HeldQueue`): its wait for memory counts from here. */
+  heldMark: number;
   state: 'new' | 'held' | 'running' | 'settled';
   /** What it reserved, from admission until it settles (released exactly once, by the ledger). */
   charge: Charge | undefined;
@@ -69,7 +68,7 @@ export function createTask(input: unknown, opts: RunOptions, name: string, sourc
     signal: opts.signal,
     resolve,
     reject,
-    submittedAt: performance.now(),
+    heldMark: 0,
     state: 'new',
     charge: undefined,
     worker: undefined,

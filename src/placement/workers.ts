@@ -94,6 +94,8 @@ export class WorkerRegistry {
   readonly #readings: WorkerReading[] = [];
   /** {@link largestPublishedLimit}, cached; `undefined` when a worker came, went or published a new limit since. */
   #largestLimit: number | undefined;
+  /** The least heap any worker has published holding before its first task (see {@link freshFloor}). */
+  #freshFloor = Infinity;
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -168,6 +170,11 @@ export class WorkerRegistry {
 
   get(id: number): TrackedWorker | undefined {
     return this.#workers.get(id);
+  }
+
+  /** Heap bytes a worker holds before its first task: the least any worker has published; 0 until one has. */
+  freshFloor(): number {
+    return Number.isFinite(this.#freshFloor) ? this.#freshFloor : 0;
   }
 
   /** The largest old-generation limit a tracked worker has published, or 0 when none has. */
@@ -388,6 +395,7 @@ export class WorkerRegistry {
   }
 
   #figures(worker: TrackedWorker, published: BoardReading | undefined, sample: TrackedWorker['sample']): WorkerFigures {
+    if (published?.fresh !== undefined && published.fresh < this.#freshFloor) this.#freshFloor = published.fresh;
     if (published && published.limit > 0 && published.limit !== worker.publishedLimit) {
       worker.publishedLimit = published.limit;
       this.#largestLimit = undefined;
