@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { setEnvironmentData } from 'node:worker_threads';
+import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { decide, tooLarge, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
@@ -218,14 +218,91 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     };
   }
 
-  /** Stops taking tasks, finishes admitted and held work, then closes the workers. */
-  close(): Promise<void> {
+  /**
+   * Stops taking tasks, finishes admitted and held work, then closes the workers. With
+   * `{ force: true }`, held tasks are rejected with `PoolClosedError` first and only running ones
+   * finish. Either way, work still running after Piscina's `closeTimeout` (default 30 s) is
+   * ended as by {@link destroy}.
+   */
+  close(options?: { force?: boolean }): Promise<void> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) return Promise.reject(new TypeError(`close options must be an object, got ${String(options)}`));
+    const force = options?.force;
+    if (force !== undefined && typeof force !== 'boolean') return Promise.reject(new TypeError(`close options.force must be a boolean, got ${String(force)}`));
+    if (force && !this.#destroyed) {
+      for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was closed (force) while the task was held'));
+    }
     this.#closing ??= (async () => {
-      if (this.#held.size > 0 || this.#active.size > 0) await new Promise<void>((done) => this.#drainWaiters.push(done));
+      if (this.#held.size > 0 || this.#active.size > 0) {
+        const drained = new Promise<boolean>((done) => this.#drainWaiters.push(() => done(true)));
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((done) => (timer = setTimeout(() => done(false), this.#piscina.options.closeTimeout)));
+        const finished = await Promise.race([drained, timedOut]);
+        clearTimeout(timer);
+        if (!finished) {
+          await this.destroy();
+          return;
+        }
+      }
       this.#shutdown();
       await this.#piscina.close();
     })();
     return this.#closing;
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Starts `close()` without waiting for it, for `using`. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** Piscina's `maxThreads`. */
+  get maxThreads(): number {
+    return this.#piscina.maxThreads;
+  }
+
+  /** Piscina's `minThreads`. */
+  get minThreads(): number {
+    return this.#piscina.minThreads;
+  }
+
+  /** The worker threads (Piscina's `threads`). */
+  get threads(): Worker[] {
+    return this.#piscina.threads;
+  }
+
+  /** Tasks waiting in the pool's queue (for a worker or for memory): Piscina's `queueSize`. */
+  get queueSize(): number {
+    return this.#held.size;
+  }
+
+  /** Tasks that ran and ended, with a result or an error (Piscina's `completed`). */
+  get completed(): number {
+    const { completed, failed, crashed } = this.#counters;
+    return completed + failed + crashed;
+  }
+
+  /** Piscina's `utilization`: the workers' busy share of the time since the pool started. */
+  get utilization(): number {
+    return this.#piscina.utilization;
+  }
+
+  /** Milliseconds since the pool was created (Piscina's `duration`). */
+  get duration(): number {
+    return this.#piscina.duration;
+  }
+
+  /** Piscina's run- and wait-time histogram. (Its wait times are Piscina's own: heapgate's queue comes before it.) */
+  get histogram(): Piscina['histogram'] {
+    return this.#piscina.histogram;
+  }
+
+  /** Whether a new task would have to wait: tasks are held, or every worker slot is taken. */
+  get needsDrain(): boolean {
+    return this.#held.size > 0 || this.#active.size >= this.#piscina.maxThreads * this.#settings.concurrentTasksPerWorker;
   }
 
   /** Rejects held and running tasks with `PoolClosedError` and terminates the workers. */

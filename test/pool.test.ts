@@ -502,6 +502,57 @@ describe('close and destroy', () => {
     expectAllSettled(pool, 4);
   });
 
+  it('close({ force: true }) rejects held work with PoolClosedError and lets running work finish', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    const settled = settleAll([pool.run(200, { name: 'sleep' }), pool.run('held 1'), pool.run('held 2')]);
+    expect(pool.queueSize).toBe(2);
+    await pool.close({ force: true });
+    const out = await settled;
+    expect(out[0]).toBe(200);
+    expect(out[1]).toBeInstanceOf(PoolClosedError);
+    expect(out[2]).toBeInstanceOf(PoolClosedError);
+    expectAllSettled(pool, 3);
+  });
+
+  it('close() ends work still running after closeTimeout, as destroy() does', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1, closeTimeout: 200 });
+    const settled = settleAll([pool.run(60_000, { name: 'sleep' })]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = pool.close();
+    const bound = new Promise((resolve) => setTimeout(() => resolve('close() still pending'), 10_000));
+    expect(await Promise.race([closing.then(() => 'closed'), bound])).toBe('closed');
+    const [hung] = await settled;
+    expect(hung).toBeInstanceOf(PoolClosedError);
+    expectAllSettled(pool, 1);
+  });
+
+  it('close() options are checked; Symbol.asyncDispose closes', async () => {
+    const pool = makePool({ maxThreads: 1 });
+    await expect(pool.close({ force: 'yes' } as never)).rejects.toThrow(/close options\.force must be a boolean, got yes/);
+    expect(await pool.run('x')).toBe('x');
+    await pool[Symbol.asyncDispose]();
+    const [late] = await settleAll([pool.run('late')]);
+    expect(late).toBeInstanceOf(PoolClosedError);
+  });
+
+  it("Piscina's read-only members: threads, queueSize, completed, needsDrain, maxThreads, minThreads, utilization, duration, histogram", async () => {
+    const pool = makePool({ maxThreads: 2, minThreads: 1 });
+    expect(pool.maxThreads).toBe(2);
+    expect(pool.minThreads).toBe(1);
+    const settled = settleAll([pool.run(100, { name: 'sleep' }), pool.run(100, { name: 'sleep' }), pool.run('a'), pool.run('boom', { name: 'fail' })]);
+    expect(pool.needsDrain).toBe(true);
+    await settled;
+    expect(pool.queueSize).toBe(0);
+    expect(pool.completed).toBe(4);
+    expect(pool.needsDrain).toBe(false);
+    expect(pool.threads.length).toBeGreaterThanOrEqual(1);
+    expect(pool.threads.every((thread) => typeof thread.threadId === 'number')).toBe(true);
+    expect(pool.utilization).toBeGreaterThanOrEqual(0);
+    expect(pool.duration).toBeGreaterThan(0);
+    expect(typeof pool.histogram.runTime.mean).toBe('number');
+    expectAllSettled(pool, 4);
+  });
+
   it('destroy() rejects held and running work with PoolClosedError', async () => {
     const pool = makePool({ maxThreads: 1 });
     const settled = settleAll([pool.run(5000, { name: 'sleep' }), pool.run('held')]);
