@@ -32,6 +32,7 @@ import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
+import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents } from './events.js';
@@ -562,6 +563,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Piscina answered for a task that ran (or was sent): learn from it, settle it, decide again. */
   #answered(task: Task, error: unknown, value: unknown): void {
+    // A task's own error that cloning would have stripped comes as a result (see `worker/task-error.ts`).
+    if (error === undefined && isTaskError(value)) error = decodeTaskError(value);
     const worker = task.worker;
     if (worker) worker.running--;
     if (error === undefined) {

@@ -70,6 +70,37 @@ describe('running tasks', () => {
     expectAllSettled(pool, 1);
   });
 
+  it("a task's custom error keeps its name, message, code, own properties, cause and stack; a standard class stays that class", async () => {
+    const pool = makePool();
+    const out = await settleAll([
+      pool.run('over quota', { name: 'failCustom' }),
+      pool.run('over quota later', { name: 'failCustomAsync' }),
+      pool.run(null, { name: 'failTypeWithCode' }),
+      pool.run(5, { name: 'throwValue' }),
+      pool.run(null, { name: 'throwValue' }),
+    ]);
+    for (const [index, message] of [[0, 'over quota'], [1, 'over quota later']] as const) {
+      const error = out[index] as Error & Record<string, unknown>;
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe('QuotaError');
+      expect(error.message).toBe(message);
+      expect(error.code).toBe('E_QUOTA');
+      expect(error.limit).toBe(5);
+      expect(error.details).toEqual({ bucket: 'a' });
+      // A function cannot cross threads: that property alone is left out.
+      expect('callback' in error).toBe(false);
+      expect(error.cause).toBeInstanceOf(RangeError);
+      expect((error.cause as Error).message).toBe('inner');
+      expect(error.stack).toContain(index === 0 ? 'failCustom' : 'failCustomAsync');
+    }
+    expect(out[2]).toBeInstanceOf(TypeError);
+    expect(out[2]).toMatchObject({ message: 'bad type', code: 'ERR_BAD' });
+    expect(out[3]).toBe(5);
+    expect(out[4]).toBe(null);
+    expect(pool.stats().counters.failed).toBe(5);
+    expectAllSettled(pool, 5);
+  });
+
   it('rejects a missing export with a TypeError naming it', async () => {
     const pool = makePool();
     const [error] = await settleAll([pool.run(1, { name: 'nope' })]);

@@ -14,6 +14,7 @@ import { isolateTracker, type IsolateSnapshot } from '../readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './growth-meter.js';
 import { BusyPeriod } from './busy-period.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
+import { encodeTaskError } from './task-error.js';
 
 type TaskFunction = (input: unknown) => unknown;
 type Handler = (input: unknown) => unknown;
@@ -187,21 +188,31 @@ function end(run: Run): Promise<void> | undefined {
   return publishAfterTask(run.context.highWater, run.externalAtStart);
 }
 
-function failed(run: Run, error: unknown): never | Promise<never> {
+/** What a task that threw ends with: its error as is, or the envelope that keeps all of it (`task-error.ts`). */
+function thrown(error: unknown): unknown {
+  const envelope = encodeTaskError(error);
+  if (envelope === undefined) throw error;
+  return envelope;
+}
+
+function failed(run: Run, error: unknown): unknown {
   const collecting = end(run);
-  if (!collecting) throw error;
-  return collecting.then(() => Promise.reject(error as Error));
+  if (!collecting) return thrown(error);
+  return collecting.then(() => thrown(error));
 }
 
 async function completeAsync(run: Run, returned: PromiseLike<unknown>): Promise<unknown> {
   busy?.watch();
+  let value: unknown;
   try {
-    const value = await returned;
+    value = await returned;
     measured(run);
-    return value;
-  } finally {
+  } catch (error) {
     await end(run);
+    return thrown(error);
   }
+  await end(run);
+  return value;
 }
 
 /**
