@@ -1,0 +1,118 @@
+// `npm run test:piscina`: Piscina's own test suite run against GatedPool.
+//
+// Fetches Piscina's published package at the version heapgate depends on (`npm pack`, from npm's
+// cache when it has it), installs the few packages its tests import (tsx, concat-stream,
+// abort-controller) beside it, and replaces its entry points (`dist/main.js`, `dist/index.js`)
+// with a shim: `class Piscina extends GatedPool {}` plus Piscina's statics (taken from the real
+// Piscina heapgate runs on). Its test files run unchanged, with Node's test runner, one file at a
+// time. `--baseline` runs them against the real Piscina instead (no shim), for comparison.
+//
+// Prints every test's outcome and a summary; writes scripts/results/piscina-suite.json.
+// Not part of `npm test`: it takes minutes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const baseline = process.argv.includes('--baseline');
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(join(root, 'package.json'));
+const version = JSON.parse(readFileSync(join(root, 'node_modules', 'piscina', 'package.json'), 'utf8')).version;
+const realPiscina = require.resolve('piscina');
+const heapgate = join(root, 'dist', 'index.js');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+const work = mkdtempSync(join(tmpdir(), 'heapgate-piscina-suite-'));
+console.log(`Piscina ${version}'s test suite against ${baseline ? 'the real Piscina (baseline)' : 'GatedPool'}, in ${work}`);
+execFileSync(npm, ['pack', `piscina@${version}`, '--prefer-offline', '--pack-destination', work], { cwd: work, stdio: 'pipe' });
+const tarball = readdirSync(work).find((file) => file.endsWith('.tgz'));
+execFileSync('tar', ['-xzf', join(work, tarball), '-C', work]);
+const pkg = join(work, 'package');
+// The packages its tests import, beside it (resolution walks up from package/test to work/).
+execFileSync(npm, ['install', '--prefix', work, '--prefer-offline', '--no-audit', '--no-fund', '--no-save', 'tsx@4', 'concat-stream@2', 'abort-controller@3'], { stdio: 'pipe' });
+
+if (!baseline) {
+  const shim = `'use strict';
+// heapgate's shim: Piscina's tests, run against GatedPool.
+const real = require(${JSON.stringify(realPiscina)});
+const { GatedPool } = require(${JSON.stringify(heapgate)});
+class Piscina extends GatedPool {
+  static get isWorkerThread() { return real.isWorkerThread; }
+  static get workerData() { return real.workerData; }
+  static get version() { return real.version; }
+  static get Piscina() { return Piscina; }
+  static get FixedQueue() { return real.FixedQueue; }
+  static get ArrayTaskQueue() { return real.ArrayTaskQueue; }
+  static move(value) { return real.move(value); }
+  static get transferableSymbol() { return real.transferableSymbol; }
+  static get valueSymbol() { return real.valueSymbol; }
+  static get queueOptionsSymbol() { return real.queueOptionsSymbol; }
+}
+module.exports = Piscina;
+for (const key of ['isWorkerThread', 'workerData', 'version', 'FixedQueue', 'ArrayTaskQueue', 'move', 'transferableSymbol', 'valueSymbol', 'queueOptionsSymbol']) {
+  Object.defineProperty(module.exports, key, { get: () => real[key], enumerable: true });
+}
+Object.defineProperty(module.exports, 'default', { value: Piscina, enumerable: false });
+`;
+  writeFileSync(join(pkg, 'dist', 'main.js'), shim);
+  writeFileSync(join(pkg, 'dist', 'index.js'), shim);
+}
+
+const tsx = join(work, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+const files = readdirSync(join(pkg, 'test'))
+  .filter((file) => file.endsWith('.test.ts'))
+  .filter((file) => !only || file.includes(only))
+  .sort();
+const baselineCounts = new Map();
+try {
+  const previous = JSON.parse(readFileSync(join(root, 'scripts', 'results', 'piscina-suite-baseline.json'), 'utf8'));
+  for (const r of previous.results) baselineCounts.set(r.file, (baselineCounts.get(r.file) ?? 0) + 1);
+} catch {
+  // No baseline yet: a file that fails as a whole counts once.
+}
+const results = [];
+for (const file of files) {
+  const report = join(work, `${file}.xml`);
+  const run = spawnSync(process.execPath, ['--enable-source-maps', `--import=${tsx}`, '--test', '--test-reporter=junit', `--test-reporter-destination=${report}`, join('test', file)], {
+    cwd: pkg,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  let xml = '';
+  try {
+    xml = readFileSync(report, 'utf8');
+  } catch {
+    // No report: the file did not load, or hung past the timeout.
+  }
+  const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
+  // A file that failed as a whole (did not load, hung, or failed outside a test) counts as many
+  // failures as it has tests against the real Piscina (from a baseline run, when there is one).
+  const fileFailed = cases.length === 0 || cases.every(([, name]) => name.endsWith('.test.ts'));
+  if (fileFailed) {
+    const why = run.error ? String(run.error.message) : (run.stderr || run.stdout).trim().split('\n').slice(-4).join(' | ');
+    const count = baselineCounts.get(file) ?? 1;
+    for (let i = 0; i < count; i++) results.push({ file, name: `(file, test ${i + 1} of ${count})`, passed: false, why: `the file failed as a whole: ${why.slice(0, 400)}` });
+    console.log(`${file}: 0/${count} (failed as a whole)\n  ✗ ${why.slice(0, 400)}`);
+    continue;
+  }
+  for (const [, name, , body = ''] of cases) {
+    const failure = /<failure[^>]*message="([^"]*)"/.exec(body);
+    const skipped = /<skipped/.test(body);
+    results.push({ file, name: decode(name), passed: !failure && !skipped, skipped, why: failure ? decode(failure[1]).slice(0, 300) : undefined });
+  }
+  const mine = results.filter((r) => r.file === file);
+  console.log(`${file}: ${mine.filter((r) => r.passed).length}/${mine.length}`);
+  for (const r of mine.filter((r) => !r.passed)) console.log(`  ✗ ${r.name}${r.skipped ? ' (skipped)' : ''}${r.why ? `: ${r.why}` : ''}`);
+}
+
+function decode(text) {
+  return text.replaceAll('&quot;', '"').replaceAll('&apos;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&#10;', ' ').replaceAll('&amp;', '&');
+}
+
+const passed = results.filter((r) => r.passed).length;
+console.log(`\n${baseline ? 'real Piscina' : 'GatedPool'}: ${passed} of ${results.length} passed (Piscina ${version}, Node ${process.version})`);
+mkdirSync(join(root, 'scripts', 'results'), { recursive: true });
+writeFileSync(join(root, 'scripts', 'results', `piscina-suite${baseline ? '-baseline' : ''}.json`), `${JSON.stringify({ version, node: process.version, date: new Date().toISOString(), against: baseline ? 'piscina' : 'heapgate', passed, total: results.length, results }, null, 2)}\n`);
