@@ -95,7 +95,8 @@ export class TaskTooLargeError extends HeapgateError {
 /** The task was aborted through its `AbortSignal` (while held or while running). */
 export class AbortError extends HeapgateError {
   constructor(reason: unknown) {
-    super('ABORT_ERR', 'the task was aborted', { cause: reason });
+    // Piscina's wording, so that code matching Piscina's message keeps working.
+    super('ABORT_ERR', 'The task has been aborted', { cause: reason });
   }
 }
 

@@ -16,7 +16,7 @@ export {
   type Scope,
 } from './errors.js';
 export { CgroupFileError } from './readings/cgroup-files.js';
-export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy } from './options.js';
+export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy, type AbortSource } from './options.js';
 export type { PoolStats, CounterSnapshot } from './accounting/counters.js';
 export type { Reading } from './admission/gate.js';
 export type { Estimate } from './accounting/estimates.js';

@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
+import { SEP } from './worker/task-key.js';
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
 
@@ -16,8 +17,11 @@ export type Policy = 'reject' | 'wait';
 
 /** Options of a {@link GatedPool}. Piscina's options pass through, except those the gate owns. */
 export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'maxQueue' | 'loadBalancer' | 'taskQueue'> {
-  /** The task module: an absolute path or a `file:` URL, as in Piscina. */
-  filename: string;
+  /**
+   * The task module: an absolute path or a `file:` URL, as in Piscina. May be left out (or `null`)
+   * when every `run()` names its own `filename`.
+   */
+  filename?: string | URL | null;
   /** Per-worker limits, as in `new Worker()`; `maxOldGenerationSizeMb` is each worker's heap limit. */
   resourceLimits?: ResourceLimits;
   /** `'reject'`: refuse at once under pressure. `'wait'` (default): hold in a bounded queue. */
@@ -65,10 +69,15 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
 export interface RunOptions {
   /** The export of the task module to call. Default: the pool's `name`, else `'default'`. */
   name?: string;
+  /** The task module for this run (an absolute path or a `file:` URL), instead of the pool's. */
+  filename?: string | URL | null;
   /** Objects to transfer (not copy) to the worker, as in Piscina. */
   transferList?: readonly Transferable[];
-  /** Aborts the task while it is held (it is dropped) or while it runs (its worker is stopped). */
-  signal?: AbortSignal;
+  /**
+   * Aborts the task while it is held (it is dropped) or while it runs (its worker is stopped). An
+   * `AbortSignal`, or (as in Piscina) an `EventEmitter` that emits `'abort'`.
+   */
+  signal?: AbortSource;
   /**
    * The task's estimated memory need, reserved from admission until it settles. A number is heap
    * bytes: reserved in the worker that runs it, in the main isolate (where its result lands) and
@@ -76,6 +85,17 @@ export interface RunOptions {
    * the process only.
    */
   memory?: number | MemoryNeed;
+}
+
+/** What can abort a task: an `AbortSignal`, or an event emitter that emits `'abort'` (Piscina accepts both). */
+export type AbortSource = AbortSignal | { once(event: 'abort', listener: () => void): unknown; removeListener?(event: 'abort', listener: () => void): unknown; readonly aborted?: boolean; readonly reason?: unknown };
+
+/** Whether `value` can abort a task (see {@link AbortSource}). */
+export function isAbortSource(value: unknown): value is AbortSource {
+  if (value instanceof AbortSignal) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate.addEventListener === 'function' || typeof candidate.once === 'function';
 }
 
 /** A task's memory need in two parts, bytes. */
@@ -95,7 +115,8 @@ export interface GateSettings {
   maxWaitMs: number;
   pollIntervalMs: number;
   retryAfterMs: number;
-  filename: string;
+  /** The pool's task module, a file URL; `undefined` when every run names its own. */
+  filename: string | undefined;
   name: string;
   concurrentTasksPerWorker: number;
   memoryLimit: number | 'auto' | false;
@@ -123,7 +144,7 @@ const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWa
 /** Piscina's constructor options passed through as they are (Piscina 5.3). */
 const PISCINA_KEYS = new Set(['minThreads', 'maxThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'niceIncrement', 'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'workerHistogram']);
 const POOL_KEYS = [...GATE_KEYS, ...PISCINA_KEYS, 'filename', 'name', 'loadBalancer', 'taskQueue'];
-const RUN_KEYS = ['name', 'transferList', 'signal', 'memory'];
+const RUN_KEYS = ['name', 'filename', 'transferList', 'signal', 'memory'];
 
 /** Edit distance between two short strings (insertions, deletions, substitutions, adjacent swaps). */
 function distance(a: string, b: string): number {
@@ -213,7 +234,7 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
   for (const owned of ['loadBalancer', 'taskQueue'] as const) {
     if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
   }
-  const filename = toFileUrl('options.filename', o.filename);
+  const filename = o.filename === undefined || o.filename === null ? undefined : toFileUrl('options.filename', o.filename);
   const policy = o.policy ?? DEFAULTS.policy;
   if (policy !== 'reject' && policy !== 'wait') throw new RangeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { min: Number.MIN_VALUE, max: 1 });
@@ -221,6 +242,7 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
   if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
   const name = o.name ?? 'default';
   if (typeof name !== 'string' || name === '') throw new TypeError(`options.name must be a non-empty string, got ${describe(name)}`);
+  if (name.includes(SEP)) throw new RangeError(`options.name must not hold U+0001, got ${describe(name)}`);
   const concurrentTasksPerWorker = optionalNumber(o, 'concurrentTasksPerWorker', 1, { min: 1, integer: true });
   validatePiscinaNumbers(o);
 
@@ -310,8 +332,9 @@ export function validateRunOptions(options: unknown): RunOptions {
   const o = options as Record<string, unknown>;
   refuseUnknown(o, RUN_KEYS, 'run options');
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
+  if (typeof o.name === 'string' && o.name.includes(SEP)) throw new RangeError(`run options.name must not hold U+0001, got ${describe(o.name)}`);
   if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`run options.signal must be an AbortSignal, got ${describe(o.signal)}`);
+  if (o.signal !== undefined && o.signal !== null && !isAbortSource(o.signal)) throw new TypeError(`run options.signal must be an AbortSignal or an EventEmitter, got ${describe(o.signal)}`);
   if (typeof o.memory === 'object' && o.memory !== null) {
     const need = o.memory as Record<string, unknown>;
     for (const key of Object.keys(need)) {
@@ -322,5 +345,7 @@ export function validateRunOptions(options: unknown): RunOptions {
   } else if (o.memory !== undefined) {
     expectNumber('run options.memory', o.memory, { min: 0 });
   }
+  // A per-run module, as a file URL (the only option turned into another form).
+  if (o.filename !== undefined && o.filename !== null) return { ...(o as RunOptions), filename: toFileUrl('run options.filename', o.filename) };
   return o as RunOptions;
 }

@@ -27,6 +27,7 @@ import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
 import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
 import { defaultWorkerLimits } from './placement/worker-limits.js';
+import { stopWorkers } from './placement/stop-workers.js';
 import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
@@ -34,7 +35,7 @@ import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
-import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents } from './events.js';
 
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
@@ -138,7 +139,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#piscina = new Piscina({
       ...piscina,
       filename: ENTRY,
-      name: this.#keyFor(gate.name, 0),
+      name: this.#keyFor({ name: gate.name, file: undefined, learnAs: gate.name }, 0),
       loadBalancer: (task, views) => this.#dispatcher.balance(task, views) as (typeof views)[number] | null,
     });
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#workerLimit, {
@@ -194,8 +195,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         return Promise.reject(error as Error);
       }
     }
+    // A per-run module equal to the pool's is the pool's (same key, same learned needs).
+    const file = opts.filename === undefined || opts.filename === null || opts.filename === this.#settings.filename ? undefined : (opts.filename as string);
+    if (file === undefined && this.#settings.filename === undefined) return Promise.reject(new TypeError('filename must be provided while posting or in options'));
     const { promise, resolve, reject } = Promise.withResolvers<O>();
-    const task = createTask(input, opts, opts.name ?? this.#settings.name, this.#needSource, resolve as (value: unknown) => void, reject);
+    const task = createTask(input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
     if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
@@ -245,7 +249,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         }
       }
       this.#shutdown();
-      await this.#piscina.close();
+      // Nothing of ours runs any more: stopping the workers is all that is left.
+      await stopWorkers(this.#piscina.threads, () => this.#piscina.destroy());
     })();
     return this.#closing;
   }
@@ -313,7 +318,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was held'));
     for (const task of [...this.#active]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was running'));
     this.#shutdown();
-    await this.#piscina.destroy();
+    await stopWorkers(this.#piscina.threads, () => this.#piscina.destroy());
   }
 
   // ---- admission -------------------------------------------------------------------------------
@@ -375,7 +380,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return 'settled';
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
-    if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.name)) return 'hold';
+    if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.learnAs)) return 'hold';
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':
@@ -431,10 +436,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#settle(task, 'rejected.tooLarge', new TaskTooLargeError(decision.scope, decision.need, decision.capacity));
   }
 
-  /** A name's need was learned: held tasks of that name take it, and those it can never fit are refused now. */
-  #relearnHeld(name: string): void {
+  /** A need was learned: held tasks learned under the same name take it, and those it can never fit are refused now. */
+  #relearnHeld(learnAs: string): void {
     for (const task of this.#held) {
-      if (task.name !== name) continue;
+      if (task.learnAs !== learnAs) continue;
       learnNeed(task, this.#needSource);
       this.#refusedTooLarge(task);
     }
@@ -506,13 +511,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#blockedBy = undefined;
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';
-    if (task.learning) this.#learning.add(task.name);
+    if (task.learning) this.#learning.add(task.learnAs);
     this.#active.add(task);
     this.#counters.admitted++;
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
     if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined);
-    const key = this.#keyFor(task.name, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
+    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
     try {
       if (worker) {
         this.#placeOn(task, worker);
@@ -548,15 +553,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#schedulePump();
   }
 
-  /** The task key for `name` with flag bits (1 credit, 2 off-heap, 4 measure), made once per name and flags. */
-  #keyFor(name: string, bits: number): string {
-    let keys = this.#keys.get(name);
+  /**
+   * The task key for a task's export and module with flag bits (1 credit, 2 off-heap, 4 measure),
+   * made once per export, module and flags.
+   */
+  #keyFor(task: Pick<Task, 'name' | 'file' | 'learnAs'>, bits: number): string {
+    let keys = this.#keys.get(task.learnAs);
     if (!keys) {
       if (this.#keys.size >= MAX_KEYED_NAMES) this.#keys.delete(this.#keys.keys().next().value as string);
       keys = [];
-      this.#keys.set(name, keys);
+      this.#keys.set(task.learnAs, keys);
     }
-    return (keys[bits] ??= taskKey(this.#poolId, name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0 }));
+    return (keys[bits] ??= taskKey(this.#poolId, task.name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0 }, task.file));
   }
 
   // ---- settlement ------------------------------------------------------------------------------
@@ -589,11 +597,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
     if (!measured || measured.order !== task.order) return;
-    if (this.#estimates.record(task.name, measured) && this.#held.size > 0) this.#relearnHeld(task.name);
+    if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
   }
 
   #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
-    if (task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal.reason)];
+    if (task.aborted || task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal?.reason)];
     if (this.#destroyed) return ['rejected.closed', new PoolClosedError('the pool was destroyed while the task was running')];
     const code = (error as { code?: unknown } | null)?.code;
     if (worker?.gone || code === 'ERR_WORKER_OUT_OF_MEMORY') {
@@ -623,7 +631,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** The task's run is over: its charge is released and its name is no longer being learned (both once). */
   #endRun(task: Task): void {
     if (task.charge) this.#ledger.release(task.charge);
-    if (task.learning) this.#learning.delete(task.name);
+    if (task.learning) this.#learning.delete(task.learnAs);
     task.learning = false;
   }
 
@@ -634,18 +642,26 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #listenForAbort(task: Task): void {
-    const signal = task.signal as AbortSignal;
+    const signal = task.signal as AbortSource;
     const onAbort = (): void => {
       if (task.state === 'held' || task.state === 'new') {
         this.#settle(task, 'rejected.aborted', new AbortError(signal.reason));
       } else if (task.state === 'running') {
+        task.aborted = true;
         // Piscina stops the worker it runs on: the other tasks there learn why.
         if (task.worker) task.worker.stopReason ??= 'task-aborted';
         task.abortInPiscina?.(signal.reason);
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    task.unlisten = () => signal.removeEventListener('abort', onAbort);
+    if (signal instanceof AbortSignal || typeof (signal as Partial<AbortSignal>).addEventListener === 'function') {
+      const target = signal as AbortSignal;
+      target.addEventListener('abort', onAbort, { once: true });
+      task.unlisten = () => target.removeEventListener('abort', onAbort);
+    } else {
+      const emitter = signal as Exclude<AbortSource, AbortSignal>;
+      emitter.once('abort', onAbort);
+      task.unlisten = () => emitter.removeListener?.('abort', onAbort);
+    }
   }
 
   // ---- workers, polling, shutdown ----------------------------------------------------------------

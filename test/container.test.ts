@@ -1,7 +1,9 @@
 // Container readers on fixture trees (cgroup v1 and v2): limit discovery up the hierarchy,
 // unlimited, memory.high below memory.max, malformed, missing and unreadable files, usage and
 // non-reclaimable memory, counters, precedence and warnings, and a pool on a fixture root.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatedPool, MemoryPressureError } from '../dist/index.js';
@@ -176,20 +178,24 @@ describe('the process monitor: precedence, warnings, refresh', () => {
     explicit.close();
   });
 
-  it('no limit anywhere: system memory, with one warning naming where it looked', async () => {
+  it('no limit anywhere: system memory, said by stats() and NODE_DEBUG=heapgate, not by a process warning', async () => {
     const root = v2({ 'app/svc/memory.max': 'max\n' });
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
     const monitor = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
-    new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP }).close();
     await new Promise((resolve) => setImmediate(resolve));
     process.off('warning', onWarning);
     expect(monitor.source).toBe('system');
-    const mine = warnings.filter((warning) => warning.message.includes(join(root, 'app/svc')));
-    expect(mine).toHaveLength(1);
-    expect((mine[0] as Error & { code?: string }).code).toBe('HEAPGATE_NO_CONTAINER_LIMIT');
+    expect(monitor.limit).toBe(totalmem());
+    expect(warnings.filter((warning) => warning.message.includes(join(root, 'app/svc')))).toHaveLength(0);
     monitor.close();
+    // With NODE_DEBUG=heapgate, the debug log names where it looked.
+    const script = `import { GatedPool } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      new GatedPool({ filename: ${JSON.stringify(new URL('./fixtures/tasks.mjs', import.meta.url).href)}, memoryLimit: 'auto', cgroupRoot: ${JSON.stringify(root)}, minThreads: 0 }).destroy();`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'heapgate' } });
+    expect(child.status).toBe(0);
+    expect(child.stderr).toMatch(/HEAPGATE \d+: no container memory limit found .*measuring the process against system memory/);
   });
 
   it('re-reads the limit when it changes at run time', () => {

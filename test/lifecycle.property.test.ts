@@ -335,7 +335,7 @@ describe('lifecycle property (fast-check, one child process per scenario)', () =
         if (broken.length > 0) {
           const stderr = run.stderr
             .split('\n')
-            .filter((line) => line !== '' && !line.includes('HEAPGATE_NO_CONTAINER_LIMIT') && !line.includes('--trace-warnings'))
+            .filter((line) => line !== '' && !line.includes('--trace-warnings'))
             .slice(-15)
             .join('\n');
           throw new Error(`${broken.join('\n')}\nscenario: ${JSON.stringify(scenario)}${stderr ? `\nstderr:\n${stderr}` : ''}`);

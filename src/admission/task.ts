@@ -8,7 +8,7 @@
  */
 import type { Transferable } from 'node:worker_threads';
 import type { MemoryPressureError } from '../errors.js';
-import type { RunOptions } from '../options.js';
+import type { AbortSource, RunOptions } from '../options.js';
 import type { TrackedWorker } from '../placement/workers.js';
 import type { Charge } from '../accounting/ledger.js';
 import type { Growth } from '../worker/growth-meter.js';
@@ -16,7 +16,12 @@ import type { Growth } from '../worker/growth-meter.js';
 export interface Task {
   input: unknown;
   transferList: readonly Transferable[] | undefined;
+  /** The export it calls. */
   name: string;
+  /** Its module's file URL when it is not the pool's (a per-run `filename`). */
+  file: string | undefined;
+  /** What its memory need is learned under: its export name, with its module when not the pool's. */
+  learnAs: string;
   /** Heap bytes needed, declared or learned: on its worker and in the process. */
   heap: number;
   /** Heap bytes counted in the main isolate: the declared heap need only. */
@@ -25,7 +30,7 @@ export interface Task {
   external: number;
   /** Where the need comes from. `none`: nothing declared or learned yet for its name. */
   estimate: 'declared' | 'learned' | 'none' | 'off';
-  signal: AbortSignal | undefined;
+  signal: AbortSource | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
   /** The held queue's memory clock when it was held (see `HeldQueue`): its wait for memory counts from here. */
@@ -43,6 +48,8 @@ export interface Task {
   lastPressure: MemoryPressureError | undefined;
   /** Removes the pool's abort listener from `signal`. */
   unlisten: (() => void) | undefined;
+  /** Its signal fired while it ran (an emitter signal has no `aborted` of its own to ask later). */
+  aborted: boolean;
   /** Aborts it inside Piscina when the user's signal does not reach Piscina itself (a spawn). */
   abortInPiscina: ((reason: unknown) => void) | undefined;
 }
@@ -56,16 +63,18 @@ export interface NeedSource {
 }
 
 /** A new task. Its need: declared in `run()`, else learned from earlier runs of its name, else none. */
-export function createTask(input: unknown, opts: RunOptions, name: string, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+export function createTask(input: unknown, opts: RunOptions, name: string, file: string | undefined, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
   const task: Task = {
     input,
     transferList: opts.transferList,
     name,
+    file,
+    learnAs: file === undefined ? name : `${name} in ${file}`,
     heap: 0,
     main: 0,
     external: 0,
     estimate: 'none',
-    signal: opts.signal,
+    signal: opts.signal ?? undefined,
     resolve,
     reject,
     heldMark: 0,
@@ -76,6 +85,7 @@ export function createTask(input: unknown, opts: RunOptions, name: string, sourc
     learning: false,
     lastPressure: undefined,
     unlisten: undefined,
+    aborted: false,
     abortInPiscina: undefined,
   };
   const memory = opts.memory;
@@ -99,7 +109,7 @@ export function createTask(input: unknown, opts: RunOptions, name: string, sourc
  */
 export function learnNeed(task: Task, source: NeedSource): void {
   if ((task.estimate !== 'none' && task.estimate !== 'learned') || task.charge) return;
-  const learned = source.learned(task.name);
+  const learned = source.learned(task.learnAs);
   if (!learned) return;
   task.heap = learned.heap;
   task.external = learned.external;

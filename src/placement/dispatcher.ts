@@ -81,7 +81,7 @@ export class Dispatcher {
   /** Runs `task` on `worker` now (the gate chose it; it is free). */
   place(task: Task, worker: TrackedWorker, key: string): void {
     const target: Target = { kind: 'worker', id: worker.id, placed: false };
-    const answer = this.#run(task.input, key, task.transferList, task.signal, target);
+    const answer = this.#run(task.input, key, task.transferList, task.signal as AbortSignal | undefined, target);
     // The target is always among Piscina's ready workers (the registry holds only those), so it is
     // placed; were it not, Piscina would hold it, and nothing of ours may wait there unseen.
     if (!target.placed) throw new Error(`heapgate: internal error: worker ${worker.id} was not among Piscina's ready workers`);

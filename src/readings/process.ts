@@ -11,6 +11,7 @@
  * `statRefreshMs`. Without a cgroup: RSS against the limit, refreshed like `memory.stat`.
  */
 import { totalmem } from 'node:os';
+import { debuglog } from 'node:util';
 import { readCgroupFile } from './cgroup-files.js';
 import { ContainerReader, locateCgroup, readContainerLimit, type CgroupLocation, type ContainerCounters } from './container.js';
 
@@ -45,6 +46,7 @@ export interface ProcessStats {
   counters: ContainerCounters;
 }
 
+const debug = debuglog('heapgate');
 const warned = new Set<string>();
 
 /** Emits a process warning once per code and text. */
@@ -221,7 +223,9 @@ export class ProcessMonitor {
     this.#source = 'system';
     this.#limitFrom = undefined;
     const where = this.#location ? `in ${this.#location.dir} or above it` : `under ${cgroupRoot}`;
-    warnOnce('HEAPGATE_NO_CONTAINER_LIMIT', `heapgate: no container memory limit found ${where}; measuring the process against system memory (${Math.round(this.#limit / 2 ** 20)} MiB)`);
+    // An ordinary machine has no container limit: not worth a warning on every run (stats() says
+    // `source: 'system'`); NODE_DEBUG=heapgate tells where it looked.
+    debug(`no container memory limit found ${where}; measuring the process against system memory (${Math.round(this.#limit / 2 ** 20)} MiB)`);
   }
 
   /**

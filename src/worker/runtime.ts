@@ -24,8 +24,20 @@ interface PoolContext {
   board: Board;
   slot: number;
   highWater: number;
-  module: Promise<Record<string, unknown>>;
-  filename: string;
+  /** The pool's task module, a file URL; `undefined` when every task names its own. */
+  filename: string | undefined;
+}
+
+/** Task modules loaded in this worker, by file URL (a module stays loaded for the worker's life). */
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+function moduleAt(file: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(file);
+  if (!loading) {
+    loading = loadModule(file);
+    modules.set(file, loading);
+  }
+  return loading;
 }
 
 const pools = new Map<number, PoolContext>();
@@ -38,6 +50,15 @@ let busy: BusyPeriod | undefined;
 let fresh: number | undefined;
 let publishing: PoolContext | undefined;
 
+/**
+ * The user's task module. A default export that is a promise (a module that loads its handler
+ * asynchronously, as Piscina allows) is awaited: its value stands as the default export.
+ */
+async function loadModule(filename: string): Promise<Record<string, unknown>> {
+  const mod = (await import(filename)) as Record<string, unknown>;
+  return isThenable(mod.default) ? { ...mod, default: await mod.default } : mod;
+}
+
 function poolContext(poolId: number): PoolContext {
   const known = pools.get(poolId);
   if (known) return known;
@@ -48,7 +69,6 @@ function poolContext(poolId: number): PoolContext {
     board,
     slot: board.claim(threadId),
     highWater: settings.highWater,
-    module: import(settings.filename) as Promise<Record<string, unknown>>,
     filename: settings.filename,
   };
   pools.set(poolId, context);
@@ -64,6 +84,8 @@ function poolContext(poolId: number): PoolContext {
 let externalSeen = 0;
 /** What was last written to the board. */
 let published: IsolateSnapshot | undefined;
+/** Whether the board has this worker's `fresh` figure (it is known from its first task on). */
+let freshPublished = false;
 /** Changes smaller than this (heap in use, off-heap) are not worth a board write after a task. */
 const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
 
@@ -75,8 +97,9 @@ const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
 function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
   externalSeen = snapshot.external;
   if (!publishing || publishing.slot === -1) return;
-  if (onlyIfChanged && published && sameReading(published, snapshot)) return;
+  if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined)) return;
   published = snapshot;
+  freshPublished = fresh !== undefined;
   // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
   // limit, `used` (which it never exceeds) stands in for it.
   const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
@@ -249,11 +272,13 @@ export function handlerFor(key: string): Handler | Promise<Handler> {
   const context = poolContext(decoded.poolId);
   if (decoded.kind === 'collect') return collectNow;
   const { name, flags } = decoded;
+  const file = decoded.file ?? context.filename;
+  if (file === undefined) return failing(context, name, flags, new TypeError('filename must be provided while posting or in options'));
   const made = (fn: TaskFunction): Handler => (input) => complete(begin(context, name, flags), fn, input);
-  return context.module.then(
+  return moduleAt(file).then(
     (mod) => {
       try {
-        return made(exportOf(mod, name, context.filename));
+        return made(exportOf(mod, name, file));
       } catch (error) {
         return failing(context, name, flags, error);
       }

@@ -3,13 +3,15 @@
  * besides the input. Piscina posts `{ task, taskId, filename, name }` for every task and caches
  * the handler per `filename/name` in the worker, so a key is parsed once per worker, not per task.
  *
- * Shape: `<pool id> SEP <flags> SEP <export name>`. The pool id selects the pool's settings (the
- * board, the high-water mark, the user's module) published with `setEnvironmentData`; the flags
- * are single letters (see {@link TaskFlags}). A key never equals `then` or `__esModule`, which the
- * worker entry's handler table answers itself.
+ * Shape: `<pool id> SEP <flags> SEP <export name>`, and `SEP <file URL>` for a task whose module
+ * is not the pool's (a per-run `filename`). The pool id selects the pool's settings (the board,
+ * the high-water mark, the pool's module) published with `setEnvironmentData`; the flags are
+ * single letters (see {@link TaskFlags}). Export names never hold SEP (`run()` refuses them). A
+ * key never equals `then` or `__esModule`, which the worker entry's handler table answers itself.
  */
 
-const SEP = '\u0001';
+/** The separator of a key's parts; no export name may hold it. */
+export const SEP = '\u0001';
 
 /** Per-task instructions to the worker wrapper. */
 export interface TaskFlags {
@@ -22,16 +24,17 @@ export interface TaskFlags {
 }
 
 /** A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge). */
-export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags } | { kind: 'collect'; poolId: number };
+export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags; file: string | undefined } | { kind: 'collect'; poolId: number };
 
 /** The environment-data key under which a pool publishes its worker settings. */
 export function settingsKey(poolId: number): string {
   return `heapgate:pool:${poolId}`;
 }
 
-/** The key of a task. */
-export function taskKey(poolId: number, name: string, flags: TaskFlags): string {
-  return `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${SEP}${name}`;
+/** The key of a task; `file`: its module's URL when it is not the pool's. */
+export function taskKey(poolId: number, name: string, flags: TaskFlags, file?: string): string {
+  const key = `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${SEP}${name}`;
+  return file === undefined ? key : `${key}${SEP}${file}`;
 }
 
 /** The key of a nudge. */
@@ -48,11 +51,13 @@ export function decodeKey(key: string): DecodedKey | undefined {
   if (!Number.isInteger(poolId)) return undefined;
   const flags = key.slice(first + 1, second);
   if (flags === 'g') return { kind: 'collect', poolId };
+  const third = key.indexOf(SEP, second + 1);
   return {
     kind: 'task',
     poolId,
-    name: key.slice(second + 1),
+    name: third === -1 ? key.slice(second + 1) : key.slice(second + 1, third),
     flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m') },
+    file: third === -1 ? undefined : key.slice(third + 1),
   };
 }
 
@@ -60,8 +65,8 @@ export function decodeKey(key: string): DecodedKey | undefined {
 export interface WorkerSettings {
   /** The shared board every worker publishes its readings on. */
   board: SharedArrayBuffer;
-  /** The user's task module, a file URL. */
-  filename: string;
+  /** The pool's task module, a file URL; `undefined` when every task names its own. */
+  filename: string | undefined;
   /** The pool's high-water fraction. */
   highWater: number;
 }
