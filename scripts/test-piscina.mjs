@@ -55,7 +55,7 @@ module.exports = Piscina;
 for (const key of ['isWorkerThread', 'workerData', 'version', 'FixedQueue', 'ArrayTaskQueue', 'move', 'transferableSymbol', 'valueSymbol', 'queueOptionsSymbol']) {
   Object.defineProperty(module.exports, key, { get: () => real[key], enumerable: true });
 }
-Object.defineProperty(module.exports, 'default', { value: Piscina, enumerable: false });
+Object.defineProperty(module.exports, 'default', { value: Piscina, enumerable: true });
 `;
   writeFileSync(join(pkg, 'dist', 'main.js'), shim);
   writeFileSync(join(pkg, 'dist', 'index.js'), shim);
@@ -79,7 +79,7 @@ for (const file of files) {
   const run = spawnSync(process.execPath, ['--enable-source-maps', `--import=${tsx}`, '--test', '--test-reporter=junit', `--test-reporter-destination=${report}`, join('test', file)], {
     cwd: pkg,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 60_000,
   });
   let xml = '';
   try {
