@@ -227,12 +227,16 @@ export function toFileUrl(field: string, value: unknown): string {
 }
 
 /** Validates the pool's options; returns the gate's settings and the options left for Piscina. */
-export function validatePoolOptions(options: unknown): { gate: GateSettings; piscina: PiscinaOptions } {
+export function validatePoolOptions(options: unknown = {}): { gate: GateSettings; piscina: PiscinaOptions } {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-  const o = options as Record<string, unknown>;
+  // Own properties only: a property set on Object.prototype is not an option.
+  const o = Object.assign(Object.create(null) as Record<string, unknown>, options);
   refuseUnknown(o, POOL_KEYS, 'options');
   for (const owned of ['loadBalancer', 'taskQueue'] as const) {
     if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
+  }
+  if (o.filename !== undefined && o.filename !== null && typeof o.filename !== 'string' && !(o.filename instanceof URL)) {
+    throw new TypeError(`options.filename must be a string or null (an absolute path or a file: URL), got ${describe(o.filename)}`);
   }
   const filename = o.filename === undefined || o.filename === null ? undefined : toFileUrl('options.filename', o.filename);
   const policy = o.policy ?? DEFAULTS.policy;
@@ -241,9 +245,11 @@ export function validatePoolOptions(options: unknown): { gate: GateSettings; pis
   const lowWater = optionalNumber(o, 'lowWater', Math.min(DEFAULTS.lowWater, highWater), { min: 0, max: 1 });
   if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
   const name = o.name ?? 'default';
-  if (typeof name !== 'string' || name === '') throw new TypeError(`options.name must be a non-empty string, got ${describe(name)}`);
+  if (typeof name !== 'string') throw new TypeError(`options.name must be a string or null, got ${describe(name)}`);
+  if (name === '') throw new RangeError(`options.name must not be empty`);
   if (name.includes(SEP)) throw new RangeError(`options.name must not hold U+0001, got ${describe(name)}`);
-  const concurrentTasksPerWorker = optionalNumber(o, 'concurrentTasksPerWorker', 1, { min: 1, integer: true });
+  if (o.concurrentTasksPerWorker !== undefined) expectCount('options.concurrentTasksPerWorker', o.concurrentTasksPerWorker, 1);
+  const concurrentTasksPerWorker = (o.concurrentTasksPerWorker as number | undefined) ?? 1;
   validatePiscinaNumbers(o);
 
   const piscina: Record<string, unknown> = {};
@@ -282,8 +288,9 @@ function validateMaxQueue(value: unknown, maxThreads: unknown): number {
     const threads = typeof maxThreads === 'number' ? maxThreads : defaultMaxThreads();
     return threads * threads;
   }
-  if (typeof value === 'string') throw new RangeError(`options.maxQueue must be a number or 'auto', got ${describe(value)}`);
-  return expectNumber('options.maxQueue', value, { min: 0, integer: true, allowInfinity: true });
+  if (typeof value === 'string') throw new RangeError(`options.maxQueue must be a non-negative integer, Infinity or 'auto', got ${describe(value)}`);
+  expectCount('options.maxQueue', value, 0, true);
+  return value as number;
 }
 
 function validateMemoryLimit(value: unknown): number | 'auto' | false {
@@ -306,13 +313,24 @@ function validateCgroupRoot(value: unknown): string {
   return value;
 }
 
+/**
+ * Piscina's own count options, checked with Piscina's wording ("must be a non-negative integer")
+ * so that code matching Piscina's messages keeps working; the value given follows.
+ */
+function expectCount(field: string, value: unknown, least: 0 | 1, allowInfinity = false): void {
+  const what = least === 0 ? 'a non-negative integer' : 'a positive integer';
+  if (typeof value !== 'number') throw new TypeError(`${field} must be ${what}, got ${describe(value)}`);
+  const ok = (Number.isInteger(value) || (allowInfinity && value === Infinity)) && value >= least;
+  if (!ok) throw new RangeError(`${field} must be ${what}, got ${value}`);
+}
+
 function validatePiscinaNumbers(o: Record<string, unknown>): void {
-  if (o.minThreads !== undefined) expectNumber('options.minThreads', o.minThreads, { min: 0, integer: true });
-  if (o.maxThreads !== undefined) expectNumber('options.maxThreads', o.maxThreads, { min: 1, integer: true });
+  if (o.minThreads !== undefined) expectCount('options.minThreads', o.minThreads, 0);
+  if (o.maxThreads !== undefined) expectCount('options.maxThreads', o.maxThreads, 1);
   if (typeof o.minThreads === 'number' && typeof o.maxThreads === 'number' && o.minThreads > o.maxThreads) {
     throw new RangeError(`options.minThreads (${o.minThreads}) must not be above options.maxThreads (${o.maxThreads})`);
   }
-  if (o.idleTimeout !== undefined) expectNumber('options.idleTimeout', o.idleTimeout, { min: 0, allowInfinity: true });
+  if (o.idleTimeout !== undefined) expectCount('options.idleTimeout', o.idleTimeout, 0, true);
   const limits = o.resourceLimits;
   if (limits === undefined) return;
   if (typeof limits !== 'object' || limits === null) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);

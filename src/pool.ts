@@ -100,6 +100,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#pump();
   };
   #pollTimer: NodeJS.Timeout | undefined;
+  #options: Readonly<Record<string, unknown>> | undefined;
   /** Whether the poll timer keeps the process alive (it does while tasks are held). */
   #pollRefed = false;
   #closing: Promise<void> | undefined;
@@ -107,7 +108,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #drainWaiters: (() => void)[] = [];
 
   /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
-  constructor(options: GatedPoolOptions) {
+  constructor(options: GatedPoolOptions = {}) {
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
@@ -263,6 +264,22 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Starts `close()` without waiting for it, for `using`. */
   [Symbol.dispose](): void {
     void this.close();
+  }
+
+  /**
+   * The pool's options after defaults, as Piscina's `options` (null-prototype, frozen): Piscina's
+   * filled options with the pool's own `filename` (a file URL, or `null`), `name` and `maxQueue`,
+   * and the gate's settings.
+   */
+  get options(): Readonly<Record<string, unknown>> {
+    if (!this.#options) {
+      const options: Partial<Record<string, unknown>> = Object.assign(Object.create(null) as Record<string, unknown>, this.#piscina.options, this.#settings, { filename: this.#settings.filename ?? null });
+      // The gate's, not Piscina's: heapgate balances and queues itself.
+      delete options.loadBalancer;
+      delete options.taskQueue;
+      this.#options = Object.freeze(options);
+    }
+    return this.#options;
   }
 
   /** Piscina's `maxThreads`. */

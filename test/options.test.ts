@@ -20,18 +20,18 @@ describe('pool options', () => {
     ['highWater string', { highWater: '0.8' }, TypeError, /options\.highWater must be a number, got "0\.8"/],
     ['lowWater negative', { lowWater: -0.1 }, RangeError, /options\.lowWater must be >= 0, got -0\.1/],
     ['lowWater above highWater', { highWater: 0.7, lowWater: 0.8 }, RangeError, /options\.lowWater \(0\.8\) must not be above options\.highWater \(0\.7\)/],
-    ['maxQueue negative', { maxQueue: -1 }, RangeError, /options\.maxQueue must be >= 0, got -1/],
-    ['maxQueue a word', { maxQueue: 'lots' }, RangeError, /options\.maxQueue must be a number or 'auto', got "lots"/],
-    ['maxQueue NaN', { maxQueue: Number.NaN }, RangeError, /options\.maxQueue must not be NaN/],
-    ['maxQueue fractional', { maxQueue: 1.5 }, RangeError, /options\.maxQueue must be an integer, got 1\.5/],
+    ['maxQueue negative', { maxQueue: -1 }, RangeError, /options\.maxQueue must be a non-negative integer, got -1/],
+    ['maxQueue a word', { maxQueue: 'lots' }, RangeError, /options\.maxQueue must be a non-negative integer, Infinity or 'auto', got "lots"/],
+    ['maxQueue NaN', { maxQueue: Number.NaN }, RangeError, /options\.maxQueue must be a non-negative integer, got NaN/],
+    ['maxQueue fractional', { maxQueue: 1.5 }, RangeError, /options\.maxQueue must be a non-negative integer, got 1\.5/],
     ['maxWaitMs negative', { maxWaitMs: -5 }, RangeError, /options\.maxWaitMs must be >= 0, got -5/],
     ['maxWaitMs null', { maxWaitMs: null }, TypeError, /options\.maxWaitMs must be a number, got null/],
     ['pollIntervalMs zero', { pollIntervalMs: 0 }, RangeError, /options\.pollIntervalMs must be >= 1, got 0/],
     ['retryAfterMs negative', { retryAfterMs: -1 }, RangeError, /options\.retryAfterMs must be >= 0, got -1/],
-    ['maxThreads zero', { maxThreads: 0 }, RangeError, /options\.maxThreads must be >= 1, got 0/],
+    ['maxThreads zero', { maxThreads: 0 }, RangeError, /options\.maxThreads must be a positive integer, got 0/],
     ['minThreads above maxThreads', { minThreads: 4, maxThreads: 2 }, RangeError, /options\.minThreads \(4\) must not be above options\.maxThreads \(2\)/],
-    ['concurrentTasksPerWorker fractional', { concurrentTasksPerWorker: 1.5 }, RangeError, /options\.concurrentTasksPerWorker must be an integer, got 1\.5/],
-    ['idleTimeout NaN', { idleTimeout: Number.NaN }, RangeError, /options\.idleTimeout must not be NaN/],
+    ['concurrentTasksPerWorker fractional', { concurrentTasksPerWorker: 1.5 }, RangeError, /options\.concurrentTasksPerWorker must be a positive integer, got 1\.5/],
+    ['idleTimeout NaN', { idleTimeout: Number.NaN }, RangeError, /options\.idleTimeout must be a non-negative integer, got NaN/],
     ['resourceLimits not an object', { resourceLimits: 64 }, TypeError, /options\.resourceLimits must be an object, got 64/],
     ['maxOldGenerationSizeMb negative', { resourceLimits: { maxOldGenerationSizeMb: -64 } }, RangeError, /options\.resourceLimits\.maxOldGenerationSizeMb must be >= 0, got -64/],
     // 1 MB aborted the whole process; 4–8 MB workers died at start-up.
@@ -39,7 +39,9 @@ describe('pool options', () => {
     ['maxOldGenerationSizeMb 8', { resourceLimits: { maxOldGenerationSizeMb: 8 } }, RangeError, /maxOldGenerationSizeMb must be 0 \(Node's default\) or at least 16 MB, got 8/],
     ['stackSizeMb a thousandth', { resourceLimits: { stackSizeMb: 0.001 } }, RangeError, /options\.resourceLimits\.stackSizeMb must be 0 \(Node's default\) or at least 1 MB, got 0\.001/],
     ['slowStart not a boolean', { slowStart: 'yes' }, TypeError, /options\.slowStart must be a boolean, got "yes"/],
-    ['name empty', { name: '' }, TypeError, /options\.name must be a non-empty string, got ""/],
+    ['name empty', { name: '' }, RangeError, /options\.name must not be empty/],
+    ['name a number', { name: 12 }, TypeError, /options\.name must be a string or null, got 12/],
+    ['minThreads negative', { minThreads: -1 }, RangeError, /options\.minThreads must be a non-negative integer, got -1/],
     ['loadBalancer given', { loadBalancer: () => null }, TypeError, /options\.loadBalancer is not supported/],
     ['taskQueue given', { taskQueue: {} }, TypeError, /options\.taskQueue is not supported/],
     ['memoryLimit a word', { memoryLimit: 'lots' }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got "lots"/],
@@ -59,6 +61,33 @@ describe('pool options', () => {
       expect(make).toThrow(message);
     });
   }
+
+  it('reads own properties only: options set on Object.prototype are not options', async () => {
+    const polluted = Object.prototype as unknown as Record<string, unknown>;
+    polluted.policy = 'nonsense';
+    polluted.loadBalancer = () => null;
+    polluted.execArgv = ['--not-a-real-flag'];
+    try {
+      const pool = new GatedPool({ filename, maxThreads: 1 });
+      expect(pool.stats().policy).toBe('wait');
+      expect(pool.options.execArgv).toBeUndefined();
+      expect(pool.options.loadBalancer).toBeUndefined();
+      expect(await pool.run(3)).toBe(3);
+      await pool.destroy();
+    } finally {
+      delete polluted.policy;
+      delete polluted.loadBalancer;
+      delete polluted.execArgv;
+    }
+  });
+
+  it('new GatedPool() with no options is a pool whose runs name their module; options shows the filled options', async () => {
+    const pool = new GatedPool();
+    expect(pool.options).toMatchObject({ filename: null, name: 'default', maxQueue: 16_384, policy: 'wait', highWater: 0.85 });
+    expect(Object.getPrototypeOf(pool.options)).toBe(null);
+    expect(await pool.run(4, { filename })).toBe(4);
+    await pool.destroy();
+  });
 
   it("maxQueue takes Piscina's values too: 'auto' (maxThreads²) and Infinity", async () => {
     const auto = new GatedPool({ filename, maxThreads: 3, maxQueue: 'auto' });
