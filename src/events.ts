@@ -18,4 +18,8 @@ export interface GatedPoolEvents {
   workerExit: [info: { threadId: number }];
   /** Piscina reported a worker error that no task was waiting on. */
   workerError: [error: Error];
+  /** A new task would now have to wait: tasks are held, or every worker slot is taken (see `needsDrain`). */
+  needsDrain: [];
+  /** A new task would no longer have to wait (`needsDrain` went back to false). */
+  drain: [];
 }

@@ -101,6 +101,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   };
   #pollTimer: NodeJS.Timeout | undefined;
   #options: Readonly<Record<string, unknown>> | undefined;
+  /** `needsDrain` as last reported. */
+  #needsDrain = false;
+  /** Tasks the workers can run at once: `maxThreads` × `concurrentTasksPerWorker`. */
+  #slots = 0;
   /** Whether the poll timer keeps the process alive (it does while tasks are held). */
   #pollRefed = false;
   #closing: Promise<void> | undefined;
@@ -181,6 +185,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.emit('workerError', error);
     });
     this.#stopMainListener = tracker.onMajorGc(() => this.#schedulePump());
+    this.#slots = this.#piscina.maxThreads * gate.concurrentTasksPerWorker;
   }
 
   /**
@@ -205,6 +210,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
     else this.#admit(task);
+    this.#checkDrain();
     return promise;
   }
 
@@ -325,7 +331,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Whether a new task would have to wait: tasks are held, or every worker slot is taken. */
   get needsDrain(): boolean {
-    return this.#held.size > 0 || this.#active.size >= this.#piscina.maxThreads * this.#settings.concurrentTasksPerWorker;
+    return this.#held.size > 0 || this.#active.size >= this.#slots;
+  }
+
+  /** Emits `needsDrain` / `drain` (a microtask later, as Piscina does) when {@link needsDrain} changes. */
+  #checkDrain(): void {
+    const needs = this.#held.size > 0 || this.#active.size >= this.#slots;
+    if (needs === this.#needsDrain) return;
+    this.#needsDrain = needs;
+    const event = needs ? 'needsDrain' : 'drain';
+    if (this.listenerCount(event) > 0) queueMicrotask(() => this.emit(event));
   }
 
   /** Rejects held and running tasks with `PoolClosedError` and terminates the workers. */
@@ -643,6 +658,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       if (outcome.startsWith('rejected.') && this.listenerCount('reject') > 0) this.emit('reject', result as never);
     }
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
+    this.#checkDrain();
   }
 
   /** The task's run is over: its charge is released and its name is no longer being learned (both once). */

@@ -619,6 +619,17 @@ describe('close and destroy', () => {
     expect(late).toBeInstanceOf(PoolClosedError);
   });
 
+  it("'needsDrain' when a new task would have to wait, 'drain' when it would not any more", async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    const events: string[] = [];
+    pool.on('needsDrain', () => events.push(`needsDrain ${pool.needsDrain}`));
+    pool.on('drain', () => events.push(`drain ${pool.needsDrain}`));
+    await Promise.all([pool.run(50, { name: 'sleep' }), pool.run(1), pool.run(2)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['needsDrain true', 'drain false']);
+    expectAllSettled(pool, 3);
+  });
+
   it("Piscina's read-only members: threads, queueSize, completed, needsDrain, maxThreads, minThreads, utilization, duration, histogram", async () => {
     const pool = makePool({ maxThreads: 2, minThreads: 1 });
     expect(pool.maxThreads).toBe(2);
