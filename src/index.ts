@@ -2,6 +2,8 @@
 // First: an older Node fails here, with a message naming the version needed.
 import './node-version.js';
 export { GatedPool } from './pool.js';
+// Piscina's helpers, as Piscina exports them: task modules may import them from here.
+export { move, isWorkerThread, workerData, transferableSymbol, valueSymbol } from 'piscina';
 export { isMemLimitReached, type MemLimitCheckOptions } from './check.js';
 export {
   HeapgateError,

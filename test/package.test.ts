@@ -47,6 +47,8 @@ describe('the published package', () => {
       [
         "import { GatedPool, MemoryPressureError } from 'heapgate';",
         "import { decide } from 'heapgate/gate';",
+        "import { move, isWorkerThread } from 'heapgate';",
+        "if (typeof move !== 'function' || isWorkerThread !== false) throw new Error('Piscina helpers missing');",
         "const pool = new GatedPool({ filename: new URL('./tasks.mjs', import.meta.url).href, maxThreads: 1 });",
         "const out = await pool.run(21, { name: 'double' });",
         'await pool.close();',
