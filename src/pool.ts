@@ -111,6 +111,28 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
 
+  /** Piscina's `move()`: marks a value to be transferred, not copied, with a task's result or input. */
+  static move: typeof Piscina.move = (value) => Piscina.move(value);
+
+  /** Whether this code runs in a pool worker (Piscina's `isWorkerThread`). */
+  static get isWorkerThread(): boolean {
+    return Piscina.isWorkerThread;
+  }
+
+  /** The `workerData` given to the pool, in a worker (Piscina's `workerData`). */
+  static get workerData(): unknown {
+    return Piscina.workerData;
+  }
+
+  /** Piscina's symbols for results that carry their own transfer list. */
+  static get transferableSymbol(): symbol {
+    return Piscina.transferableSymbol;
+  }
+
+  static get valueSymbol(): symbol {
+    return Piscina.valueSymbol;
+  }
+
   /** Creates the pool. Throws a `TypeError`/`RangeError` naming any option that is wrong. */
   constructor(options: GatedPoolOptions = {}) {
     const { gate, piscina } = validatePoolOptions(options);

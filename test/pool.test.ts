@@ -630,6 +630,19 @@ describe('close and destroy', () => {
     expectAllSettled(pool, 3);
   });
 
+  it("Piscina's statics on the class: move, isWorkerThread, workerData, transferableSymbol, valueSymbol", async () => {
+    expect(GatedPool.isWorkerThread).toBe(Piscina.isWorkerThread);
+    expect(GatedPool.workerData).toBe(Piscina.workerData);
+    expect(GatedPool.transferableSymbol).toBe(Piscina.transferableSymbol);
+    expect(GatedPool.valueSymbol).toBe(Piscina.valueSymbol);
+    const pool = makePool();
+    const bytes = new Uint8Array([1, 2, 3]);
+    // A moved buffer is transferred: detached here once sent.
+    expect(await pool.run(GatedPool.move(bytes.buffer), { name: 'byteLength' })).toBe(3);
+    expect(bytes.buffer.byteLength).toBe(0);
+    expectAllSettled(pool, 1);
+  });
+
   it("Piscina's read-only members: threads, queueSize, completed, needsDrain, maxThreads, minThreads, utilization, duration, histogram", async () => {
     const pool = makePool({ maxThreads: 2, minThreads: 1 });
     expect(pool.maxThreads).toBe(2);
