@@ -358,7 +358,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Emits `needsDrain` / `drain` (a microtask later, as Piscina does) when {@link needsDrain} changes. */
   #checkDrain(): void {
-    const needs = this.#held.size > 0 || this.#active.size >= this.#slots;
+    const needs = this.needsDrain;
     if (needs === this.#needsDrain) return;
     this.#needsDrain = needs;
     const event = needs ? 'needsDrain' : 'drain';
