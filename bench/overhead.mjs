@@ -25,6 +25,7 @@
 // Run: npm run build && node bench/overhead.mjs
 //   BENCH_ROUNDS=n  rounds (default 5)
 //   BENCH_QUICK=1   one round, short times: a smoke check, not a measurement
+//   BENCH_POOLS=a,b only these contenders beside raw Piscina and GatedPool (names as printed)
 // Writes bench/results/overhead.json (read by bench/results.mjs).
 import { availableParallelism, cpus } from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import { FixedThreadPool } from 'poolifier';
 import workerpool from 'workerpool';
+import PQueue from 'p-queue';
 import { GatedPool } from '../dist/index.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -75,7 +77,8 @@ const SCENARIOS = [
 const RAW = 'raw Piscina';
 const GATED = 'GatedPool';
 const FLOOR = 'Piscina + a plain queue';
-const CONTENDERS = [
+const PQUEUE = 'Piscina + p-queue';
+const ALL_CONTENDERS = [
   {
     name: RAW,
     create(threads) {
@@ -124,6 +127,23 @@ const CONTENDERS = [
     },
   },
   {
+    // p-queue (concurrency = threads) in front of raw Piscina: what building heapgate's queue of
+    // waiting tasks on p-queue would cost at the least (see docs/ARCHITECTURE.md, "The queue").
+    name: PQUEUE,
+    create(threads) {
+      const pool = new Piscina({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
+      const queue = new PQueue({ concurrency: threads });
+      return {
+        call: ({ task, input }) => {
+          const options = { name: task };
+          const job = () => pool.run(input, options);
+          return () => queue.add(job);
+        },
+        close: () => pool.destroy(),
+      };
+    },
+  },
+  {
     name: 'tinypool',
     create(threads) {
       const pool = new Tinypool({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
@@ -145,6 +165,10 @@ const CONTENDERS = [
     },
   },
 ];
+
+// BENCH_POOLS=name,name: only these (raw Piscina and GatedPool always run: the ratios are to raw).
+const only = process.env.BENCH_POOLS?.split(',').map((name) => name.trim());
+const CONTENDERS = only ? ALL_CONTENDERS.filter(({ name }) => name === RAW || name === GATED || only.includes(name)) : ALL_CONTENDERS;
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);

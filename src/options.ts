@@ -164,10 +164,12 @@ function distance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
-/** Throws a `TypeError` naming the first own key of `options` that is not in `known`, with the closest known key when one is near. */
-function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
+const RUN_KEY_SET = new Set(RUN_KEYS);
+
+/** Throws a `TypeError` naming the first own key of `options` that is not in `known` (or `knownSet`, the same keys), with the closest known key when one is near. */
+function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string, knownSet?: ReadonlySet<string>): void {
+  for (const key in options) {
+    if (!Object.hasOwn(options, key) || (knownSet ? knownSet.has(key) : known.includes(key))) continue;
     let closest: string | undefined;
     let closestDistance = Infinity;
     for (const candidate of known) {
@@ -348,7 +350,7 @@ export function validateRunOptions(options: unknown): RunOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null) throw new TypeError(`run options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
-  refuseUnknown(o, RUN_KEYS, 'run options');
+  refuseUnknown(o, RUN_KEYS, 'run options', RUN_KEY_SET);
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
   if (typeof o.name === 'string' && o.name.includes(SEP)) throw new RangeError(`run options.name must not hold U+0001, got ${describe(o.name)}`);
   if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);

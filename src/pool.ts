@@ -387,19 +387,22 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#hold(task);
   }
 
+  /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
+  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0 };
+
   #gateInput(task: Task): GateInput {
-    return {
-      need: task.heap,
-      mainNeed: task.main,
-      external: task.external,
-      water: this.#water,
-      main: this.#main.reading(task.main),
-      process: this.#process?.reading(task.heap + task.external),
-      workers: this.#workers.readings(),
-      canSpawn: this.#canSpawn(),
-      workerLimit: this.#workers.largestPublishedLimit() || this.#workerLimit,
-      workerFloor: this.#workers.freshFloor(),
-    };
+    const input = this.#input;
+    input.need = task.heap;
+    input.mainNeed = task.main;
+    input.external = task.external;
+    input.water = this.#water;
+    input.main = this.#main.reading(task.main);
+    input.process = this.#process?.reading(task.heap + task.external);
+    input.workers = this.#workers.readings();
+    input.canSpawn = this.#canSpawn();
+    input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
+    input.workerFloor = this.#workers.freshFloor();
+    return input;
   }
 
   /**

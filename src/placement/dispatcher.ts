@@ -64,6 +64,8 @@ export class Dispatcher {
   readonly #workers: WorkerRegistry;
   readonly #hooks: DispatchHooks;
   #target: Target | undefined;
+  /** The target of {@link place}: one object, reused (the balancer reads it within `Piscina.run()`). */
+  readonly #workerTarget: Extract<Target, { kind: 'worker' }> = { kind: 'worker', id: -1, placed: false };
   #spawn: Spawn | undefined;
   readonly #optionsByKey = new Map<string, { name: string }>();
 
@@ -80,7 +82,9 @@ export class Dispatcher {
 
   /** Runs `task` on `worker` now (the gate chose it; it is free). */
   place(task: Task, worker: TrackedWorker, key: string): void {
-    const target: Target = { kind: 'worker', id: worker.id, placed: false };
+    const target = this.#workerTarget;
+    target.id = worker.id;
+    target.placed = false;
     const answer = this.#run(task.input, key, task.transferList, task.signal as AbortSignal | undefined, target);
     // The target is always among Piscina's ready workers (the registry holds only those), so it is
     // placed; were it not, Piscina would hold it, and nothing of ours may wait there unseen.

@@ -58,8 +58,14 @@ export interface TrackedWorker extends Account {
   sampling: boolean;
   /** The figures last worked out, and what from (recomputed only when either changes). */
   figures: { published: BoardReading | undefined; sample: TrackedWorker['sample']; figures: WorkerFigures } | undefined;
-  /** The reading last given to the gate, and the figures it was made from. */
-  lastReading: { figures: WorkerFigures; reading: WorkerReading } | undefined;
+  /**
+   * The gate's reading of it: one object, updated in place for each decision (the gate keeps no
+   * reading beyond a decision), and the figures and reservation its pressure flag was last
+   * brought up to date for.
+   */
+  reading: WorkerReading;
+  readingFrom: WorkerFigures | undefined;
+  readingReserved: number;
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
 }
@@ -124,7 +130,9 @@ export class WorkerRegistry {
       sample: undefined,
       sampling: false,
       figures: undefined,
-      lastReading: undefined,
+      reading: { id, used: 0, live: undefined, retained: undefined, limit: 0, reserved: 0, underPressure: false, free: false, fresh: false },
+      readingFrom: undefined,
+      readingReserved: -1,
       processReserved: { heap: 0, external: 0 },
       publishedLimit: undefined,
     };
@@ -199,18 +207,23 @@ export class WorkerRegistry {
     return out;
   }
 
-  /** One worker's reading, with its pressure flag brought up to date. */
+  /** One worker's reading, with its pressure flag brought up to date (the worker's own object, valid until the next call). */
   reading(worker: TrackedWorker): WorkerReading {
     const figures = this.#read(worker);
-    const free = worker.running < this.#capacityOf(worker);
-    const last = worker.lastReading;
-    // Unchanged figures, reservation and state: the same reading (and no pressure change).
-    if (last && last.figures === figures && last.reading.reserved === worker.reserved && last.reading.free === free && last.reading.fresh === worker.nudged && last.reading.underPressure === worker.underPressure) return last.reading;
-    const { used, live, retained, limit } = figures;
-    const base = { used, live, retained, limit, reserved: worker.reserved };
-    const under = nextPressure(base, worker.underPressure, this.#water);
-    const reading: WorkerReading = { ...base, underPressure: under, id: worker.id, free, fresh: worker.nudged };
-    worker.lastReading = { figures, reading };
+    const reading = worker.reading;
+    reading.free = worker.running < this.#capacityOf(worker);
+    reading.fresh = worker.nudged;
+    // Pressure moves only with the figures or the reservation.
+    if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
+    worker.readingFrom = figures;
+    worker.readingReserved = worker.reserved;
+    reading.used = figures.used;
+    reading.live = figures.live;
+    reading.retained = figures.retained;
+    reading.limit = figures.limit;
+    reading.reserved = worker.reserved;
+    const under = nextPressure(reading, worker.underPressure, this.#water);
+    reading.underPressure = under;
     if (under !== worker.underPressure) {
       worker.underPressure = under;
       this.#hooks.onPressure(worker, reading);

@@ -28,9 +28,12 @@ abstract class Scope {
     this.#onPressure = onPressure;
   }
 
-  /** The reading for a task needing `need` bytes, with the pressure flag brought up to date. */
+  /** The decisions' reading: one object, refilled for each decision (the gate keeps none beyond one). */
+  readonly #reading: Reading = { used: 0, live: undefined, retained: undefined, limit: 0, reserved: 0, underPressure: false };
+
+  /** The reading for a task needing `need` bytes, with the pressure flag brought up to date (valid until the next call). */
   reading(need: number): Reading {
-    const reading = this.measure(need, this.#water.high);
+    const reading = this.measure(need, this.#water.high, this.#reading);
     const under = nextPressure(reading, this.#underPressure, this.#water);
     if (under !== this.#underPressure) {
       this.#underPressure = under;
@@ -42,7 +45,7 @@ abstract class Scope {
 
   /** The current figures, with the pressure flag as last decided. No side effects. */
   peek(): Reading {
-    const reading = this.measure(0, this.#water.high);
+    const reading = this.measure(0, this.#water.high, { used: 0, live: undefined, retained: undefined, limit: 0, reserved: 0, underPressure: false });
     reading.underPressure = this.#underPressure;
     return reading;
   }
@@ -52,8 +55,8 @@ abstract class Scope {
     return this.#underPressure;
   }
 
-  /** The figures now (`underPressure` left false for the caller to set). */
-  protected abstract measure(need: number, high: number): Reading;
+  /** The figures now, written into `into` and returned (`underPressure` left for the caller to set). */
+  protected abstract measure(need: number, high: number, into: Reading): Reading;
 }
 
 /**
@@ -88,13 +91,16 @@ export class MainScope extends Scope {
     return this.#used;
   }
 
-  protected measure(need: number, high: number): Reading {
-    const used = this.#usedNow(high, this.tracker.limit);
-    const live = this.tracker.live;
+  protected measure(need: number, high: number, into: Reading): Reading {
     const limit = this.tracker.limit;
+    const used = this.#usedNow(high, limit);
     const reserved = this.reserved();
-    const tier1 = used + reserved + need < high * limit;
-    return { used, live, retained: tier1 ? undefined : this.tracker.retained(), limit, reserved, underPressure: false };
+    into.used = used;
+    into.live = this.tracker.live;
+    into.retained = used + reserved + need < high * limit ? undefined : this.tracker.retained();
+    into.limit = limit;
+    into.reserved = reserved;
+    return into;
   }
 }
 
@@ -117,16 +123,19 @@ export class ProcessScope extends Scope {
   }
 
   /** `live` is left unknown when the cheap figure admits: the level then rests on usage alone. */
-  protected measure(need: number, high: number): Reading {
+  protected measure(need: number, high: number, into: Reading): Reading {
     const now = performance.now();
     const limit = this.monitor.limit;
-    const last = this.monitor.lastUsed;
-    const far = high * limit - last - this.reserved() > USAGE_REUSE_MS * WRITE_BYTES_PER_MS * this.#threads;
-    const used = far ? this.monitor.used(now, USAGE_REUSE_MS) : this.monitor.used(now);
     const total = this.reserved();
+    const far = high * limit - this.monitor.lastUsed - total > USAGE_REUSE_MS * WRITE_BYTES_PER_MS * this.#threads;
+    const used = far ? this.monitor.used(now, USAGE_REUSE_MS) : this.monitor.used(now);
     const reserved = total > 0 ? Math.max(0, total - this.#materialized()) : 0;
-    const tier1 = used + reserved + need < high * limit;
-    return { used, live: tier1 ? undefined : this.monitor.live(now, used), retained: undefined, limit, reserved, underPressure: false };
+    into.used = used;
+    into.live = used + reserved + need < high * limit ? undefined : this.monitor.live(now, used);
+    into.retained = undefined;
+    into.limit = limit;
+    into.reserved = reserved;
+    return into;
   }
 
   /** The process figures for `stats()`, from the values last read (no file is read here). */
