@@ -133,6 +133,13 @@ export class WorkerStartError extends HeapgateError {
   }
 }
 
+/** The task was waiting in the queue when `clear()` was called: it never ran. */
+export class QueueClearedError extends HeapgateError {
+  constructor() {
+    super('ERR_QUEUE_CLEARED', 'the task was removed from the queue by clear() before it started');
+  }
+}
+
 /** The pool is closing or destroyed and accepts no new tasks; or it was destroyed while the task was held. */
 export class PoolClosedError extends HeapgateError {
   constructor(message = 'the pool is closed') {

@@ -15,6 +15,7 @@ export {
   WorkerCrashError,
   WorkerStartError,
   PoolClosedError,
+  QueueClearedError,
   type Scope,
 } from './errors.js';
 export { CgroupFileError } from './readings/cgroup-files.js';

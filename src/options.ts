@@ -63,6 +63,18 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
    * from then on the learned need governs. `false` admits unknown work by the readings alone.
    */
   slowStart?: boolean;
+  /**
+   * Whether the pool starts tasks as soon as they are admitted (default true). `false` creates it
+   * paused, as p-queue's `autoStart`: tasks are queued until `start()`.
+   */
+  autoStart?: boolean;
+  /**
+   * How long, in ms, tasks behind the head of the queue may start before it while it cannot start
+   * for memory (default 1000; 0: strict order). After that, nothing overtakes it until it starts,
+   * or until no task of the pool runs any more and it still does not fit (then a new window
+   * opens). See "Order and starvation" in the README.
+   */
+  overtakeMs?: number;
 }
 
 /** Options of one `run()`. */
@@ -85,6 +97,11 @@ export interface RunOptions {
    * the process only.
    */
   memory?: number | MemoryNeed;
+  /**
+   * As in p-queue: tasks of higher priority start before tasks of lower priority that wait; equal
+   * priorities start in the order submitted. Any finite number; default 0.
+   */
+  priority?: number;
 }
 
 /** What can abort a task: an `AbortSignal`, or an event emitter that emits `'abort'` (Piscina accepts both). */
@@ -123,6 +140,8 @@ export interface GateSettings {
   cgroupRoot: string;
   reservations: boolean;
   slowStart: boolean;
+  autoStart: boolean;
+  overtakeMs: number;
 }
 
 /** Defaults of the gate's own options. */
@@ -138,13 +157,15 @@ export const DEFAULTS = {
   cgroupRoot: '/sys/fs/cgroup',
   reservations: true,
   slowStart: true,
+  autoStart: true,
+  overtakeMs: 1000,
 } as const satisfies Partial<GateSettings>;
 
-const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations', 'slowStart']);
+const GATE_KEYS = new Set(['policy', 'highWater', 'lowWater', 'maxQueue', 'maxWaitMs', 'pollIntervalMs', 'retryAfterMs', 'memoryLimit', 'cgroupRoot', 'reservations', 'slowStart', 'autoStart', 'overtakeMs']);
 /** Piscina's constructor options passed through as they are (Piscina 5.3). */
 const PISCINA_KEYS = new Set(['minThreads', 'maxThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'niceIncrement', 'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'workerHistogram']);
 const POOL_KEYS = [...GATE_KEYS, ...PISCINA_KEYS, 'filename', 'name', 'loadBalancer', 'taskQueue'];
-const RUN_KEYS = ['name', 'filename', 'transferList', 'signal', 'memory'];
+const RUN_KEYS = ['name', 'filename', 'transferList', 'signal', 'memory', 'priority'];
 
 /** Edit distance between two short strings (insertions, deletions, substitutions, adjacent swaps). */
 function distance(a: string, b: string): number {
@@ -274,6 +295,8 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
       cgroupRoot: validateCgroupRoot(o.cgroupRoot),
       reservations: validateBoolean('options.reservations', o.reservations, DEFAULTS.reservations),
       slowStart: validateBoolean('options.slowStart', o.slowStart, DEFAULTS.slowStart),
+      autoStart: validateBoolean('options.autoStart', o.autoStart, DEFAULTS.autoStart),
+      overtakeMs: optionalNumber(o, 'overtakeMs', DEFAULTS.overtakeMs, { min: 0, allowInfinity: true }),
     },
     piscina: piscina as PiscinaOptions,
   };
@@ -365,6 +388,7 @@ export function validateRunOptions(options: unknown): RunOptions {
   } else if (o.memory !== undefined) {
     expectNumber('run options.memory', o.memory, { min: 0 });
   }
+  if (o.priority !== undefined) expectNumber('run options.priority', o.priority, {});
   // A per-run module, as a file URL (the only option turned into another form).
   if (o.filename !== undefined && o.filename !== null) return { ...(o as RunOptions), filename: toFileUrl('run options.filename', o.filename) };
   return o as RunOptions;

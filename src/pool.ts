@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { decide, tooLarge, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
+import { QueueWaiters } from './admission/queue-waiters.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import { Ledger } from './accounting/ledger.js';
 import { Estimates } from './accounting/estimates.js';
@@ -34,7 +35,7 @@ import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
-import { AbortError, MemoryPressureError, PoolClosedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { AbortError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents } from './events.js';
 
@@ -49,6 +50,8 @@ const LIMIT_REFRESH_MS = 5000;
 const COUNTERS_REFRESH_MS = 1000;
 /** Workers started for tasks that may die before they are ready, in a row, before those tasks fail. */
 const MAX_START_FAILURES = 3;
+/** Tasks behind a head that cannot start that one pump looks at to overtake it (see `#pump`). */
+const OVERTAKE_LOOKAHEAD = 32;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
@@ -110,6 +113,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #closing: Promise<void> | undefined;
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
+  /** Paused (`pause()`, or `autoStart: false`): nothing starts until `start()`. */
+  #paused: boolean;
+  readonly #queueWaiters = new QueueWaiters();
+  /** The head that cannot start, and since when tasks behind it may overtake it (see `#mayOvertake`). */
+  #overtaken: Task | undefined;
+  #overtakeSince = 0;
 
   /** Piscina's `move()`: marks a value to be transferred, not copied, with a task's result or input. */
   static move: typeof Piscina.move = (value) => Piscina.move(value);
@@ -138,6 +147,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
+    this.#paused = !gate.autoStart;
     this.#needSource = { reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
     this.#held = new HeldQueue(gate.maxWaitMs, (task) => this.#expire(task));
     const water = { high: gate.highWater, low: gate.lowWater };
@@ -265,6 +275,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (force && !this.#destroyed) {
       for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was closed (force) while the task was held'));
     }
+    // Held tasks are finished, not left waiting for a `start()` that may never come.
+    if (this.#paused && !this.#destroyed) this.start();
     this.#closing ??= (async () => {
       if (this.#held.size > 0 || this.#active.size > 0) {
         const drained = new Promise<boolean>((done) => this.#drainWaiters.push(() => done(true)));
@@ -282,6 +294,67 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       await stopWorkers(this.#piscina.threads, () => this.#piscina.destroy());
     })();
     return this.#closing;
+  }
+
+  // ---- p-queue's controls -------------------------------------------------------------------------
+
+  /** Stops starting tasks (p-queue's `pause()`): running ones go on; new and held ones wait for {@link start}. */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    // Waiting for `start()` is not waiting for memory.
+    this.#held.setBlockedByMemory(false);
+  }
+
+  /** Starts tasks again after {@link pause} (or `autoStart: false`); returns the pool, as p-queue does. */
+  start(): this {
+    if (!this.#paused) return this;
+    this.#paused = false;
+    this.#pump();
+    return this;
+  }
+
+  /** Whether the pool is paused (p-queue's `isPaused`). */
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Tasks waiting to start (p-queue's `size`; the same as Piscina's {@link queueSize}). */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Tasks started and not settled yet (p-queue's `pending`). */
+  get pending(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Removes every task waiting to start (p-queue's `clear()`); each rejects with
+   * `QueueClearedError` (counted in `counters.rejected.cleared`). Running tasks go on.
+   */
+  clear(): void {
+    for (const task of [...this.#held]) this.#settle(task, 'rejected.cleared', new QueueClearedError());
+  }
+
+  /** Resolves once no task waits to start (p-queue's `onEmpty()`); at once if none waits. */
+  onEmpty(): Promise<void> {
+    return this.#queueWaiters.wait(() => this.#held.size === 0);
+  }
+
+  /** Resolves once no task waits and none runs (p-queue's `onIdle()`); at once if so already. */
+  onIdle(): Promise<void> {
+    return this.#queueWaiters.wait(() => this.#held.size === 0 && this.#active.size === 0);
+  }
+
+  /**
+   * Resolves once fewer than `limit` tasks wait to start (p-queue's `onSizeLessThan()`); at once
+   * if so already. Throws a `TypeError`/`RangeError` naming a `limit` that is not a number or is NaN.
+   */
+  onSizeLessThan(limit: number): Promise<void> {
+    if (typeof limit !== 'number') return Promise.reject(new TypeError(`onSizeLessThan(limit): limit must be a number, got ${typeof limit}`));
+    if (Number.isNaN(limit)) return Promise.reject(new RangeError('onSizeLessThan(limit): limit must not be NaN'));
+    return this.#queueWaiters.wait(() => this.#held.size < limit);
   }
 
   /** `close()`, for `await using`. */
@@ -379,12 +452,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #admit(task: Task): void {
     if (task.signal) this.#listenForAbort(task);
+    if (this.#paused) {
+      this.#hold(task);
+      return;
+    }
     if (this.#held.size === 0 && !this.#pumping) {
       if (!this.#onlyBusy() && this.#tryStart(task) !== 'hold') return;
     } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
       return;
     }
     this.#hold(task);
+    // Behind a head that cannot start, it may start first where it fits (see `#pump`).
+    if (this.#held.size > 1 && this.#overtaken !== undefined && !this.#onlyBusy()) this.#schedulePump();
   }
 
   /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
@@ -522,27 +601,64 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#updatePolling();
   }
 
-  /** Decides the held tasks, head first, until one has to stay held. Not re-entrant. */
+  /**
+   * Decides the held tasks in order until one has to stay held; behind that one, while it may be
+   * overtaken (`#mayOvertake`), up to {@link OVERTAKE_LOOKAHEAD} more, any of which may start.
+   * Stops as soon as the gate could only answer `busy`. Not re-entrant.
+   */
   #pump(): void {
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
     }
+    if (this.#paused) return;
     this.#pumping = true;
     try {
       do {
         this.#pumpAgain = false;
         let decided = false;
+        let blocked = false;
+        let lookedBehind = 0;
         for (const task of this.#held) {
           if (decided && this.#onlyBusy()) break;
           decided = true;
-          if (this.#tryStart(task) === 'hold') break;
+          if (blocked && ++lookedBehind > OVERTAKE_LOOKAHEAD) break;
+          if (this.#tryStart(task) !== 'hold') continue;
+          if (blocked) continue;
+          blocked = true;
+          if (!this.#mayOvertake(task)) break;
         }
-      } while (this.#pumpAgain && this.#held.size > 0);
+        if (!blocked) this.#overtaken = undefined;
+      } while (this.#pumpAgain && this.#held.size > 0 && !this.#paused);
     } finally {
       this.#pumping = false;
     }
+    this.#queueWaiters.check();
     this.#updatePolling();
+  }
+
+  /**
+   * The starvation rule. Tasks behind a head that cannot start may start before it for
+   * `overtakeMs` from when it was first found unable to start; after that, nothing overtakes it,
+   * so what finishing tasks free goes to it. Once no task of the pool runs and it still cannot
+   * start (only memory outside the pool's tasks, or a worker being started, stands in its way),
+   * holding the others back frees nothing more for it: a new window opens. So the head waits for
+   * at most the tasks running when its window closed, and smaller tasks wait for at most the head
+   * or those same tasks, plus one window.
+   */
+  #mayOvertake(head: Task): boolean {
+    const overtakeMs = this.#settings.overtakeMs;
+    if (overtakeMs <= 0) return false;
+    const now = performance.now();
+    if (this.#overtaken !== head) {
+      this.#overtaken = head;
+      this.#overtakeSince = now;
+      return true;
+    }
+    if (now - this.#overtakeSince < overtakeMs) return true;
+    if (this.#active.size > 0) return false;
+    this.#overtakeSince = now;
+    return true;
   }
 
   #schedulePump(): void {
@@ -563,7 +679,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** The gate admitted `task`: charge it and send it to its worker (or one started for it). */
   #start(task: Task, target: number | 'spawn'): void {
-    if (task.state === 'held') this.#held.delete(task);
+    if (task.state === 'held') {
+      this.#held.delete(task);
+      if (this.#queueWaiters.any) this.#queueWaiters.check();
+    }
     this.#held.setBlockedByMemory(false);
     this.#blockedBy = undefined;
     task.state = 'running';
@@ -683,6 +802,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       if (outcome.startsWith('rejected.') && this.listenerCount('reject') > 0) this.emit('reject', result as never);
     }
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
+    if (this.#queueWaiters.any) this.#queueWaiters.check();
     this.#checkDrain();
   }
 

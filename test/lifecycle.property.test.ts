@@ -1,6 +1,7 @@
-// The lifecycle property (issue 11): over random sequences of submit / abort (before, while held,
-// while running) / timeout / crash (`process.exit` in a task) / over-limit allocation / a task
-// too large for any worker / close / destroy, under both policies, every task settles exactly once
+// The lifecycle property (issue 11): over random sequences of submit (with priorities) / abort
+// (before, while held, while running) / timeout / crash (`process.exit` in a task) / over-limit
+// allocation / a task too large for any worker / pause / start / clear / close / destroy, under
+// both policies, every task settles exactly once
 // by the pool's own records (`stats().counters`), the counters add up and agree with what the
 // promises saw, the ledger returns to zero when the pool is idle, and the process exits by itself.
 //
@@ -40,7 +41,7 @@ type Step =
    * keeps (0.5: the gate recycles the worker for the next task; 0.75: its learned need is too large
    * for any worker). `declare`: no `memory`, 2 MiB heap, or `{ heap: 1 MiB, external: 4 MiB }`.
    */
-  | { op: 'submit'; kind: Kind; ms: number; keep: number; signal: SignalUse; declare: 'none' | 'heap' | 'split' }
+  | { op: 'submit'; kind: Kind; ms: number; keep: number; signal: SignalUse; declare: 'none' | 'heap' | 'split'; priority: number }
   /**
    * Aborts the `target % n`-th of the n tasks submitted so far with a live signal (of those not
    * settled yet, when there are any): at once (it may
@@ -52,7 +53,11 @@ type Step =
   /** Keeps the main thread busy (synchronously) for `ms`: held tasks' deadlines pass unseen. */
   | { op: 'block'; ms: number }
   | { op: 'close' }
-  | { op: 'destroy' };
+  | { op: 'destroy' }
+  /** p-queue's controls: pause (a paused pool still ends: close() starts it), start, clear (held tasks reject with QueueClearedError). */
+  | { op: 'pause' }
+  | { op: 'start' }
+  | { op: 'clear' };
 
 interface Scenario {
   options: ScenarioOptions;
@@ -100,8 +105,9 @@ const COUNTED_AS: Record<string, keyof PoolStats['counters']['rejected'] | 'cras
   ERR_POOL_CLOSED: 'closed',
   ERR_WORKER_START: 'workerStart',
   ERR_WORKER_CRASHED: 'crashed',
+  ERR_QUEUE_CLEARED: 'cleared',
 };
-const REJECTED_REASONS = ['pressure', 'queueFull', 'timeout', 'tooLarge', 'aborted', 'closed', 'workerStart'] as const;
+const REJECTED_REASONS = ['pressure', 'queueFull', 'timeout', 'tooLarge', 'aborted', 'closed', 'workerStart', 'cleared'] as const;
 
 const envInt = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -207,6 +213,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       keep: fc.constantFrom(0.5, 0.75),
       signal: fc.oneof({ arbitrary: fc.constant('none' as const), weight: 2 }, { arbitrary: fc.constant('live' as const), weight: 2 }, { arbitrary: fc.constant('pre' as const), weight: 1 }),
       declare: fc.oneof({ arbitrary: fc.constant('none' as const), weight: 3 }, { arbitrary: fc.constant('heap' as const), weight: 1 }, { arbitrary: fc.constant('split' as const), weight: 1 }),
+      priority: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: -2, max: 2 }), weight: 1 }),
     }),
   },
   { weight: 10, arbitrary: fc.record({ op: fc.constant('abort' as const), target: fc.nat(20), when: fc.constantFrom('now' as const, 'running' as const) }) },
@@ -215,6 +222,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   // About one scenario in four closes or destroys the pool before its last step.
   { weight: 1, arbitrary: fc.constant({ op: 'close' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'destroy' as const }) },
+  { weight: 2, arbitrary: fc.constantFrom({ op: 'pause' as const }, { op: 'start' as const }, { op: 'start' as const }, { op: 'clear' as const }) },
 );
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
@@ -244,7 +252,7 @@ function violations(scenario: Scenario, run: ScenarioRun): string[] {
   }
 
   // What the promises saw, per counter, to compare with the pool's own records.
-  const seen = { completed: 0, failed: 0, crashed: 0, pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0 };
+  const seen = { completed: 0, failed: 0, crashed: 0, pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0 };
   const submitSteps = scenario.steps.filter((step) => step.op === 'submit');
   const closedFrom = scenario.steps.findIndex((step) => step.op === 'close' || step.op === 'destroy');
   const submittedAfterClose = closedFrom < 0 ? 0 : scenario.steps.slice(closedFrom).filter((step) => step.op === 'submit').length;

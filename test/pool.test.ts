@@ -18,6 +18,7 @@ import {
   type GatedPoolOptions,
 } from '../dist/index.js';
 import { runFixture } from './helpers/child.js';
+import { expectAllSettled, settleAll } from './helpers/records.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
 const MB = 2 ** 20;
@@ -27,28 +28,6 @@ function makePool(options: Partial<GatedPoolOptions> = {}): GatedPool {
   const pool = new GatedPool({ filename: tasks, minThreads: 1, maxThreads: 2, ...options });
   pools.push(pool);
   return pool;
-}
-
-/** Waits for every promise; returns results or errors in order. */
-async function settleAll(promises: Promise<unknown>[]): Promise<unknown[]> {
-  return Promise.all(promises.map((promise) => promise.then((value) => value, (error: unknown) => error)));
-}
-
-/**
- * Checks, on the pool's own records, that every task submitted settled exactly once: the count of
- * settlements equals the submissions and the sum of the outcomes, nothing is held or running, and
- * the ledger holds no charge.
- */
-function expectAllSettled(pool: GatedPool, submitted: number): void {
-  const { counters, held, running, ledger, workers } = pool.stats();
-  const rejected = Object.values(counters.rejected).reduce((sum, count) => sum + count, 0);
-  expect(counters.submitted).toBe(submitted);
-  expect(counters.settled).toBe(submitted);
-  expect(counters.completed + counters.failed + counters.crashed + rejected).toBe(submitted);
-  expect(held).toBe(0);
-  expect(running).toBe(0);
-  expect(ledger).toEqual({ open: 0, main: 0, process: 0 });
-  expect(workers.every((worker) => worker.reserved === 0)).toBe(true);
 }
 
 afterEach(async () => {

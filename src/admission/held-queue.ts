@@ -1,6 +1,6 @@
 /**
- * The held queue: tasks waiting for the gate, first in first out, and the clock their
- * `maxWaitMs` is measured on.
+ * The held queue: tasks waiting to start, highest `priority` first and, within a priority, first
+ * in first out (p-queue's order); and the clock their `maxWaitMs` is measured on.
  *
  * `maxWaitMs` bounds how long a task waits for *memory*, not for its turn: a task waiting only
  * for a busy worker waits as long as it takes, as in Piscina. The queue's memory clock runs while
@@ -8,15 +8,20 @@
  * otherwise; a task's wait is how far the clock moved since it was held. Every task behind a head
  * blocked by memory waits for that memory too, so one clock serves the whole queue.
  *
- * Invariant: clock marks never decrease from the head (tasks are held in order; a task put back
- * at the head takes a mark no later than the head's), so waits never increase from the head, and
- * one timer, armed for the head's deadline while the clock runs, serves the whole queue.
+ * Invariant: within one priority, clock marks never decrease from the head (tasks are held in
+ * order; a task put back at the head takes a mark no later than the head's), so the earliest
+ * deadline is always at the head of some priority, and one timer, armed for the earliest of those
+ * while the clock runs, serves the whole queue.
  */
 import { performance } from 'node:perf_hooks';
 import type { Task } from './task.js';
 
 export class HeldQueue {
-  #tasks = new Set<Task>();
+  /** Tasks by priority, each in arrival order. */
+  readonly #byPriority = new Map<number, Set<Task>>();
+  /** The priorities that hold tasks, highest first. */
+  #priorities: number[] = [];
+  #size = 0;
   readonly #maxWaitMs: number;
   readonly #onExpire: (task: Task) => void;
   #timer: NodeJS.Timeout | undefined;
@@ -32,18 +37,27 @@ export class HeldQueue {
   }
 
   get size(): number {
-    return this.#tasks.size;
+    return this.#size;
   }
 
-  /** The head, or `undefined`. */
+  /** The head (highest priority, earliest), or `undefined`. */
   head(): Task | undefined {
-    const first = this.#tasks.values().next();
-    return first.done ? undefined : first.value;
+    const first = this.#priorities.length === 0 ? undefined : this.#byPriority.get(this.#priorities[0] as number)?.values().next();
+    return first === undefined || first.done ? undefined : first.value;
   }
 
   /** In order, head first. Removing the current task while iterating is safe. */
-  [Symbol.iterator](): IterableIterator<Task> {
-    return this.#tasks.values();
+  [Symbol.iterator](): Iterator<Task> {
+    // One priority (the common case): its own iterator, no generator.
+    if (this.#priorities.length === 1) return (this.#byPriority.get(this.#priorities[0] as number) as Set<Task>).values();
+    return this.#inOrder();
+  }
+
+  *#inOrder(): Generator<Task> {
+    for (const priority of [...this.#priorities]) {
+      const tasks = this.#byPriority.get(priority);
+      if (tasks) yield* tasks;
+    }
   }
 
   /** Whether the queue is blocked by memory now (its clock runs). */
@@ -77,29 +91,49 @@ export class HeldQueue {
     return this.waitedMs(task, now) >= this.#maxWaitMs;
   }
 
-  /** Holds a task at the tail. */
+  /** Holds a task behind those of its priority. */
   push(task: Task): void {
     task.state = 'held';
     task.heldMark = this.#clock(performance.now());
-    this.#tasks.add(task);
+    this.#levelOf(task.priority).add(task);
+    this.#size++;
     this.#arm();
   }
 
-  /** Holds a task at the head (one that was sent and came back unrun). */
+  /** Holds a task ahead of those of its priority (one that was sent and came back unrun). */
   unshift(task: Task): void {
     task.state = 'held';
-    const head = this.head();
+    const level = this.#levelOf(task.priority);
+    const first = level.values().next();
     const now = this.#clock(performance.now());
-    task.heldMark = Math.min(task.heldMark > 0 ? task.heldMark : now, head?.heldMark ?? now);
-    this.#tasks = new Set([task, ...this.#tasks]);
+    task.heldMark = Math.min(task.heldMark > 0 ? task.heldMark : now, first.done ? now : first.value.heldMark);
+    this.#byPriority.set(task.priority, new Set([task, ...level]));
+    this.#size++;
     this.#disarm();
     this.#arm();
   }
 
-  /** Takes a task out. */
+  /** Takes a task out (a task not held is ignored). */
   delete(task: Task): void {
-    this.#tasks.delete(task);
-    if (this.#tasks.size === 0) this.setBlockedByMemory(false);
+    const level = this.#byPriority.get(task.priority);
+    if (!level?.delete(task)) return;
+    this.#size--;
+    if (level.size === 0) {
+      this.#byPriority.delete(task.priority);
+      this.#priorities = this.#priorities.filter((priority) => priority !== task.priority);
+    }
+    if (this.#size === 0) this.setBlockedByMemory(false);
+  }
+
+  #levelOf(priority: number): Set<Task> {
+    let level = this.#byPriority.get(priority);
+    if (!level) {
+      level = new Set();
+      this.#byPriority.set(priority, level);
+      this.#priorities.push(priority);
+      this.#priorities.sort((a, b) => b - a);
+    }
+    return level;
   }
 
   /** Stops the deadline timer (the pool is shutting down). */
@@ -111,12 +145,15 @@ export class HeldQueue {
     return this.#clockStopped + (this.#clockSince === undefined ? 0 : now - this.#clockSince);
   }
 
-  /** While the clock runs, arms the timer for the head's deadline unless armed already. */
+  /** While the clock runs, arms the timer for the earliest deadline unless armed already. */
   #arm(): void {
-    if (this.#timer || this.#clockSince === undefined || !Number.isFinite(this.#maxWaitMs)) return;
-    const head = this.head();
-    if (!head) return;
-    const left = this.#maxWaitMs - this.waitedMs(head);
+    if (this.#timer || this.#clockSince === undefined || !Number.isFinite(this.#maxWaitMs) || this.#size === 0) return;
+    let earliest = Infinity;
+    for (const level of this.#byPriority.values()) {
+      const first = level.values().next();
+      if (!first.done) earliest = Math.min(earliest, first.value.heldMark);
+    }
+    const left = this.#maxWaitMs - (this.#clock(performance.now()) - earliest);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#expireDue();
@@ -128,12 +165,14 @@ export class HeldQueue {
     this.#timer = undefined;
   }
 
-  /** Expires every task that has waited long enough (from the head), then arms for the next one. */
+  /** Expires every task that has waited long enough (from the head of each priority), then arms for the next one. */
   #expireDue(): void {
     const now = performance.now();
-    for (const task of this.#tasks) {
-      if (!this.expired(task, now)) break;
-      this.#onExpire(task);
+    for (const level of [...this.#byPriority.values()]) {
+      for (const task of level) {
+        if (!this.expired(task, now)) break;
+        this.#onExpire(task);
+      }
     }
     this.#arm();
   }

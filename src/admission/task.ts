@@ -28,6 +28,8 @@ export interface Task {
   main: number;
   /** Off-heap bytes, declared or learned: in the process only. */
   external: number;
+  /** Its place in the queue: higher first (p-queue's `priority`). */
+  priority: number;
   /** Where the need comes from. `none`: nothing declared or learned yet for its name. */
   estimate: 'declared' | 'learned' | 'none' | 'off';
   signal: AbortSource | undefined;
@@ -73,6 +75,7 @@ export function createTask(input: unknown, opts: RunOptions, name: string, file:
     heap: 0,
     main: 0,
     external: 0,
+    priority: opts.priority ?? 0,
     estimate: 'none',
     signal: opts.signal ?? undefined,
     resolve,
