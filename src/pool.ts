@@ -58,7 +58,11 @@ const NO_OPTIONS: RunOptions = {};
 
 type Outcome = Exclude<keyof CounterSnapshot, 'submitted' | 'settled' | 'admitted' | 'held' | 'recycled' | 'nudges' | 'startFailures' | 'rejected'> | `rejected.${keyof CounterSnapshot['rejected']}`;
 
-let nextPoolId = 1;
+/**
+ * Pool ids, unique in the process across copies of this module (the ES module and CommonJS builds
+ * may both be loaded): workers find their pool's settings by id.
+ */
+const poolIds = ((globalThis as Record<symbol, { next: number } | undefined>)[Symbol.for('heapgate.poolIds')] ??= { next: 1 });
 
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
@@ -69,7 +73,7 @@ let nextPoolId = 1;
 export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
   readonly #water: WaterMarks;
-  readonly #poolId = nextPoolId++;
+  readonly #poolId = poolIds.next++;
   readonly #piscina: Piscina;
   readonly #board: Board;
   readonly #workers: WorkerRegistry;

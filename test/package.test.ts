@@ -1,5 +1,6 @@
-// The package as a user gets it: `npm pack`, installed into an empty project, imported from an ESM
-// script and type-checked with `tsc`; and on a Node older than 22, a clear error at import.
+// The package as a user gets it: `npm pack`, installed into an empty project, run from an ES module
+// script and a CommonJS script (both at once in one process too), and type-checked with `tsc` from
+// both; and on a Node older than 22, a clear error at import and at require.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ function olderNode(): string | undefined {
 }
 
 describe('the published package', () => {
-  it('packs, installs into an empty project, runs from ESM and type-checks', { timeout: 120_000 }, () => {
+  it('packs, installs into an empty project, runs from ESM and CommonJS and type-checks both', { timeout: 120_000 }, () => {
     const work = mkdtempSync(join(tmpdir(), 'heapgate-pack-'));
     // `npm test` built dist already; `prepack` (the build) is skipped so no other test sees dist rewritten.
     execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: root, stdio: 'pipe' });
@@ -33,6 +34,9 @@ describe('the published package', () => {
     const listing = execFileSync('tar', ['-tzf', join(work, tarball as string)], { encoding: 'utf8' }).split('\n');
     expect(listing).toContain('package/dist/index.js');
     expect(listing).toContain('package/dist/worker/entry.cjs');
+    expect(listing).toContain('package/dist/index.cjs');
+    expect(listing).toContain('package/dist/index.d.cts');
+    expect(listing).toContain('package/dist/admission/gate.cjs');
     expect(listing).toContain('package/LICENSE');
     expect(listing.some((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toBe(false);
 
@@ -58,6 +62,42 @@ describe('the published package', () => {
     const ran = execFileSync(process.execPath, ['main.mjs'], { cwd: project, encoding: 'utf8' });
     expect(JSON.parse(ran.trim().split('\n').at(-1) as string)).toEqual({ out: 42, error: 'function', decide: 'function' });
 
+    // CommonJS: require() of the package and its subpath; then the ES module build in the same
+    // process, two pools at once (the builds are two copies of the code: they must not collide).
+    writeFileSync(
+      join(project, 'main.cjs'),
+      [
+        "const { GatedPool, MemoryPressureError, move } = require('heapgate');",
+        "const { decide } = require('heapgate/gate');",
+        "const path = require('node:path');",
+        'async function main() {',
+        "  const filename = path.join(__dirname, 'tasks.mjs');",
+        '  const fromRequire = new GatedPool({ filename, maxThreads: 1, minThreads: 0, idleTimeout: 60_000 });',
+        "  const esm = await import('heapgate');",
+        '  const fromImport = new esm.GatedPool({ filename, maxThreads: 1, minThreads: 0, idleTimeout: 60_000 });',
+        "  const outs = await Promise.all([fromRequire.run(21, { name: 'double' }), fromImport.run(5, { name: 'double' }), fromRequire.run(1, { name: 'double' }), fromImport.run(2, { name: 'double' })]);",
+        // Each pool's workers published their readings on that pool's own board.
+        '  const published = [fromRequire, fromImport].map((pool) => pool.stats().workers.length > 0 && pool.stats().workers.every((worker) => worker.updatedAt > 0));',
+        '  await Promise.all([fromRequire.close(), fromImport.close()]);',
+        "  console.log(JSON.stringify({ outs, published, error: typeof MemoryPressureError, decide: typeof decide, move: typeof move }));",
+        '}',
+        'main().catch((error) => { console.error(error); process.exit(1); });',
+      ].join('\n'),
+    );
+    const required = execFileSync(process.execPath, ['main.cjs'], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(required.trim().split('\n').at(-1) as string)).toEqual({ outs: [42, 10, 2, 4], published: [true, true], error: 'function', decide: 'function', move: 'function' });
+
+    writeFileSync(
+      join(project, 'main.cts'),
+      [
+        "import { GatedPool, QueueClearedError, type RunOptions } from 'heapgate';",
+        "import { decide } from 'heapgate/gate';",
+        "const pool = new GatedPool<number, number>({ filename: __dirname + '/tasks.mjs', maxThreads: 1 });",
+        "const options: RunOptions = { name: 'double', priority: 1 };",
+        'const out: Promise<number> = pool.run(21, options);',
+        'export const used = [out, decide, QueueClearedError, pool.size];',
+      ].join('\n'),
+    );
     writeFileSync(
       join(project, 'main.ts'),
       [
@@ -75,7 +115,7 @@ describe('the published package', () => {
       join(project, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
-        files: ['main.ts'],
+        files: ['main.ts', 'main.cts'],
       }),
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -84,7 +124,7 @@ describe('the published package', () => {
     expect(checked.status).toBe(0);
   });
 
-  it('on Node older than 22, importing it throws an error naming the version needed', (context) => {
+  it('on Node older than 22, importing or requiring it throws an error naming the version needed', (context) => {
     const node = olderNode();
     if (!node) {
       console.log('skipped: no node older than 22 on PATH to try');
@@ -95,5 +135,9 @@ describe('the published package', () => {
     const result = spawnSync(node, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`], { encoding: 'utf8' });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/heapgate needs Node\.js 22 or newer; this is Node\.js \d+\.\d+\.\d+/);
+    const cjs = fileURLToPath(new URL('../dist/index.cjs', import.meta.url));
+    const required = spawnSync(node, ['-e', `require(${JSON.stringify(cjs)})`], { encoding: 'utf8' });
+    expect(required.status).not.toBe(0);
+    expect(required.stderr).toMatch(/heapgate needs Node\.js 22 or newer; this is Node\.js \d+\.\d+\.\d+/);
   });
 });
