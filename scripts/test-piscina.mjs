@@ -55,7 +55,6 @@ module.exports = Piscina;
 for (const key of ['isWorkerThread', 'workerData', 'version', 'FixedQueue', 'ArrayTaskQueue', 'move', 'transferableSymbol', 'valueSymbol', 'queueOptionsSymbol']) {
   Object.defineProperty(module.exports, key, { get: () => real[key], enumerable: true });
 }
-Object.defineProperty(module.exports, 'default', { value: Piscina, enumerable: true });
 `;
   writeFileSync(join(pkg, 'dist', 'main.js'), shim);
   writeFileSync(join(pkg, 'dist', 'index.js'), shim);

@@ -353,7 +353,7 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
   if (o.minThreads !== undefined) expectCount('options.minThreads', o.minThreads, 0);
   if (o.maxThreads !== undefined) expectCount('options.maxThreads', o.maxThreads, 1);
   if (typeof o.minThreads === 'number' && typeof o.maxThreads === 'number' && o.minThreads > o.maxThreads) {
-    throw new RangeError(`options.minThreads (${o.minThreads}) must not be above options.maxThreads (${o.maxThreads})`);
+    throw new RangeError(`options.minThreads and options.maxThreads must not conflict: minThreads (${o.minThreads}) is above maxThreads (${o.maxThreads})`);
   }
   if (o.idleTimeout !== undefined) expectCount('options.idleTimeout', o.idleTimeout, 0, true);
   const limits = o.resourceLimits;

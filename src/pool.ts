@@ -402,6 +402,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return this.#piscina.threads;
   }
 
+  /** Ready workers running no task (Piscina's `idleThreads`). */
+  get idleThreads(): number {
+    return this.#destroyed ? 0 : this.#workers.idleCount();
+  }
+
   /** Tasks waiting in the pool's queue (for a worker or for memory): Piscina's `queueSize`. */
   get queueSize(): number {
     return this.#held.size;
@@ -498,10 +503,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return !this.#main.underPressure && !this.#process?.underPressure && !this.#workers.anyFree() && !this.#canSpawn();
   }
 
+  /** Whether Piscina would start one more worker for a task sent now (it starts one per queued task, up to `maxThreads`). */
   #canSpawn(): boolean {
     const maxThreads = this.#piscina.maxThreads;
     // Piscina's thread list (ready and starting workers) is built on each call: asked only when the ready ones leave room.
-    return !this.#dispatcher.spawning && this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
+    return this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
   }
 
   /** Decides one task: started, settled (refused), or to be held. */
@@ -513,8 +519,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       }
       learnNeed(task, this.#needSource);
     }
-    // Piscina holds the spawn: anything sent now would wait in its queue, unseen by the gate.
-    if (this.#dispatcher.spawning) return 'hold';
     if (this.#startFailures >= MAX_START_FAILURES && this.#workers.size === 0) {
       this.#settle(task, 'rejected.workerStart', new WorkerStartError(this.#startFailures, this.#lastStartError));
       return 'settled';
@@ -524,6 +528,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':
+        // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
+        // them, unseen by the gate. It waits here until they are placed (only more spawns go now).
+        if (decision.worker !== 'spawn' && this.#dispatcher.spawning) return 'hold';
         this.#start(task, decision.worker);
         return 'started';
       case 'too-large':
@@ -630,7 +637,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
           if (this.#tryStart(task) !== 'hold') continue;
           if (blocked) continue;
           blocked = true;
-          if (!this.#mayOvertake(task)) break;
+          // While spawns wait in Piscina, nothing but another spawn can go: no overtaking either.
+          if (this.#dispatcher.spawning || !this.#mayOvertake(task)) break;
         }
         if (!blocked) this.#overtaken = undefined;
       } while (this.#pumpAgain && this.#held.size > 0 && !this.#paused);

@@ -553,6 +553,33 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
   });
 });
 
+describe('worker starts', () => {
+  it('a cold pool starts a worker per task of a burst at once, up to maxThreads (as Piscina does)', async () => {
+    // Needs declared: unknown work would run one at a time until measured (slow start).
+    const pool = makePool({ minThreads: 0, maxThreads: 3 });
+    const runs = [1, 2, 3].map((n) => pool.run(40 + n, { name: 'sleep', memory: MB }));
+    expect(pool.threads.length).toBe(3);
+    const overflow = pool.run(40, { name: 'sleep', memory: MB });
+    expect(pool.threads.length).toBe(3);
+    expect(await settleAll([...runs, overflow])).toEqual([41, 42, 43, 40]);
+    expect(pool.stats().counters.startFailures).toBe(0);
+    expectAllSettled(pool, 4);
+  });
+
+  it('idleThreads counts ready workers running no task', async () => {
+    const pool = makePool({ minThreads: 2, maxThreads: 2 });
+    await settleAll([pool.run(1, { name: 'sleep' }), pool.run(1, { name: 'sleep', memory: MB })]);
+    expect(pool.idleThreads).toBe(2);
+    const running = pool.run(100, { name: 'sleep' });
+    expect(pool.idleThreads).toBe(1);
+    await running;
+    expect(pool.idleThreads).toBe(2);
+    await pool.destroy();
+    expect(pool.idleThreads).toBe(0);
+    expectAllSettled(pool, 3);
+  });
+});
+
 describe('close and destroy', () => {
   it('close() finishes admitted and held work, then refuses new tasks', async () => {
     const pool = makePool({ maxThreads: 1 });

@@ -1,11 +1,12 @@
 /**
  * Hands placed tasks to Piscina, onto the worker the gate chose, through Piscina's load balancer.
  *
- * Invariant: Piscina holds no task of ours in its queue, except the one task sent to a worker
- * being started for it (the spawn). While a spawn is pending nothing else is sent (Piscina would
- * queue it unseen by the balancer); the pool holds everything else. The spawn carries a withdrawal
- * signal, so it can always be taken back: when the worker started for it dies before it is ready,
- * or when Piscina offers it to a worker it does not fit.
+ * Invariant: Piscina holds no task of ours in its queue, except tasks sent each to a worker being
+ * started for it (spawns; Piscina starts one worker per queued task, up to `maxThreads`, as it
+ * does for a cold burst). While spawns are pending nothing is sent to a ready worker (Piscina
+ * would queue it behind them, unseen by the balancer); the pool holds everything else. Each spawn
+ * carries a withdrawal signal, so it can always be taken back: when a worker started for it dies
+ * before it is ready, or when Piscina offers it to workers it does not fit.
  */
 import { EventEmitter } from 'node:events';
 import type { Piscina } from 'piscina';
@@ -46,7 +47,7 @@ class Withdrawal extends EventEmitter {
   }
 }
 
-/** The task sent to a worker being started for it. */
+/** A task sent to a worker being started for it. */
 interface Spawn {
   task: Task;
   withdrawal: Withdrawal;
@@ -66,7 +67,8 @@ export class Dispatcher {
   #target: Target | undefined;
   /** The target of {@link place}: one object, reused (the balancer reads it within `Piscina.run()`). */
   readonly #workerTarget: Extract<Target, { kind: 'worker' }> = { kind: 'worker', id: -1, placed: false };
-  #spawn: Spawn | undefined;
+  /** Spawns not placed yet, in the order sent (Piscina's queue order). */
+  readonly #spawns = new Set<Spawn>();
   readonly #optionsByKey = new Map<string, { name: string }>();
 
   constructor(piscina: Piscina, workers: WorkerRegistry, hooks: DispatchHooks) {
@@ -75,9 +77,9 @@ export class Dispatcher {
     this.#hooks = hooks;
   }
 
-  /** Whether a task waits in Piscina for a worker being started for it. */
+  /** Whether tasks wait in Piscina for workers being started for them. */
   get spawning(): boolean {
-    return this.#spawn !== undefined;
+    return this.#spawns.size > 0;
   }
 
   /** Runs `task` on `worker` now (the gate chose it; it is free). */
@@ -95,10 +97,10 @@ export class Dispatcher {
     );
   }
 
-  /** Sends `task` to a worker being started for it (only while not {@link spawning}). */
+  /** Sends `task` to a worker Piscina starts for it (only while Piscina has fewer than `maxThreads` workers). */
   spawn(task: Task, key: string): void {
     const spawn: Spawn = { task, withdrawal: new Withdrawal(), piscinaId: undefined, withdrawn: false };
-    this.#spawn = spawn;
+    this.#spawns.add(spawn);
     // The user's abort reaches Piscina through this signal (Piscina stops the worker if it runs).
     task.abortInPiscina = (reason) => spawn.withdrawal.withdraw(reason);
     const answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
@@ -108,12 +110,13 @@ export class Dispatcher {
     );
   }
 
-  /** Takes the pending spawn back before it runs (its worker died starting). */
+  /** Takes the latest pending spawn back before it runs (a worker being started died). */
   withdrawSpawn(): void {
-    const spawn = this.#spawn;
-    if (!spawn) return;
-    spawn.withdrawn = true;
-    spawn.withdrawal.withdraw('worker start failed');
+    let latest: Spawn | undefined;
+    for (const spawn of this.#spawns) if (!spawn.withdrawn) latest = spawn;
+    if (!latest) return;
+    latest.withdrawn = true;
+    latest.withdrawal.withdraw('worker start failed');
   }
 
   /**
@@ -121,7 +124,7 @@ export class Dispatcher {
    * `undefined` when it cannot be sent now (a spawn is pending, or Piscina did not take it).
    */
   nudge(worker: TrackedWorker, key: string): Promise<unknown> | undefined {
-    if (this.#spawn) return undefined;
+    if (this.#spawns.size > 0) return undefined;
     const withdrawal = new Withdrawal();
     const target: Target = { kind: 'worker', id: worker.id, placed: false };
     const answer = this.#run(undefined, key, undefined, withdrawal as unknown as AbortSignal, target);
@@ -147,9 +150,15 @@ export class Dispatcher {
       target.spawn.piscinaId = piscinaTask.taskId;
       return null;
     }
-    // Piscina's drain, offering what it holds: only ever the spawn.
-    const spawn = this.#spawn;
-    if (!spawn || spawn.piscinaId !== piscinaTask.taskId) return null;
+    // Piscina's drain, offering what it holds: only ever spawns.
+    let spawn: Spawn | undefined;
+    for (const pending of this.#spawns) {
+      if (pending.piscinaId === piscinaTask.taskId) {
+        spawn = pending;
+        break;
+      }
+    }
+    if (!spawn || spawn.withdrawn) return null;
     const chosen = this.#workers.choosePlacement(views, spawn.task.heap);
     const view = chosen === undefined ? undefined : views.find((candidate) => candidate.id === chosen);
     const worker = chosen === undefined ? undefined : this.#workers.get(chosen);
@@ -160,7 +169,7 @@ export class Dispatcher {
       spawn.withdrawal.withdraw('not placed');
       return null;
     }
-    this.#spawn = undefined;
+    this.#spawns.delete(spawn);
     this.#hooks.placed(spawn.task, worker);
     return view;
   }
@@ -187,7 +196,7 @@ export class Dispatcher {
   }
 
   #spawnAnswered(spawn: Spawn, error: unknown, value: unknown): void {
-    if (this.#spawn === spawn) this.#spawn = undefined;
+    this.#spawns.delete(spawn);
     if (spawn.withdrawn && spawn.task.worker === undefined) this.#hooks.withdrawn(spawn.task);
     else this.#hooks.answered(spawn.task, error, value);
   }

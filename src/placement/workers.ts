@@ -171,6 +171,13 @@ export class WorkerRegistry {
     return false;
   }
 
+  /** Workers ready for tasks and running none. */
+  idleCount(): number {
+    let idle = 0;
+    for (const worker of this.#workers.values()) if (!worker.retiring && !worker.gone && worker.running === 0) idle++;
+    return idle;
+  }
+
   /** How many workers are tracked (started and not exited). */
   get size(): number {
     return this.#workers.size;
