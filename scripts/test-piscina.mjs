@@ -6,6 +6,9 @@
 // with a shim: `class Piscina extends GatedPool {}` plus Piscina's statics (taken from the real
 // Piscina heapgate runs on). Its test files run unchanged, with Node's test runner, one file at a
 // time. `--baseline` runs them against the real Piscina instead (no shim), for comparison.
+// `--options='{"slowStart":false}'` gives every pool the shim makes these options under the test's
+// own (an object the test passes; anything else goes through as is), to see what one setting
+// accounts for. `--only=<part of a file name>` runs the matching files only (results not written).
 //
 // Prints every test's outcome and a summary; writes scripts/results/piscina-suite.json.
 // Not part of `npm test`: it takes minutes.
@@ -17,6 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const baseline = process.argv.includes('--baseline');
+const extraArg = process.argv.find((arg) => arg.startsWith('--options='))?.slice('--options='.length);
+const extra = extraArg === undefined ? undefined : JSON.parse(extraArg);
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(join(root, 'package.json'));
@@ -26,7 +31,7 @@ const heapgate = join(root, 'dist', 'index.js');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 const work = mkdtempSync(join(tmpdir(), 'heapgate-piscina-suite-'));
-console.log(`Piscina ${version}'s test suite against ${baseline ? 'the real Piscina (baseline)' : 'GatedPool'}, in ${work}`);
+console.log(`Piscina ${version}'s test suite against ${baseline ? 'the real Piscina (baseline)' : 'GatedPool'}${extra ? ` with ${JSON.stringify(extra)}` : ''}, in ${work}`);
 execFileSync(npm, ['pack', `piscina@${version}`, '--prefer-offline', '--pack-destination', work], { cwd: work, stdio: 'pipe' });
 const tarball = readdirSync(work).find((file) => file.endsWith('.tgz'));
 execFileSync('tar', ['-xzf', join(work, tarball), '-C', work]);
@@ -39,7 +44,14 @@ if (!baseline) {
 // heapgate's shim: Piscina's tests, run against GatedPool.
 const real = require(${JSON.stringify(realPiscina)});
 const { GatedPool } = require(${JSON.stringify(heapgate)});
+const extra = ${JSON.stringify(extra ?? null)};
 class Piscina extends GatedPool {
+  constructor(...args) {
+    const [options] = args;
+    if (extra && args.length > 0 && typeof options === 'object' && options !== null && Object.getPrototypeOf(options) === Object.prototype) super({ ...extra, ...options });
+    else if (extra && args.length === 0) super({ ...extra });
+    else super(...args);
+  }
   static get isWorkerThread() { return real.isWorkerThread; }
   static get workerData() { return real.workerData; }
   static get version() { return real.version; }
@@ -113,5 +125,8 @@ function decode(text) {
 
 const passed = results.filter((r) => r.passed).length;
 console.log(`\n${baseline ? 'real Piscina' : 'GatedPool'}: ${passed} of ${results.length} passed (Piscina ${version}, Node ${process.version})`);
-mkdirSync(join(root, 'scripts', 'results'), { recursive: true });
-writeFileSync(join(root, 'scripts', 'results', `piscina-suite${baseline ? '-baseline' : ''}.json`), `${JSON.stringify({ version, node: process.version, date: new Date().toISOString(), against: baseline ? 'piscina' : 'heapgate', passed, total: results.length, results }, null, 2)}\n`);
+if (!only) {
+  const tag = baseline ? '-baseline' : extra ? `-${Object.entries(extra).map(([key, value]) => `${key}-${value}`).join('-')}` : '';
+  mkdirSync(join(root, 'scripts', 'results'), { recursive: true });
+  writeFileSync(join(root, 'scripts', 'results', `piscina-suite${tag}.json`), `${JSON.stringify({ version, node: process.version, date: new Date().toISOString(), against: baseline ? 'piscina' : 'heapgate', options: extra, passed, total: results.length, results }, null, 2)}\n`);
+}

@@ -140,10 +140,21 @@ export class QueueClearedError extends HeapgateError {
   }
 }
 
-/** The pool is closing or destroyed and accepts no new tasks; or it was destroyed while the task was held. */
+/**
+ * The task cannot run because of the pool's end: submitted after `close()`/`destroy()`, held when
+ * `close({ force: true })` was called, or held or running when `destroy()` was called. The message
+ * begins with Piscina's for the same case (`The task has been aborted`, `Terminating worker
+ * thread`), so code matching Piscina's messages keeps working; `code` tells it apart.
+ */
 export class PoolClosedError extends HeapgateError {
-  constructor(message = 'the pool is closed') {
-    super('ERR_POOL_CLOSED', message);
+  /** Why: `'closed'` (submitted after close/destroy), `'forced'` (held at `close({ force })`), `'destroyed'` (held or running at `destroy()`). */
+  readonly reason: 'closed' | 'forced' | 'destroyed';
+
+  constructor(reason: 'closed' | 'forced' | 'destroyed' = 'closed', detail?: string) {
+    const message = reason === 'destroyed' ? `Terminating worker thread: ${detail ?? 'the pool was destroyed'}` : `The task has been aborted: ${detail ?? 'the pool is closed'}`;
+    // Piscina gives a task submitted while it closes this very cause.
+    super('ERR_POOL_CLOSED', message, reason === 'closed' ? { cause: 'queue is being terminated' } : undefined);
+    this.reason = reason;
   }
 }
 

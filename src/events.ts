@@ -22,4 +22,17 @@ export interface GatedPoolEvents {
   needsDrain: [];
   /** A new task would no longer have to wait (`needsDrain` went back to false). */
   drain: [];
+  /** Piscina's: a worker posted a message of its own (`parentPort.postMessage`). */
+  message: [message: unknown];
+  /** Piscina's: a worker is ready (its Piscina worker view). */
+  workerCreate: [worker: unknown];
+  /** Piscina's: a worker was destroyed (its Piscina worker view). */
+  workerDestroy: [worker: unknown];
+  /** Piscina's: the pool has closed (`close()` finished, or `destroy()` after `close()` timed out). */
+  close: [];
+  /**
+   * Piscina's `'error'`: the same errors as `workerError`, emitted as `'error'` only while someone
+   * listens to it (an `'error'` with no listener would throw, and Piscina users may not expect that).
+   */
+  error: [error: Error];
 }

@@ -255,9 +255,8 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   // Own properties only: a property set on Object.prototype is not an option.
   const o = Object.assign(Object.create(null) as Record<string, unknown>, options);
   refuseUnknown(o, POOL_KEYS, 'options');
-  for (const owned of ['loadBalancer', 'taskQueue'] as const) {
-    if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
-  }
+  validatePiscinaOptions(o);
+  refuseOwned(o);
   if (o.filename !== undefined && o.filename !== null && typeof o.filename !== 'string' && !(o.filename instanceof URL)) {
     throw new TypeError(`options.filename must be a string or null (an absolute path or a file: URL), got ${describe(o.filename)}`);
   }
@@ -273,7 +272,6 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   if (name.includes(SEP)) throw new RangeError(`options.name must not hold U+0001, got ${describe(name)}`);
   if (o.concurrentTasksPerWorker !== undefined) expectCount('options.concurrentTasksPerWorker', o.concurrentTasksPerWorker, 1);
   const concurrentTasksPerWorker = (o.concurrentTasksPerWorker as number | undefined) ?? 1;
-  validatePiscinaNumbers(o);
 
   const piscina: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(o)) {
@@ -347,6 +345,41 @@ function expectCount(field: string, value: unknown, least: 0 | 1, allowInfinity 
   if (typeof value !== 'number') throw new TypeError(`${field} must be ${what}, got ${describe(value)}`);
   const ok = (Number.isInteger(value) || (allowInfinity && value === Infinity)) && value >= least;
   if (!ok) throw new RangeError(`${field} must be ${what}, got ${value}`);
+}
+
+/**
+ * `loadBalancer` and `taskQueue` are refused: the gate chooses workers and holds tasks itself. A
+ * value Piscina itself would refuse gets Piscina's message first.
+ */
+function refuseOwned(o: Record<string, unknown>): void {
+  const balancer = o.loadBalancer;
+  if (balancer !== undefined && (typeof balancer !== 'function' || balancer.length < 1)) throw new TypeError(`options.loadBalancer must be a function with at least two args, got ${describe(balancer)}`);
+  const queue = o.taskQueue as Record<string, unknown> | null | undefined;
+  if (queue !== undefined && (typeof queue !== 'object' || queue === null || !('size' in queue) || typeof queue.shift !== 'function' || typeof queue.remove !== 'function' || typeof queue.push !== 'function')) {
+    throw new TypeError(`options.taskQueue must be a TaskQueue object, got ${describe(queue)}`);
+  }
+  for (const owned of ['loadBalancer', 'taskQueue'] as const) {
+    if (o[owned] !== undefined) throw new TypeError(`options.${owned} is not supported: the gate chooses workers and holds tasks itself`);
+  }
+}
+
+/** Piscina's own options, checked as Piscina checks them (its wording), each naming the value given. */
+function validatePiscinaOptions(o: Record<string, unknown>): void {
+  for (const key of ['trackUnmanagedFds', 'recordTiming', 'workerHistogram', 'stricterFIFO'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`options.${key} must be a boolean, got ${describe(o[key])}`);
+  }
+  if (o.atomics !== undefined && o.atomics !== null && o.atomics !== 'sync' && o.atomics !== 'async' && o.atomics !== 'disabled') {
+    // Piscina's words, typo included ("sync, sync"), so that code matching them keeps working.
+    throw new TypeError(`options.atomics should be a value of sync, sync or disabled. Got ${describe(o.atomics)}; the values are 'sync', 'async' and 'disabled'`);
+  }
+  if (o.closeTimeout !== undefined) expectCount('options.closeTimeout', o.closeTimeout, 0, true);
+  const nice = o.niceIncrement;
+  if (nice !== undefined) {
+    const what = 'options.niceIncrement must be a non-negative integer on Unix systems';
+    if (typeof nice !== 'number') throw new TypeError(`${what}, got ${describe(nice)}`);
+    if (!Number.isInteger(nice) || (nice < 0 && process.platform !== 'win32')) throw new RangeError(`${what}, got ${nice}`);
+  }
+  validatePiscinaNumbers(o);
 }
 
 function validatePiscinaNumbers(o: Record<string, unknown>): void {

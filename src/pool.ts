@@ -214,11 +214,19 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // Piscina's first workers count as ready at once (it sends them tasks while they start); their
     // `workerCreate` comes a microtask later.
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
-    this.#piscina.on('workerCreate', (view: { id: number }) => this.#onWorkerCreate(view.id));
-    this.#piscina.on('workerDestroy', (view: { id: number }) => this.#onWorkerDestroy(view.id));
+    this.#piscina.on('workerCreate', (view: { id: number }) => {
+      this.#onWorkerCreate(view.id);
+      this.emit('workerCreate', view);
+    });
+    this.#piscina.on('workerDestroy', (view: { id: number }) => {
+      this.#onWorkerDestroy(view.id);
+      this.emit('workerDestroy', view);
+    });
+    this.#piscina.on('message', (message: unknown) => this.emit('message', message));
     this.#piscina.on('error', (error: Error) => {
       this.#lastStartError = error;
       this.emit('workerError', error);
+      if (this.listenerCount('error') > 0) this.emit('error', error);
     });
     this.#stopMainListener = tracker.onMajorGc(() => this.#schedulePump());
     this.#slots = this.#piscina.maxThreads * gate.concurrentTasksPerWorker;
@@ -277,7 +285,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const force = options?.force;
     if (force !== undefined && typeof force !== 'boolean') return Promise.reject(new TypeError(`close options.force must be a boolean, got ${String(force)}`));
     if (force && !this.#destroyed) {
-      for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was closed (force) while the task was held'));
+      for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
     }
     // Held tasks are finished, not left waiting for a `start()` that may never come.
     if (this.#paused && !this.#destroyed) this.start();
@@ -289,13 +297,17 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         const finished = await Promise.race([drained, timedOut]);
         clearTimeout(timer);
         if (!finished) {
+          // As Piscina: the timeout is reported as 'error' (here only to a listener: an 'error' with none would throw).
+          if (this.listenerCount('error') > 0) this.emit('error', new Error(`Close operation timed out (closeTimeout: ${this.#piscina.options.closeTimeout} ms): the pool is destroyed`));
           await this.destroy();
+          this.emit('close');
           return;
         }
       }
       this.#shutdown();
       // Nothing of ours runs any more: stopping the workers is all that is left.
       await stopWorkers(this.#piscina.threads, () => this.#piscina.destroy());
+      this.emit('close');
     })();
     return this.#closing;
   }
@@ -451,8 +463,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was held'));
-    for (const task of [...this.#active]) this.#settle(task, 'rejected.closed', new PoolClosedError('the pool was destroyed while the task was running'));
+    for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was held'));
+    for (const task of [...this.#active]) this.#settle(task, 'rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was running'));
     this.#shutdown();
     await stopWorkers(this.#piscina.threads, () => this.#piscina.destroy());
   }
@@ -790,7 +802,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
     if (task.aborted || task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal?.reason)];
-    if (this.#destroyed) return ['rejected.closed', new PoolClosedError('the pool was destroyed while the task was running')];
+    if (this.#destroyed) return ['rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was running')];
     const code = (error as { code?: unknown } | null)?.code;
     if (worker?.gone || code === 'ERR_WORKER_OUT_OF_MEMORY') {
       const why = worker?.stopReason === 'task-aborted' ? new Error('the worker was stopped because another task running on it was aborted', { cause: error }) : error;
