@@ -498,7 +498,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    input.workers = this.#workers.readings();
+    input.workers = this.#workers.readings(task.signal !== undefined, task.heap > 0);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -726,7 +726,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#dispatcher.spawn(task, key);
       }
     } catch (error) {
-      if (task.worker) task.worker.running--;
+      if (task.worker) this.#leave(task, task.worker);
       this.#settle(task, 'failed', error);
       return;
     }
@@ -738,8 +738,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.worker = worker;
     task.order = ++worker.placed;
     worker.running++;
+    if (task.signal) worker.exclusive++;
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
+  }
+
+  /** `task` no longer runs on `worker` (its answer came, or placing it failed). */
+  #leave(task: Task, worker: TrackedWorker): void {
+    worker.running--;
+    if (task.signal) worker.exclusive--;
   }
 
   /** The spawn came back unrun (its worker died starting, or it did not fit where offered). */
@@ -774,7 +781,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // A task's own error that cloning would have stripped comes as a result (see `worker/task-error.ts`).
     if (error === undefined && isTaskError(value)) error = decodeTaskError(value);
     const worker = task.worker;
-    if (worker) worker.running--;
+    if (worker) this.#leave(task, worker);
     if (error === undefined) {
       if (worker) this.#learn(task, worker);
       // The freed worker gets its next task first; the finished one is settled right after (its

@@ -740,6 +740,22 @@ describe('stats and events', () => {
     expectAllSettled(pool, 6);
   });
 
+  it('an abortable task never shares a worker (as in Piscina): it waits for an idle one, and nothing joins it', async () => {
+    // Strict order (overtakeMs: 0), so that the last task waits behind the abortable one.
+    const pool = makePool({ maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 3, overtakeMs: 0 });
+    await pool.run(1, { name: 'overlap', memory: MB }); // the worker has published: it takes 3 at once
+    const controller = new AbortController();
+    const out = (await settleAll([
+      pool.run(100, { name: 'overlap', memory: MB }),
+      pool.run(150, { name: 'overlap', memory: MB }),
+      pool.run(60, { name: 'overlap', memory: MB, signal: controller.signal }),
+      pool.run(60, { name: 'overlap', memory: MB }),
+    ])) as number[];
+    // The first two share the worker; the abortable one runs alone; the last one waits for it.
+    expect(out).toEqual([2, 2, 1, 1]);
+    expectAllSettled(pool, 5);
+  });
+
   it('a worker whose heap is not known yet takes one task at a time; once it has published, as many as allowed', async () => {
     const pool = makePool({ maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 3 });
     const first = Array.from({ length: 3 }, () => pool.run(50, { name: 'overlap', memory: MB }));

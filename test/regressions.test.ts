@@ -190,21 +190,25 @@ describe('issue 11 §2: tasks that never settle, and other broken promises', () 
   // Aborting one task stops its worker; the other tasks on that worker (concurrentTasksPerWorker
   // > 1) are lost with it: a WorkerCrashError, counted as crashed, not Piscina's raw
   // Error('Terminating worker thread') counted as failed.
-  it('4. aborting one of two tasks on a worker: the other gets WorkerCrashError, counted as crashed', async () => {
+  // Was: aborting one of two tasks sharing a worker stopped the worker and rejected the other with
+  // Piscina's raw 'Terminating worker thread'. Now, as in Piscina, an abortable task runs on a
+  // worker running nothing else, and nothing joins it: an abort takes no other task with it.
+  it('4. aborting a running task takes no other task with it: an abortable task never shares its worker', async () => {
     const pool = makePool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 2 });
     // The worker publishes its readings with its first task; until then it takes one task at a time.
     expect(await pool.run('warm', { name: 'echo', memory: SMALL })).toBe('warm');
     const both = markers();
     const controller = new AbortController();
     const aborted = outcome(pool.run({ flags: both.flags, ms: 60_000 }, { name: 'marked', signal: controller.signal, memory: SMALL }));
-    const bystander = pool.run({ flags: both.flags, ms: 60_000 }, { name: 'marked', memory: SMALL });
-    await until(() => both.started() === 2, 20_000, 'both tasks to start on the one worker');
+    const bystander = outcome(pool.run({ flags: both.flags, ms: 20 }, { name: 'marked', memory: SMALL }));
+    await until(() => both.started() === 1, 20_000, 'the abortable task to start');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(both.started()).toBe(1);
     controller.abort();
 
     expect(await within(aborted, 20_000)).toBe('ABORT_ERR');
-    const error = await rejection(bystander, 20_000);
-    expect(error).toMatchObject({ code: 'ERR_WORKER_CRASHED', name: 'WorkerCrashError' });
-    expect(pool.stats().counters).toMatchObject({ crashed: 1, failed: 0 });
+    expect(typeof (await within(bystander, 20_000))).toBe('number');
+    expect(pool.stats().counters).toMatchObject({ completed: 2, crashed: 0, failed: 0 });
     expectIdle(pool, 3);
   });
 

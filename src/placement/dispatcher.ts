@@ -159,7 +159,7 @@ export class Dispatcher {
       }
     }
     if (!spawn || spawn.withdrawn) return null;
-    const chosen = this.#workers.choosePlacement(views, spawn.task.heap);
+    const chosen = this.#workers.choosePlacement(views, spawn.task.heap, spawn.task.signal !== undefined);
     const view = chosen === undefined ? undefined : views.find((candidate) => candidate.id === chosen);
     const worker = chosen === undefined ? undefined : this.#workers.get(chosen);
     if (!view || !worker) {

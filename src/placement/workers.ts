@@ -43,6 +43,8 @@ export interface TrackedWorker extends Account {
   readonly thread: Worker;
   /** Tasks and nudges the gate put on it that have not answered. */
   running: number;
+  /** Abortable tasks (with a signal) running on it: 0 or 1, and then nothing else runs there. */
+  exclusive: number;
   /** Tasks and nudges placed on it in all: the order number of the last one (see the worker runtime). */
   placed: number;
   underPressure: boolean;
@@ -120,6 +122,7 @@ export class WorkerRegistry {
       id,
       thread,
       running: 0,
+      exclusive: 0,
       placed: 0,
       reserved: 0,
       underPressure: false,
@@ -165,10 +168,19 @@ export class WorkerRegistry {
 
   /** Whether some worker can take one more task by its count (`concurrentTasksPerWorker`). */
   anyFree(): boolean {
-    for (const worker of this.#workers.values()) {
-      if (!worker.retiring && !worker.gone && worker.running < this.#capacityOf(worker)) return true;
-    }
+    for (const worker of this.#workers.values()) if (this.#canTake(worker, false, false)) return true;
     return false;
+  }
+
+  /**
+   * Whether `worker` can take one more task by its count: below `concurrentTasksPerWorker` and
+   * running no abortable task; for an abortable (`exclusive`) task, running nothing at all. As in
+   * Piscina, an abortable task never shares a worker: aborting it stops the worker. `reserves`:
+   * the task has a memory need (see {@link #capacityOf}).
+   */
+  #canTake(worker: TrackedWorker, exclusive: boolean, reserves = true): boolean {
+    if (worker.retiring || worker.gone) return false;
+    return exclusive ? worker.running === 0 : worker.running < this.#capacityOf(worker, reserves) && worker.exclusive === 0;
   }
 
   /** Workers ready for tasks and running none. */
@@ -202,23 +214,23 @@ export class WorkerRegistry {
     return this.#largestLimit;
   }
 
-  /** Readings of every worker that can be chosen, with pressure flags brought up to date. */
-  readings(): WorkerReading[] {
+  /** Readings of every worker that can be chosen for a task (`exclusive`: an abortable one), with pressure flags brought up to date. */
+  readings(exclusive = false, reserves = true): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
     const out = this.#readings;
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker));
+      out.push(this.reading(worker, exclusive, reserves));
     }
     return out;
   }
 
   /** One worker's reading, with its pressure flag brought up to date (the worker's own object, valid until the next call). */
-  reading(worker: TrackedWorker): WorkerReading {
+  reading(worker: TrackedWorker, exclusive = false, reserves = true): WorkerReading {
     const figures = this.#read(worker);
     const reading = worker.reading;
-    reading.free = worker.running < this.#capacityOf(worker);
+    reading.free = this.#canTake(worker, exclusive, reserves);
     reading.fresh = worker.nudged;
     // Pressure moves only with the figures or the reservation.
     if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
@@ -250,7 +262,7 @@ export class WorkerRegistry {
         limit: read.limit,
         reserved: worker.reserved,
         underPressure: worker.underPressure,
-        free: worker.running < this.#capacityOf(worker),
+        free: this.#canTake(worker, false),
         fresh: worker.nudged,
         running: worker.running,
         external: read.external,
@@ -301,12 +313,12 @@ export class WorkerRegistry {
    * The worker to place a task needing `need` heap bytes on, among those Piscina offers (its ready
    * workers), by the gate's own choice: free by the gate's count, and fits.
    */
-  choosePlacement(offered: readonly { id: number }[], need: number): number | undefined {
+  choosePlacement(offered: readonly { id: number }[], need: number, exclusive: boolean): number | undefined {
     const candidates: WorkerReading[] = [];
     for (const view of offered) {
       const worker = this.#workers.get(view.id);
-      if (!worker || worker.retiring || worker.gone || worker.running >= this.#capacityOf(worker)) continue;
-      candidates.push({ ...this.reading(worker), free: true });
+      if (!worker || !this.#canTake(worker, exclusive, need > 0)) continue;
+      candidates.push({ ...this.reading(worker, exclusive, need > 0), free: true });
     }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
   }
@@ -395,9 +407,11 @@ export class WorkerRegistry {
    * readings, one before. Until then its heap is unknown (a fresh worker already carries a few
    * MiB), and it publishes as soon as its first task reaches it. Counting an unknown heap as empty
    * put two 40 MiB tasks on each fresh 96 MB worker of a burst, and one died of it now and then.
+   * A task that reserves nothing (`reserves` false: no need declared or learned, and slow start or
+   * reservations off) is not weighed against the heap at all, so the unknown heap does not limit it.
    */
-  #capacityOf(worker: TrackedWorker): number {
-    return worker.publishedLimit !== undefined ? this.#capacity : 1;
+  #capacityOf(worker: TrackedWorker, reserves = true): number {
+    return worker.publishedLimit !== undefined || !reserves ? this.#capacity : 1;
   }
 
   #read(worker: TrackedWorker): WorkerFigures {
