@@ -16,7 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const baseline = process.argv.includes('--baseline');
@@ -70,6 +70,10 @@ for (const key of ['isWorkerThread', 'workerData', 'version', 'FixedQueue', 'Arr
 `;
   writeFileSync(join(pkg, 'dist', 'main.js'), shim);
   writeFileSync(join(pkg, 'dist', 'index.js'), shim);
+  // Tests that import Piscina's internal helpers (move-test: isMovable from dist/common) get those
+  // of the Piscina GatedPool runs on, whose private symbols Piscina.move() uses.
+  const realDist = dirname(realPiscina);
+  for (const internal of ['common.js', 'symbols.js']) writeFileSync(join(pkg, 'dist', internal), `'use strict';\nmodule.exports = require(${JSON.stringify(join(realDist, internal))});\n`);
 }
 
 const tsx = join(work, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');

@@ -407,10 +407,16 @@ export function validateRunOptions(options: unknown): RunOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError(`run options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
   refuseUnknown(o, RUN_KEYS, 'run options', RUN_KEY_SET);
-  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`run options.name must be a non-empty string, got ${describe(o.name)}`);
+  // Piscina's words first where it checks the same thing, then the field and the value.
+  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`name argument must be a string: run options.name got ${describe(o.name)}`);
+  if (o.name === '') throw new RangeError('run options.name must not be empty');
   if (typeof o.name === 'string' && o.name.includes(SEP)) throw new RangeError(`run options.name must not hold U+0001, got ${describe(o.name)}`);
-  if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`run options.transferList must be an array, got ${describe(o.transferList)}`);
+  if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`transferList argument must be an Array: run options.transferList got ${describe(o.transferList)}`);
+  if (o.signal !== undefined && o.signal !== null && typeof o.signal !== 'object') throw new TypeError(`signal argument must be an object: run options.signal (an AbortSignal or an EventEmitter) got ${describe(o.signal)}`);
   if (o.signal !== undefined && o.signal !== null && !isAbortSource(o.signal)) throw new TypeError(`run options.signal must be an AbortSignal or an EventEmitter, got ${describe(o.signal)}`);
+  if (o.filename !== undefined && o.filename !== null && typeof o.filename !== 'string' && !(o.filename instanceof URL)) {
+    throw new TypeError(`filename argument must be a string: run options.filename (an absolute path or a file: URL) got ${describe(o.filename)}`);
+  }
   if (typeof o.memory === 'object' && o.memory !== null) {
     const need = o.memory as Record<string, unknown>;
     for (const key of Object.keys(need)) {

@@ -247,7 +247,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     // A per-run module equal to the pool's is the pool's (same key, same learned needs).
     const file = opts.filename === undefined || opts.filename === null || opts.filename === this.#settings.filename ? undefined : (opts.filename as string);
-    if (file === undefined && this.#settings.filename === undefined) return Promise.reject(new TypeError('filename must be provided while posting or in options'));
+    if (file === undefined && this.#settings.filename === undefined) return Promise.reject(new TypeError('filename must be provided to run() or in options object'));
     const { promise, resolve, reject } = Promise.withResolvers<O>();
     const task = createTask(input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;

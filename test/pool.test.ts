@@ -94,7 +94,7 @@ describe('running tasks', () => {
     ]);
     expect(out.slice(0, 2)).toEqual([5, 12]);
     expect(out[2]).toBeInstanceOf(TypeError);
-    expect((out[2] as Error).message).toBe('filename must be provided while posting or in options');
+    expect((out[2] as Error).message).toBe('filename must be provided to run() or in options object');
     expect(out[3]).toBeInstanceOf(RangeError);
     expect((out[3] as Error).message).toMatch(/run options\.filename must be an absolute path or a file: URL, got "relative\/tasks\.mjs"/);
     expectAllSettled(pool, 2);

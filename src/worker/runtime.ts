@@ -273,7 +273,7 @@ export function handlerFor(key: string): Handler | Promise<Handler> {
   if (decoded.kind === 'collect') return collectNow;
   const { name, flags } = decoded;
   const file = decoded.file ?? context.filename;
-  if (file === undefined) return failing(context, name, flags, new TypeError('filename must be provided while posting or in options'));
+  if (file === undefined) return failing(context, name, flags, new TypeError('filename must be provided to run() or in options object'));
   const made = (fn: TaskFunction): Handler => (input) => complete(begin(context, name, flags), fn, input);
   return moduleAt(file).then(
     (mod) => {
