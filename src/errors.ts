@@ -53,7 +53,9 @@ export class QueueFullError extends HeapgateError {
   readonly maxQueue: number;
 
   constructor(maxQueue: number) {
-    super('ERR_QUEUE_FULL', `the queue of held tasks is full (maxQueue: ${maxQueue})`);
+    // Piscina's words first, so that code matching them keeps working.
+    const piscina = maxQueue === 0 ? 'No task queue available and all Workers are busy' : 'Task queue is at limit';
+    super('ERR_QUEUE_FULL', `${piscina}: the queue of held tasks is full (maxQueue: ${maxQueue})`);
     this.maxQueue = maxQueue;
   }
 }
@@ -151,7 +153,8 @@ export class PoolClosedError extends HeapgateError {
   readonly reason: 'closed' | 'forced' | 'destroyed';
 
   constructor(reason: 'closed' | 'forced' | 'destroyed' = 'closed', detail?: string) {
-    const message = reason === 'destroyed' ? `Terminating worker thread: ${detail ?? 'the pool was destroyed'}` : `The task has been aborted: ${detail ?? 'the pool is closed'}`;
+    // Submitted after close: Piscina's exact message and cause (the name and code say the rest).
+    const message = reason === 'destroyed' ? `Terminating worker thread: ${detail ?? 'the pool was destroyed'}` : detail === undefined ? 'The task has been aborted' : `The task has been aborted: ${detail}`;
     // Piscina gives a task submitted while it closes this very cause.
     super('ERR_POOL_CLOSED', message, reason === 'closed' ? { cause: 'queue is being terminated' } : undefined);
     this.reason = reason;
