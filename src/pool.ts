@@ -419,9 +419,22 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return this.#destroyed ? 0 : this.#workers.idleCount();
   }
 
-  /** Tasks waiting in the pool's queue (for a worker or for memory): Piscina's `queueSize`. */
+  /**
+   * Tasks waiting in the pool's queue (for a worker or for memory) beyond what workers being
+   * started will take: Piscina's `queueSize`. {@link size} counts every waiting task.
+   */
   get queueSize(): number {
-    return this.#held.size;
+    // Piscina's meaning: tasks waiting beyond what the workers being started will take.
+    return Math.max(0, this.#held.size - this.#pendingCapacity());
+  }
+
+  /**
+   * Task slots of workers being started that no spawn has claimed: workers Piscina is starting
+   * (its threads not ready yet) × `concurrentTasksPerWorker`, less the spawns waiting for them.
+   */
+  #pendingCapacity(): number {
+    const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
+    return Math.max(0, starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
   }
 
   /** Tasks that ran and ended, with a result or an error (Piscina's `completed`). */
@@ -614,7 +627,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #hold(task: Task): void {
     // A need that can never fit is refused, never held (a task decided at once met the gate's own check).
     if (this.#refusedTooLarge(task)) return;
-    if (this.#held.size >= this.#settings.maxQueue) {
+    // As in Piscina, the slots of workers being started that no task has claimed yet count as room.
+    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity()) {
       this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue));
       return;
     }

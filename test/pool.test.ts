@@ -566,6 +566,17 @@ describe('worker starts', () => {
     expectAllSettled(pool, 4);
   });
 
+  it('the free slots of a worker being started count as room: maxQueue and queueSize as in Piscina; size counts every waiting task', async () => {
+    const pool = makePool({ minThreads: 0, maxThreads: 1, concurrentTasksPerWorker: 2, maxQueue: 0, slowStart: false });
+    const first = pool.run(30, { name: 'sleep' });
+    const second = pool.run(40, { name: 'sleep' });
+    // The first went to the worker being started; the second waits for that worker's other slot.
+    expect([pool.size, pool.queueSize, pool.pending]).toEqual([1, 0, 1]);
+    const third = pool.run(50, { name: 'sleep' });
+    expect(await settleAll([first, second, third])).toEqual([30, 40, expect.any(QueueFullError)]);
+    expectAllSettled(pool, 3);
+  });
+
   it('idleThreads counts ready workers running no task', async () => {
     const pool = makePool({ minThreads: 2, maxThreads: 2 });
     await settleAll([pool.run(1, { name: 'sleep' }), pool.run(1, { name: 'sleep', memory: MB })]);

@@ -77,6 +77,11 @@ export class Dispatcher {
     this.#hooks = hooks;
   }
 
+  /** How many tasks wait in Piscina for workers being started for them. */
+  get spawnCount(): number {
+    return this.#spawns.size;
+  }
+
   /** Whether tasks wait in Piscina for workers being started for them. */
   get spawning(): boolean {
     return this.#spawns.size > 0;
