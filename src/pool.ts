@@ -95,7 +95,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** The old-generation limit a worker is started with, bytes. */
   readonly #workerLimit: number;
   readonly #stopMainListener: () => void;
-  /** Why the head of the queue was last held for memory; cleared when a task starts. */
+  /** Why the head of the queue was last held for memory; cleared when the head starts (or one starts with none held). */
   #blockedBy: MemoryPressureError | undefined;
   #startFailures = 0;
   #lastStartError: unknown;
@@ -671,7 +671,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     } finally {
       this.#pumping = false;
     }
-    this.#queueWaiters.check();
     this.#updatePolling();
   }
 
@@ -717,12 +716,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** The gate admitted `task`: charge it and send it to its worker (or one started for it). */
   #start(task: Task, target: number | 'spawn'): void {
+    const wasHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
     if (task.state === 'held') {
       this.#held.delete(task);
       if (this.#queueWaiters.any) this.#queueWaiters.check();
     }
-    this.#held.setBlockedByMemory(false);
-    this.#blockedBy = undefined;
+    // The head's wait for memory ends when it starts; a task that overtakes it leaves it waiting.
+    if (wasHead) {
+      this.#held.setBlockedByMemory(false);
+      this.#blockedBy = undefined;
+    }
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';
     if (task.learning) this.#learning.add(task.learnAs);

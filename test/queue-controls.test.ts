@@ -178,4 +178,17 @@ describe('order and starvation', () => {
     expect(result.counters).toMatchObject({ submitted: 16, settled: 16, completed: 16 });
     expect([result.held, result.running, result.ledger.open]).toEqual([0, 0, 0]);
   });
+
+  // Was: each task that overtook the head stopped the queue's memory clock until the head was
+  // decided again, so with tasks overtaking every 60 ms and no poll in between, a head with
+  // maxWaitMs 300 timed out after ~1 030 ms.
+  it("tasks overtaking a head that waits for memory do not stop its maxWaitMs clock", async () => {
+    const run = await runFixture<{ largeOutcome: string; largeSettledAfterMs: number; smallOutcomes: string[] }>('run-overtake.mjs', ['200', '300', '60', '5000'], ['--max-old-space-size=128', '--expose-gc']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = run.json!;
+    expect(result.largeOutcome).toBe('ERR_WAIT_TIMEOUT');
+    expect(result.smallOutcomes.every((outcome) => outcome === 'completed')).toBe(true);
+    // Its deadline timer fires at 300 ms; allow a slow machine's late timers, not a paused clock.
+    expect(result.largeSettledAfterMs).toBeLessThan(600);
+  });
 });
