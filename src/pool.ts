@@ -17,12 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, tooLarge, type Decision, type GateInput, type WaterMarks } from './admission/gate.js';
+import { decide, tooLarge, type Decision, type GateInput, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import { Ledger } from './accounting/ledger.js';
 import { Estimates } from './accounting/estimates.js';
+import { WarmFootprints } from './accounting/warm-footprints.js';
 import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting/counters.js';
 import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
@@ -82,6 +83,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #ledger = new Ledger();
   readonly #counters = new TaskCounters();
   readonly #estimates = new Estimates();
+  readonly #warmFootprints = new WarmFootprints();
   readonly #needSource: NeedSource;
   readonly #hygiene: WorkerHygiene;
   readonly #held: HeldQueue;
@@ -271,6 +273,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
       estimates: this.#estimates.snapshot(),
+      warmNeeds: Object.fromEntries(Object.keys(this.#warmFootprints.snapshot()).map((name) => [name, this.#warmFootprints.need(name) as number])),
     };
   }
 
@@ -501,7 +504,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
-  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0 };
+  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined };
+  readonly #warmOption: WarmOption = { need: 0, spawn: false, surprise: 0 };
 
   #gateInput(task: Task): GateInput {
     const input = this.#input;
@@ -511,11 +515,30 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    input.workers = this.#workers.readings(task.signal !== undefined, task.heap > 0);
+    input.warm = this.#warmOptionFor(task);
+    input.workers = this.#workers.readings(task.signal !== undefined, task.heap > 0, input.warm ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
     return input;
+  }
+
+  /**
+   * The warm way into the process for `task` (see the gate's `WarmOption`): only when the process
+   * is watched, the task reserves there, and a warm run of its name was measured to need less.
+   */
+  #warmOptionFor(task: Task): WarmOption | undefined {
+    const full = task.heap + task.external;
+    if (!this.#process || full <= 0) return undefined;
+    const need = this.#warmFootprints.need(task.learnAs);
+    if (need === undefined || need >= full) return undefined;
+    let surprise = 0;
+    for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
+    const option = this.#warmOption;
+    option.need = need;
+    option.spawn = this.#workers.spawnWarm(task.learnAs);
+    option.surprise = surprise;
+    return option;
   }
 
   /**
@@ -556,7 +579,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
         // them, unseen by the gate. It waits here until they are placed (only more spawns go now).
         if (decision.worker !== 'spawn' && this.#dispatcher.spawning) return 'hold';
-        this.#start(task, decision.worker);
+        this.#start(task, decision.worker, decision.warm === true);
         return 'started';
       case 'too-large':
         this.#refuseTooLarge(task, decision);
@@ -714,8 +737,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   // ---- placement -------------------------------------------------------------------------------
 
-  /** The gate admitted `task`: charge it and send it to its worker (or one started for it). */
-  #start(task: Task, target: number | 'spawn'): void {
+  /**
+   * The gate admitted `task`: charge it and send it to its worker (or one started for it).
+   * `warm`: on its warm need (the worker it goes to is warm for it, or inherits from one that was).
+   */
+  #start(task: Task, target: number | 'spawn', warm = false): void {
     const wasHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
     if (task.state === 'held') {
       this.#held.delete(task);
@@ -733,7 +759,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#counters.admitted++;
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
-    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined);
+    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmFootprints.need(task.learnAs) : undefined);
+    if (warm && !worker) {
+      task.warmSpawn = true;
+      this.#workers.warmSpawnPending = true;
+    }
     const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
     try {
       if (worker) {
@@ -758,12 +788,26 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.signal) worker.exclusive++;
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
+    // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
+    if (task.charge && !worker.warmTaken && worker.warmFor.has(task.learnAs)) {
+      task.warmRun = true;
+      worker.warmTaken = true;
+    }
+    this.#endWarmSpawn(task);
   }
 
   /** `task` no longer runs on `worker` (its answer came, or placing it failed). */
   #leave(task: Task, worker: TrackedWorker): void {
     worker.running--;
     if (task.signal) worker.exclusive--;
+    if (task.warmRun) worker.warmTaken = false;
+  }
+
+  /** A task admitted warm as a spawn was placed, or ended: the next warm spawn may go. */
+  #endWarmSpawn(task: Task): void {
+    if (!task.warmSpawn) return;
+    task.warmSpawn = false;
+    this.#workers.warmSpawnPending = false;
   }
 
   /** The spawn came back unrun (its worker died starting, or it did not fit where offered). */
@@ -800,7 +844,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const worker = task.worker;
     if (worker) this.#leave(task, worker);
     if (error === undefined) {
-      if (worker) this.#learn(task, worker);
+      if (worker && task.charge) {
+        this.#learn(task, worker);
+        this.#workers.ranOn(worker, task.learnAs);
+      } else if (worker) this.#learn(task, worker);
       // The freed worker gets its next task first; the finished one is settled right after (its
       // charge and learning run end now, so the decision sees them gone).
       if (task.state === 'running') {
@@ -821,6 +868,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
     if (!measured || measured.order !== task.order) return;
+    if (task.warmRun) this.#warmFootprints.record(task.learnAs, measured.resident);
+    if (!Number.isFinite(measured.heap)) return;
     if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
   }
 
@@ -856,6 +905,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** The task's run is over: its charge is released and its name is no longer being learned (both once). */
   #endRun(task: Task): void {
+    this.#endWarmSpawn(task);
     if (task.charge) this.#ledger.release(task.charge);
     if (task.learning) this.#learning.delete(task.learnAs);
     task.learning = false;

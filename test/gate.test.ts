@@ -191,3 +191,59 @@ describe('decide: invariants over a grid of readings', () => {
     expect(chooseWorker([freeHot, worker(3)], 0, water.high).best?.id).toBe(3);
   });
 });
+
+describe('decide: the warm way into the process', () => {
+  // Process limit 100 MB, high 0.8: the full need (heap 10 + off-heap 30) does not fit at 50 MB
+  // used; the warm need (12) does.
+  const full = { need: 10 * MB, external: 30 * MB };
+  const busyProcess = reading({ used: 50 * MB, live: 50 * MB });
+  const warmOption = (over: Partial<{ need: number; spawn: boolean; surprise: number }> = {}) => ({ need: 12 * MB, spawn: false, surprise: 0, ...over });
+  const cases: [string, Partial<GateInput>, Decision][] = [
+    ['a free warm worker takes it on its warm need', { workers: [worker(1), worker(2, { warm: true })] }, { kind: 'admit', worker: 2, warm: true }],
+    ['no warm worker, none to start: process pressure', { workers: [worker(1)] }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['the warm worker is busy: wait for it', { workers: [worker(1), worker(2, { warm: true, free: false })] }, { kind: 'busy' }],
+    ['a worker started now inherits warmth: spawn on the warm need', { workers: [worker(1)], canSpawn: true, warm: warmOption({ spawn: true }) }, { kind: 'admit', worker: 'spawn', warm: true }],
+    ['a worker started now would be cold: process pressure', { workers: [worker(1)], canSpawn: true }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['were it cold after all, the process would reach its limit: no', { workers: [worker(2, { warm: true })], process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],
+    ['nor when a running warm task could fall that short', { workers: [worker(2, { warm: true })], warm: warmOption({ surprise: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['a warm need no smaller than the full one is no way in', { workers: [worker(2, { warm: true })], warm: warmOption({ need: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['never while the process is under pressure', { workers: [worker(2, { warm: true })], process: reading({ used: 50 * MB, live: 50 * MB, underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['the main isolate still has its say', { workers: [worker(2, { warm: true })], mainNeed: 10 * MB, main: reading({ used: 75 * MB, live: 75 * MB }) }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
+    ['the full need fits: any worker, no warm flag', { workers: [worker(1), worker(2, { warm: true, used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 1 }],
+  ];
+  for (const [name, over, expected] of cases) {
+    it(name, () => expect(decide(input({ ...full, process: busyProcess, warm: warmOption(), ...over }))).toEqual(expected));
+  }
+
+  it('over a grid: a warm admission fits the warm need below high and the full need below the limit, on a warm free worker or a warm spawn', () => {
+    let warmAdmits = 0;
+    for (const used of [0, 30, 45, 50, 60, 70, 79, 90].map((mb) => mb * MB)) {
+      for (const warmNeed of [5, 12, 39, 40].map((mb) => mb * MB)) {
+        for (const surprise of [0, 20 * MB, 60 * MB]) {
+          for (const spawn of [false, true]) {
+            for (const canSpawn of [false, true]) {
+              for (const [isWarm, free] of [[false, true], [true, true], [true, false]] as const) {
+                const process = reading({ used, live: used });
+                const workers = [worker(3, { warm: isWarm, free })];
+                const decision = decide(input({ ...full, process, workers, canSpawn, warm: { need: warmNeed, spawn, surprise } }));
+                const fullNeed = full.need + full.external;
+                if (decision.kind !== 'admit') continue;
+                if (decision.warm) {
+                  warmAdmits++;
+                  expect(fits(process, fullNeed, water.high)).toBe(false);
+                  expect(used + warmNeed).toBeLessThan(water.high * LIMIT);
+                  expect(used + warmNeed + Math.max(fullNeed - warmNeed, surprise)).toBeLessThan(LIMIT);
+                  if (decision.worker === 'spawn') expect(spawn && canSpawn).toBe(true);
+                  else expect(isWarm && free).toBe(true);
+                } else {
+                  expect(fits(process, fullNeed, water.high)).toBe(true);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(warmAdmits).toBeGreaterThan(0);
+  });
+});

@@ -76,4 +76,9 @@ export interface PoolStats {
   counters: CounterSnapshot;
   /** Memory needs learned per task name from measured runs (used when `run()` declares none). */
   estimates: Record<string, Estimate>;
+  /**
+   * Per task name, the process bytes a run reserves on a worker warm for it (its allocator holds
+   * what an earlier run freed): the decaying peak of what warm runs made resident, with a margin.
+   */
+  warmNeeds: Record<string, number>;
 }

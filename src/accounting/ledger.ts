@@ -21,12 +21,16 @@ export interface Account {
 export interface Charge {
   /** The worker it was placed on; `undefined` while it waits for a worker being started. */
   account: Account | undefined;
-  /** Heap bytes: on its worker and in the process. */
+  /** Heap bytes on its worker. */
   readonly heap: number;
   /** Heap bytes in the main isolate. */
   readonly main: number;
-  /** Off-heap bytes in the process. */
+  /** Heap bytes in the process: its heap need, or less when admitted on its warm need. */
+  readonly processHeap: number;
+  /** Off-heap bytes in the process: its off-heap need, or less when admitted on its warm need. */
   readonly external: number;
+  /** What the process would take beyond this charge were its warm run not warm after all; 0 for a full charge. */
+  readonly surprise: number;
   released: boolean;
 }
 
@@ -36,6 +40,7 @@ export interface Need {
   main: number;
   external: number;
 }
+
 
 export class Ledger {
   #main = 0;
@@ -57,11 +62,18 @@ export class Ledger {
     return this.#open;
   }
 
-  /** Charges a task's need; on `account` when its worker is known. */
-  charge(need: Need, account: Account | undefined): Charge {
-    const charge: Charge = { account: undefined, heap: need.heap, main: need.main, external: need.external, released: false };
+  /**
+   * Charges a task's need; on `account` when its worker is known. `warmNeed`: the task was
+   * admitted on its warm need (see the gate's `WarmOption`): the process is charged that much
+   * only, heap first, the rest off-heap; its worker and the main isolate in full.
+   */
+  charge(need: Need, account: Account | undefined, warmNeed?: number): Charge {
+    const processHeap = warmNeed === undefined ? need.heap : Math.min(need.heap, warmNeed);
+    const external = warmNeed === undefined ? need.external : Math.min(need.external, Math.max(0, warmNeed - processHeap));
+    const surprise = need.heap + need.external - processHeap - external;
+    const charge: Charge = { account: undefined, heap: need.heap, main: need.main, processHeap, external, surprise, released: false };
     this.#main += need.main;
-    this.#process += need.heap + need.external;
+    this.#process += processHeap + external;
     this.#open++;
     if (account) this.place(charge, account);
     return charge;
@@ -72,7 +84,7 @@ export class Ledger {
     if (charge.released || charge.account) return;
     charge.account = account;
     account.reserved += charge.heap;
-    account.processReserved.heap += charge.heap;
+    account.processReserved.heap += charge.processHeap;
     account.processReserved.external += charge.external;
   }
 
@@ -81,12 +93,12 @@ export class Ledger {
     if (charge.released) return false;
     charge.released = true;
     this.#main -= charge.main;
-    this.#process -= charge.heap + charge.external;
+    this.#process -= charge.processHeap + charge.external;
     this.#open--;
     const account = charge.account;
     if (account) {
       account.reserved -= charge.heap;
-      account.processReserved.heap -= charge.heap;
+      account.processReserved.heap -= charge.processHeap;
       account.processReserved.external -= charge.external;
     }
     return true;

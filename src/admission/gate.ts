@@ -43,6 +43,30 @@ export interface WorkerReading extends Reading {
    * that does not fit and is not fresh may fit once collected: it is waited for, not given up on.
    */
   fresh: boolean;
+  /**
+   * Whether its memory allocator holds what an earlier run of this task's name freed, unclaimed by
+   * a task running on it now: a run here reuses it, and the process grows by the warm need only
+   * (see {@link WarmOption}). Absent: not warm.
+   */
+  warm?: boolean;
+}
+
+/**
+ * A cheaper way into the process for a task whose name has run before: on a worker whose
+ * allocator still holds what such a run freed, it makes only `need` bytes resident (measured:
+ * the thread's first-touch page faults over earlier warm runs). A worker being started inherits
+ * the allocator memory of the last worker that exited (`spawn`).
+ */
+export interface WarmOption {
+  /** Process bytes a warm run needs (heap and off-heap). Less than the task's full need. */
+  need: number;
+  /** Whether a worker started now would be warm for it. */
+  spawn: boolean;
+  /**
+   * The largest shortfall of a warm task running now: its full need less its warm need. Were a
+   * warm run's allocator memory gone after all, the process would grow by that much more.
+   */
+  surprise: number;
 }
 
 /** Fractions of a limit: admission stops at `high` and, once stopped, resumes below `low`. */
@@ -77,12 +101,18 @@ export interface GateInput {
    * any worker has shown; 0 until one has. No task can use them.
    */
   workerFloor: number;
+  /** The warm way in, when this task's name has one (see {@link WarmOption}). */
+  warm?: WarmOption | undefined;
 }
 
 /** The outcome of one decision. */
 export type Decision =
-  /** Run it now, on the worker with this thread id, or on a worker started for it (`'spawn'`). */
-  | { kind: 'admit'; worker: number | 'spawn' }
+  /**
+   * Run it now, on the worker with this thread id, or on a worker started for it (`'spawn'`).
+   * `warm`: admitted on its warm need only (the process could not take its full need), on a warm
+   * worker (see {@link WarmOption}).
+   */
+  | { kind: 'admit'; worker: number | 'spawn'; warm?: true }
   /** Every worker that could take it is busy: wait for one to free up. Not memory pressure. */
   | { kind: 'busy' }
   /** A scope is too full for this task now: hold it or reject it, as the policy says. */
@@ -168,7 +198,10 @@ export function decide(input: GateInput): Decision {
     if (tooLarge) return tooLarge;
   }
 
-  const blocked = blockingScope(input, high);
+  const process = input.process;
+  const processBlocks = process !== undefined && !fits(process, need + input.external, high);
+  if (processBlocks && fitsWarm(input, process, high)) return decideWarm(input, process, high);
+  const blocked = processBlocks ? { scope: 'process' as const, reading: process } : mainBlocks(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
   if (blocked) {
     const waitsAnyway = !best && !input.canSpawn && anyFitsLater;
@@ -183,23 +216,47 @@ export function decide(input: GateInput): Decision {
   return pressure('worker', leastLoaded);
 }
 
-/** The first of the process and the main isolate that cannot take the task now, if any. */
-function blockingScope(input: GateInput, high: number): { scope: Scope; reading: Reading } | undefined {
-  if (input.process && !fits(input.process, input.need + input.external, high)) return { scope: 'process', reading: input.process };
-  if (!fits(input.main, input.mainNeed, high)) return { scope: 'main', reading: input.main };
-  return undefined;
+/** The main isolate, when it cannot take the task now. */
+function mainBlocks(input: GateInput, high: number): { scope: Scope; reading: Reading } | undefined {
+  return fits(input.main, input.mainNeed, high) ? undefined : { scope: 'main', reading: input.main };
+}
+
+/**
+ * Whether the process takes the task's warm need: below `high` × limit with it, and below the
+ * limit itself even were the warm assumption wrong for this task or for the warm task running now
+ * that would fall shortest (one such surprise is survived: the high mark is not the edge).
+ */
+function fitsWarm(input: GateInput, process: Reading, high: number): boolean {
+  const warm = input.warm;
+  if (!warm || process.underPressure) return false;
+  const full = input.need + input.external;
+  if (warm.need >= full || !fits(process, warm.need, high)) return false;
+  return levelOf(process) + warm.need + Math.max(full - warm.need, warm.surprise) < process.limit;
+}
+
+/** The process takes the task only on a warm worker: one free now, or one started for it. */
+function decideWarm(input: GateInput, process: Reading, high: number): Decision {
+  const blocked = mainBlocks(input, high);
+  const { best, anyFitsLater } = chooseWorker(input.workers, input.need, high, true);
+  const spawnWarm = input.canSpawn && input.warm?.spawn === true;
+  if (blocked) return !best && !spawnWarm && anyFitsLater && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
+  if (best) return { kind: 'admit', worker: best.id, warm: true };
+  if (spawnWarm) return { kind: 'admit', worker: 'spawn', warm: true };
+  // A warm worker that fits is busy: waiting for it is waiting for a worker, not for memory.
+  return anyFitsLater && !process.underPressure ? { kind: 'busy' } : pressure('process', process);
 }
 
 /**
  * The free worker with the most headroom left after `need` (`best`), and whether any worker could
  * take the task later (`anyFitsLater`: waiting is worthwhile) — one that fits but is busy, or one
- * that does not fit but is not fresh (a GC may show room).
+ * that does not fit but is not fresh (a GC may show room). `warmOnly`: among warm workers only.
  */
-export function chooseWorker(workers: readonly WorkerReading[], need: number, high: number): { best: WorkerReading | undefined; anyFitsLater: boolean } {
+export function chooseWorker(workers: readonly WorkerReading[], need: number, high: number, warmOnly = false): { best: WorkerReading | undefined; anyFitsLater: boolean } {
   let best: WorkerReading | undefined;
   let bestRoom = -Infinity;
   let anyFitsLater = false;
   for (const worker of workers) {
+    if (warmOnly && worker.warm !== true) continue;
     if (!fits(worker, need, high)) {
       if (!worker.fresh) anyFitsLater = true;
       continue;

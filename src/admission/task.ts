@@ -54,6 +54,10 @@ export interface Task {
   aborted: boolean;
   /** Aborts it inside Piscina when the user's signal does not reach Piscina itself (a spawn). */
   abortInPiscina: ((reason: unknown) => void) | undefined;
+  /** It runs on a worker warm for its name, reusing what the worker's allocator holds (measured as a warm run). */
+  warmRun: boolean;
+  /** Admitted on its warm need, it waits for a worker being started, counting on that worker being warm. */
+  warmSpawn: boolean;
 }
 
 /** How a task's memory need is chosen. */
@@ -90,6 +94,8 @@ export function createTask(input: unknown, opts: RunOptions, name: string, file:
     unlisten: undefined,
     aborted: false,
     abortInPiscina: undefined,
+    warmRun: false,
+    warmSpawn: false,
   };
   const memory = opts.memory;
   if (!source.reservations) {

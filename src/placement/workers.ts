@@ -22,6 +22,9 @@ const MiB = 2 ** 20;
  * untouched 40 MiB Buffer, which got credited for it).
  */
 const THREAD_FAULT_ALLOWANCE = MiB;
+/** Task names a worker is kept warm for (the most recent), and finished workers' sets kept for the next ones started. */
+const WARM_NAMES = 16;
+const INHERITED_SETS = 16;
 
 /** A worker's figures, from its last publish and the latest main-thread sample. */
 interface WorkerFigures {
@@ -70,6 +73,13 @@ export interface TrackedWorker extends Account {
   readingReserved: number;
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
+  /**
+   * Task names it is warm for: runs of them finished on it, or on the worker whose allocator
+   * memory it inherited (see `accounting/warm-footprints.ts`).
+   */
+  warmFor: Set<string>;
+  /** A task running on it reuses what its allocator holds: no other task may count on that. */
+  warmTaken: boolean;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -104,6 +114,13 @@ export class WorkerRegistry {
   #largestLimit: number | undefined;
   /** The least heap any worker has published holding before its first task (see {@link freshFloor}). */
   #freshFloor = Infinity;
+  /**
+   * What finished workers were warm for, the last one on top: the allocator gives a new thread
+   * the memory of the thread that finished last, so the next worker started inherits the top set.
+   */
+  readonly #inherited: Set<string>[] = [];
+  /** A task admitted on its warm need waits for a worker being started (it counts on the top set). */
+  #warmSpawnPending = false;
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -138,6 +155,8 @@ export class WorkerRegistry {
       readingReserved: -1,
       processReserved: { heap: 0, external: 0 },
       publishedLimit: undefined,
+      warmFor: this.#inherited.pop() ?? new Set(),
+      warmTaken: false,
     };
     this.#workers.set(id, record);
     thread.once('exit', () => this.#board.release(id));
@@ -162,6 +181,10 @@ export class WorkerRegistry {
       record.stopReason ??= record.retiring ? 'recycled' : record.running > 0 ? 'crashed' : 'reaped';
       this.#workers.delete(record.id);
       this.#largestLimit = undefined;
+      if (record.warmFor.size > 0) {
+        this.#inherited.push(record.warmFor);
+        if (this.#inherited.length > INHERITED_SETS) this.#inherited.shift();
+      }
     }
     return removed;
   }
@@ -214,24 +237,29 @@ export class WorkerRegistry {
     return this.#largestLimit;
   }
 
-  /** Readings of every worker that can be chosen for a task (`exclusive`: an abortable one), with pressure flags brought up to date. */
-  readings(exclusive = false, reserves = true): WorkerReading[] {
+  /**
+   * Readings of every worker that can be chosen for a task (`exclusive`: an abortable one), with
+   * pressure flags brought up to date. `warmName`: the task's name, when it has a warm need (each
+   * reading says whether its worker is warm for it).
+   */
+  readings(exclusive = false, reserves = true, warmName?: string): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
     const out = this.#readings;
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker, exclusive, reserves));
+      out.push(this.reading(worker, exclusive, reserves, warmName));
     }
     return out;
   }
 
   /** One worker's reading, with its pressure flag brought up to date (the worker's own object, valid until the next call). */
-  reading(worker: TrackedWorker, exclusive = false, reserves = true): WorkerReading {
+  reading(worker: TrackedWorker, exclusive = false, reserves = true, warmName?: string): WorkerReading {
     const figures = this.#read(worker);
     const reading = worker.reading;
     reading.free = this.#canTake(worker, exclusive, reserves);
     reading.fresh = worker.nudged;
+    reading.warm = warmName !== undefined && !worker.warmTaken && worker.warmFor.has(warmName);
     // Pressure moves only with the figures or the reservation.
     if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
     worker.readingFrom = figures;
@@ -248,6 +276,24 @@ export class WorkerRegistry {
       this.#hooks.onPressure(worker, reading);
     }
     return reading;
+  }
+
+  /** A run of `name` finished on `worker`: it is warm for that name from now on. */
+  ranOn(worker: TrackedWorker, name: string): void {
+    const names = worker.warmFor;
+    names.delete(name);
+    names.add(name);
+    if (names.size > WARM_NAMES) names.delete(names.values().next().value as string);
+  }
+
+  /** Whether a worker started now would be warm for `name` (and no warm task waits for one already). */
+  spawnWarm(name: string): boolean {
+    return !this.#warmSpawnPending && this.#inherited.at(-1)?.has(name) === true;
+  }
+
+  /** Whether a task admitted on its warm need waits for a worker being started; set when one is, cleared when it is placed or ends. */
+  set warmSpawnPending(pending: boolean) {
+    this.#warmSpawnPending = pending;
   }
 
   /** Every worker's readings, for `stats()`: pressure flags as last decided, no side effects. */

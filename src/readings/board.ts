@@ -20,7 +20,7 @@ const SEQ = 1;
 const HEADER_INT32S = 2;
 const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'fresh', 'updatedAt'] as const;
 const BUSY_FIELDS = ['baseHeap', 'heap', 'baseExternal', 'external', 'resident', 'since', 'at', 'ended', 'tasks'] as const;
-const MEASURE_FIELDS = ['order', 'heap', 'external'] as const;
+const MEASURE_FIELDS = ['order', 'heap', 'external', 'resident'] as const;
 const BUSY_OFFSET = FIELDS.length;
 const MEASURE_OFFSET = FIELDS.length + BUSY_FIELDS.length;
 const FLOATS = MEASURE_OFFSET + MEASURE_FIELDS.length;
@@ -64,12 +64,16 @@ export interface BusyReading {
   tasks: number;
 }
 
-/** The growth of one task that ran alone on its worker, bytes. */
+/** What one task that ran alone on its worker grew, bytes. */
 export interface Measurement {
   /** Which task this was to start on the worker (1, 2, …; nudges count). */
   order: number;
+  /** Its heap growth; `NaN` when it was not measured (then neither is `external`). */
   heap: number;
+  /** Its off-heap growth; `NaN` when not measured. */
   external: number;
+  /** What its thread made resident while it ran (first-touch page faults); `NaN` when not tracked. */
+  resident: number;
 }
 
 /** A view of the board; both sides construct one over the same buffer. */
@@ -138,12 +142,12 @@ export class Board {
 
   /** Writes the measure section of `slot` (worker side). */
   writeMeasure(slot: number, measurement: Measurement): void {
-    this.#writeLocked(slot, MEASURE_OFFSET, [measurement.order, measurement.heap, measurement.external]);
+    this.#writeLocked(slot, MEASURE_OFFSET, [measurement.order, measurement.heap, measurement.external, measurement.resident]);
   }
 
   /** The last measurement `threadId` published, or `undefined`. */
   readMeasure(threadId: number): Measurement | undefined {
-    const measured = this.#readLocked(threadId, MEASURE_OFFSET, (field) => ({ order: field(0), heap: field(1), external: field(2) }));
+    const measured = this.#readLocked(threadId, MEASURE_OFFSET, (field) => ({ order: field(0), heap: field(1), external: field(2), resident: field(3) }));
     return measured && measured.order > 0 ? measured : undefined;
   }
 

@@ -13,6 +13,7 @@ import { Board } from '../readings/board.js';
 import { isolateTracker, type IsolateSnapshot } from '../readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './growth-meter.js';
 import { BusyPeriod } from './busy-period.js';
+import { threadFaultBytes } from './thread-faults.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
 import { encodeTaskError } from './task-error.js';
 
@@ -180,6 +181,8 @@ interface Run {
   externalAtStart: number;
   order: number;
   meter: GrowthMeter | undefined;
+  /** This thread's fault bytes when it started alone with an off-heap need; `undefined` otherwise. */
+  faultsAtStart: number | undefined;
 }
 
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
@@ -189,16 +192,18 @@ function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
   if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started);
   if (flags.offHeap) busy?.trackResidency();
   const meter = running === 1 && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
+  const faultsAtStart = running === 1 && flags.offHeap ? threadFaultBytes() : undefined;
   // An idle worker's off-heap bytes stay where its last task or GC left them.
-  return { context, externalAtStart: externalSeen, order, meter };
+  return { context, externalAtStart: externalSeen, order, meter, faultsAtStart };
 }
 
-/** Publishes the task's growth when it ran alone on this worker (attributable only then). */
+/** Publishes the task's growth and what its thread made resident, when it ran alone on this worker (attributable only then). */
 function measured(run: Run): void {
   const growth = run.meter?.stop();
-  if (growth && started === run.order && running === 1 && run.context.slot !== -1) {
-    run.context.board.writeMeasure(run.context.slot, { order: run.order, heap: growth.heap, external: growth.external });
-  }
+  if ((!growth && run.faultsAtStart === undefined) || started !== run.order || running !== 1 || run.context.slot === -1) return;
+  const faults = run.faultsAtStart === undefined ? undefined : threadFaultBytes();
+  const resident = faults === undefined || run.faultsAtStart === undefined ? Number.NaN : faults - run.faultsAtStart;
+  run.context.board.writeMeasure(run.context.slot, { order: run.order, heap: growth?.heap ?? Number.NaN, external: growth?.external ?? Number.NaN, resident });
 }
 
 /** Ends the task's bookkeeping; a promise only when garbage is collected before the result goes back. */
