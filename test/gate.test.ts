@@ -209,8 +209,7 @@ describe('decide: the warm way into the process', () => {
     ['a warm need no smaller than the full one is no way in', { workers: [worker(2, { warm: true })], warm: warmOption({ need: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['never while the process is under pressure', { workers: [worker(2, { warm: true })], process: reading({ used: 50 * MB, live: 50 * MB, underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['the main isolate still has its say', { workers: [worker(2, { warm: true })], mainNeed: 10 * MB, main: reading({ used: 75 * MB, live: 75 * MB }) }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
-    ['the full need fits: a free warm worker first, on the warm need', { workers: [worker(1), worker(2, { warm: true, used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 2, warm: true }],
-    ['the full need fits, no warm worker free: the roomiest, in full', { workers: [worker(1), worker(2, { warm: true, free: false })], process: reading() }, { kind: 'admit', worker: 1 }],
+    ['the full need fits: any worker, no warm flag', { workers: [worker(1), worker(2, { warm: true, used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 1 }],
   ];
   for (const [name, over, expected] of cases) {
     it(name, () => expect(decide(input({ ...full, process: busyProcess, warm: warmOption(), ...over }))).toEqual(expected));
@@ -231,14 +230,13 @@ describe('decide: the warm way into the process', () => {
                 if (decision.kind !== 'admit') continue;
                 if (decision.warm) {
                   warmAdmits++;
+                  expect(fits(process, fullNeed, water.high)).toBe(false);
                   expect(used + warmNeed).toBeLessThan(water.high * LIMIT);
                   expect(used + warmNeed + Math.max(fullNeed - warmNeed, surprise)).toBeLessThan(LIMIT);
                   if (decision.worker === 'spawn') expect(spawn && canSpawn).toBe(true);
                   else expect(isWarm && free).toBe(true);
                 } else {
                   expect(fits(process, fullNeed, water.high)).toBe(true);
-                  // In full on a free warm worker only when its warm need could not be counted on.
-                  if (decision.worker !== 'spawn' && isWarm) expect(warmNeed >= fullNeed || used + warmNeed + Math.max(fullNeed - warmNeed, surprise) >= LIMIT).toBe(true);
                 }
               }
             }

@@ -202,12 +202,6 @@ export function decide(input: GateInput): Decision {
   const processBlocks = process !== undefined && !fits(process, need + input.external, high);
   if (processBlocks && fitsWarm(input, process, high)) return decideWarm(input, process, high);
   const blocked = processBlocks ? { scope: 'process' as const, reading: process } : mainBlocks(input, high);
-  if (!blocked && process && fitsWarm(input, process, high)) {
-    // A free warm worker goes first, and the task is charged its warm need there: what a full
-    // charge would reserve beyond it is never used, and would keep the next task out.
-    const warm = chooseWorker(input.workers, need, high, true).best;
-    if (warm) return { kind: 'admit', worker: warm.id, warm: true };
-  }
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
   if (blocked) {
     const waitsAnyway = !best && !input.canSpawn && anyFitsLater;
