@@ -135,6 +135,18 @@ export class WorkerStartError extends HeapgateError {
   }
 }
 
+/**
+ * The task's input or `transferList` could not be sent to a worker (structured cloning refused
+ * it: a function, a symbol, a detached or duplicate buffer…). It never ran; what it reserved is
+ * released. Node's `DataCloneError` is the `cause`.
+ */
+export class TaskInputError extends HeapgateError {
+  constructor(taskName: string | undefined, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super('ERR_TASK_INPUT', `the input of task${taskName ? ` '${taskName}'` : ''} cannot be sent to a worker: ${why}`, { cause });
+  }
+}
+
 /** The task was waiting in the queue when `clear()` was called: it never ran. */
 export class QueueClearedError extends HeapgateError {
   constructor() {

@@ -16,6 +16,7 @@ export {
   WorkerStartError,
   PoolClosedError,
   QueueClearedError,
+  TaskInputError,
   type Scope,
 } from './errors.js';
 export { CgroupFileError } from './readings/cgroup-files.js';

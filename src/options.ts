@@ -218,6 +218,7 @@ function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   if (value === null || typeof value !== 'object') return String(value);
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) return `a boxed ${typeof value.valueOf()} (${describe(value.valueOf())})`;
   try {
     return JSON.stringify(value) ?? Object.prototype.toString.call(value);
   } catch {
@@ -261,7 +262,8 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
     throw new TypeError(`options.filename must be a string or null (an absolute path or a file: URL), got ${describe(o.filename)}`);
   }
   const filename = o.filename === undefined || o.filename === null ? undefined : toFileUrl('options.filename', o.filename);
-  const policy = o.policy ?? DEFAULTS.policy;
+  const policy = o.policy === undefined ? DEFAULTS.policy : o.policy;
+  if (typeof policy !== 'string') throw new TypeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   if (policy !== 'reject' && policy !== 'wait') throw new RangeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { min: Number.MIN_VALUE, max: 1 });
   const lowWater = optionalNumber(o, 'lowWater', Math.min(DEFAULTS.lowWater, highWater), { min: 0, max: 1 });
@@ -408,16 +410,27 @@ export function validateRunOptions(options: unknown): RunOptions {
   const o = options as Record<string, unknown>;
   refuseUnknown(o, RUN_KEYS, 'run options', RUN_KEY_SET);
   // Piscina's words first where it checks the same thing, then the field and the value.
-  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`name argument must be a string: run options.name got ${describe(o.name)}`);
+  // `null`, as in Piscina: the pool's name.
+  if (o.name !== undefined && o.name !== null && typeof o.name !== 'string') throw new TypeError(`name argument must be a string: run options.name got ${describe(o.name)}`);
   if (o.name === '') throw new RangeError('run options.name must not be empty');
   if (typeof o.name === 'string' && o.name.includes(SEP)) throw new RangeError(`run options.name must not hold U+0001, got ${describe(o.name)}`);
   if (o.transferList !== undefined && !Array.isArray(o.transferList)) throw new TypeError(`transferList argument must be an Array: run options.transferList got ${describe(o.transferList)}`);
+  if (Array.isArray(o.transferList)) {
+    (o.transferList as unknown[]).forEach((item, index) => {
+      // Only objects can be transferred (ArrayBuffers, MessagePorts, streams…); what else is in it, Node refuses.
+      if ((typeof item !== 'object' && typeof item !== 'function') || item === null) {
+        throw new TypeError(`run options.transferList[${index}] must be a transferable object (an ArrayBuffer, a MessagePort…), got ${describe(item)}`);
+      }
+    });
+  }
   if (o.signal !== undefined && o.signal !== null && typeof o.signal !== 'object') throw new TypeError(`signal argument must be an object: run options.signal (an AbortSignal or an EventEmitter) got ${describe(o.signal)}`);
   if (o.signal !== undefined && o.signal !== null && !isAbortSource(o.signal)) throw new TypeError(`run options.signal must be an AbortSignal or an EventEmitter, got ${describe(o.signal)}`);
   if (o.filename !== undefined && o.filename !== null && typeof o.filename !== 'string' && !(o.filename instanceof URL)) {
     throw new TypeError(`filename argument must be a string: run options.filename (an absolute path or a file: URL) got ${describe(o.filename)}`);
   }
   if (typeof o.memory === 'object' && o.memory !== null) {
+    const proto: unknown = Object.getPrototypeOf(o.memory);
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`run options.memory must be a number of bytes or a plain object { heap, external }, got ${describe(o.memory)}`);
     const need = o.memory as Record<string, unknown>;
     for (const key of Object.keys(need)) {
       if (key !== 'heap' && key !== 'external') throw new TypeError(`run options.memory.${key} is not an option: use heap and external`);

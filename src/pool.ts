@@ -36,7 +36,7 @@ import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
-import { AbortError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { AbortError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents } from './events.js';
 
@@ -876,6 +876,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
     if (task.aborted || task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal?.reason)];
     if (this.#destroyed) return ['rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was running')];
+    // Piscina could not post it (Node's structured clone refused the input or transferList).
+    if (error instanceof DOMException && error.name === 'DataCloneError') return ['rejected.input', new TaskInputError(task.name, error)];
     const code = (error as { code?: unknown } | null)?.code;
     if (worker?.gone || code === 'ERR_WORKER_OUT_OF_MEMORY') {
       const why = worker?.stopReason === 'task-aborted' ? new Error('the worker was stopped because another task running on it was aborted', { cause: error }) : error;

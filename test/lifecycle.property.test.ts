@@ -106,8 +106,9 @@ const COUNTED_AS: Record<string, keyof PoolStats['counters']['rejected'] | 'cras
   ERR_WORKER_START: 'workerStart',
   ERR_WORKER_CRASHED: 'crashed',
   ERR_QUEUE_CLEARED: 'cleared',
+  ERR_TASK_INPUT: 'input',
 };
-const REJECTED_REASONS = ['pressure', 'queueFull', 'timeout', 'tooLarge', 'aborted', 'closed', 'workerStart', 'cleared'] as const;
+const REJECTED_REASONS = ['pressure', 'queueFull', 'timeout', 'tooLarge', 'aborted', 'closed', 'workerStart', 'cleared', 'input'] as const;
 
 const envInt = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -252,7 +253,7 @@ function violations(scenario: Scenario, run: ScenarioRun): string[] {
   }
 
   // What the promises saw, per counter, to compare with the pool's own records.
-  const seen = { completed: 0, failed: 0, crashed: 0, pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0 };
+  const seen = { completed: 0, failed: 0, crashed: 0, pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0, input: 0 };
   const submitSteps = scenario.steps.filter((step) => step.op === 'submit');
   const closedFrom = scenario.steps.findIndex((step) => step.op === 'close' || step.op === 'destroy');
   const submittedAfterClose = closedFrom < 0 ? 0 : scenario.steps.slice(closedFrom).filter((step) => step.op === 'submit').length;

@@ -14,6 +14,8 @@ describe('pool options', () => {
     ['filename a number', { filename: 12 }, TypeError, /options\.filename must be a string .* got 12/],
     ['filename relative', { filename: './tasks.js' }, RangeError, /options\.filename must be an absolute path or a file: URL, got "\.\/tasks\.js"/],
     ['policy unknown', { policy: 'drop' }, RangeError, /options\.policy must be 'reject' or 'wait', got "drop"/],
+    ['policy a number', { policy: 5 }, TypeError, /options\.policy must be 'reject' or 'wait', got 5/],
+    ['policy null', { policy: null }, TypeError, /options\.policy must be 'reject' or 'wait', got null/],
     ['highWater NaN', { highWater: Number.NaN }, RangeError, /options\.highWater must not be NaN/],
     ['highWater above 1', { highWater: 1.5 }, RangeError, /options\.highWater must be <= 1, got 1\.5/],
     ['highWater zero', { highWater: 0 }, RangeError, /options\.highWater must be >= .*got 0/],
@@ -130,6 +132,9 @@ describe('run options', () => {
     ['memory.external negative', { memory: { external: -1 } }, RangeError, /run options\.memory\.external must be >= 0, got -1/],
     ['memory.heap a string', { memory: { heap: '1' } }, TypeError, /run options\.memory\.heap must be a number, got "1"/],
     ['memory with an unknown part', { memory: { buffers: 1 } }, TypeError, /run options\.memory\.buffers is not an option: use heap and external/],
+    ['memory a boxed number', { memory: new Number(5) }, TypeError, /run options\.memory must be a number of bytes or a plain object \{ heap, external \}, got a boxed number \(5\)/],
+    ['memory an array', { memory: [5] }, TypeError, /run options\.memory must be a number of bytes or a plain object \{ heap, external \}, got \[5\]/],
+    ['transferList holding a number', { transferList: [5] }, TypeError, /run options\.transferList\[0\] must be a transferable object \(an ArrayBuffer, a MessagePort…\), got 5/],
     ['name not a string', { name: 5 }, TypeError, /name argument must be a string: run options\.name got 5/],
     ['name empty', { name: '' }, RangeError, /run options\.name must not be empty/],
     ['filename a number', { filename: 42 }, TypeError, /filename argument must be a string: run options\.filename \(an absolute path or a file: URL\) got 42/],
@@ -149,4 +154,31 @@ describe('run options', () => {
       await pool.destroy();
     });
   }
+});
+
+describe('a task input that cannot be sent to a worker', () => {
+  it('rejects with TaskInputError (Node\'s DataCloneError as its cause), counted, nothing reserved left', async () => {
+    const pool = new GatedPool({ filename, maxThreads: 1 });
+    const buffer = new ArrayBuffer(8);
+    const outcomes = await Promise.allSettled([
+      pool.run({ f: () => 1 }, { memory: 1024 }),
+      pool.run(buffer, { transferList: [buffer, buffer] }),
+      pool.run(1),
+    ]);
+    const [fn, duplicate, fine] = outcomes;
+    for (const outcome of [fn, duplicate]) {
+      expect(outcome.status).toBe('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as Error & { code?: string; cause?: unknown };
+      expect(error.name).toBe('TaskInputError');
+      expect(error.code).toBe('ERR_TASK_INPUT');
+      expect(error.message).toMatch(/cannot be sent to a worker/);
+      expect((error.cause as Error).name).toBe('DataCloneError');
+    }
+    expect(fine).toEqual({ status: 'fulfilled', value: 1 });
+    const stats = pool.stats();
+    expect(stats.counters.rejected.input).toBe(2);
+    expect(stats.counters.settled).toBe(3);
+    expect(stats.ledger).toEqual({ open: 0, main: 0, process: 0 });
+    await pool.destroy();
+  });
 });

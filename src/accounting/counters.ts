@@ -31,7 +31,7 @@ export interface CounterSnapshot {
   /** Workers that died before they were ready (started for a task). */
   startFailures: number;
   /** Tasks the gate refused or ended without running, by reason. */
-  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number; workerStart: number; cleared: number };
+  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number; workerStart: number; cleared: number; input: number };
 }
 
 /** Mutable counters; `snapshot()` copies them. */
@@ -46,7 +46,7 @@ export class TaskCounters implements CounterSnapshot {
   recycled = 0;
   nudges = 0;
   startFailures = 0;
-  rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0 };
+  rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0, input: 0 };
 
   snapshot(): CounterSnapshot {
     return { ...this, rejected: { ...this.rejected } };
