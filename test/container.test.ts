@@ -2,12 +2,12 @@
 // unlimited, memory.high below memory.max, malformed, missing and unreadable files, usage and
 // non-reclaimable memory, counters, precedence and warnings, and a pool on a fixture root.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatedPool, MemoryPressureError } from '../dist/index.js';
-import { CgroupFileError, parseMembership } from '../dist/readings/cgroup-files.js';
+import { CgroupFileError, KeptOpenFile, parseMembership } from '../dist/readings/cgroup-files.js';
 import { ContainerReader, locateCgroup, readContainerLimit } from '../dist/readings/container.js';
 import { ProcessMonitor } from '../dist/readings/process.js';
 import { DIRECTORY, makeTree, MiB, V1_UNLIMITED } from './helpers/cgroup-tree.js';
@@ -314,6 +314,26 @@ describe('a pool on a fixture root laid out at this process own cgroup path', ()
       expect(pool.stats().counters).toMatchObject({ submitted: 3, settled: 3, completed: 2 });
     } finally {
       await pool.destroy();
+    }
+  });
+});
+
+describe('a cgroup file kept open', () => {
+  it('is read whole, however long (a memory.stat past the first buffer is not cut short), and fresh on each read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heapgate-kept-'));
+    try {
+      const path = join(dir, 'memory.stat');
+      const lines = Array.from({ length: 1500 }, (_, i) => `field_${i} ${i * 4096}`).join('\n');
+      writeFileSync(path, lines);
+      expect(lines.length).toBeGreaterThan(3 * 8192);
+      const file = new KeptOpenFile(path, 64);
+      expect(file.read()).toBe(lines);
+      writeFileSync(path, 'anon 1\nfile 2\n');
+      expect(file.read()).toBe('anon 1\nfile 2\n');
+      file.close();
+      expect(file.read()).toBe('anon 1\nfile 2\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

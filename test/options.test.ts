@@ -182,3 +182,12 @@ describe('a task input that cannot be sent to a worker', () => {
     await pool.destroy();
   });
 });
+
+describe('default worker heaps', () => {
+  it('share half the process limit among as many workers as may live at once, minThreads included', async () => {
+    const pool = new GatedPool({ filename, minThreads: 8, memoryLimit: 2 ** 30 });
+    expect(pool.options.maxThreads).toBe(8);
+    expect(pool.options.resourceLimits).toMatchObject({ maxOldGenerationSizeMb: 64 });
+    await pool.destroy();
+  });
+});

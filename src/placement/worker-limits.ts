@@ -16,7 +16,8 @@ const MIN_DEFAULT_WORKER_HEAP_MB = 16;
 export function defaultWorkerLimits(options: PiscinaOptions, processLimit: number): PiscinaOptions['resourceLimits'] {
   const asked = options.resourceLimits?.maxOldGenerationSizeMb ?? 0;
   if (asked > 0) return options.resourceLimits;
-  const threads = Math.max(1, Math.ceil(options.maxThreads ?? availableParallelism() * 1.5));
+  // Piscina raises maxThreads to minThreads when only minThreads is given: that many workers may live at once.
+  const threads = Math.max(1, Math.ceil(options.maxThreads ?? availableParallelism() * 1.5), options.minThreads ?? 0);
   const mb = Math.max(MIN_DEFAULT_WORKER_HEAP_MB, Math.floor((processLimit * DEFAULT_WORKER_HEAP_SHARE) / threads / 2 ** 20));
   return { ...options.resourceLimits, maxOldGenerationSizeMb: mb };
 }

@@ -92,7 +92,8 @@ export function parseMembership(path: string, text: string): Membership {
 export class KeptOpenFile {
   readonly path: string;
   #fd: number | undefined;
-  readonly #buffer: Buffer;
+  /** Grows (doubles) whenever a read fills it: a file is never cut short. */
+  #buffer: Buffer;
 
   constructor(path: string, size = 8192) {
     this.path = path;
@@ -105,11 +106,13 @@ export class KeptOpenFile {
     if (this.#fd === undefined) return readFileSync(this.path, 'latin1');
     let length = 0;
     for (;;) {
-      const got = readSync(this.#fd, this.#buffer, length, this.#buffer.length - length, length);
-      if (got === 0 || length + got >= this.#buffer.length) {
-        length += got;
-        break;
+      if (length === this.#buffer.length) {
+        const larger = Buffer.allocUnsafe(this.#buffer.length * 2);
+        this.#buffer.copy(larger, 0, 0, length);
+        this.#buffer = larger;
       }
+      const got = readSync(this.#fd, this.#buffer, length, this.#buffer.length - length, length);
+      if (got === 0) break;
       length += got;
     }
     return this.#buffer.toString('latin1', 0, length);
