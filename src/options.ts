@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits, Transferable } from 'node:worker_threads';
+import { SHARE_ENV, type ResourceLimits, type Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { SEP } from './worker/task-key.js';
 
@@ -270,7 +270,7 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
   const name = o.name ?? 'default';
   if (typeof name !== 'string') throw new TypeError(`options.name must be a string or null, got ${describe(name)}`);
-  if (name === '') throw new RangeError(`options.name must not be empty`);
+  if (name === '') throw new RangeError(`options.name must not be empty, got ""`);
   if (name.includes(SEP)) throw new RangeError(`options.name must not hold U+0001, got ${describe(name)}`);
   if (o.concurrentTasksPerWorker !== undefined) expectCount('options.concurrentTasksPerWorker', o.concurrentTasksPerWorker, 1);
   const concurrentTasksPerWorker = (o.concurrentTasksPerWorker as number | undefined) ?? 1;
@@ -322,6 +322,7 @@ function validateMemoryLimit(value: unknown): number | 'auto' | false {
   if (value === undefined) return DEFAULTS.memoryLimit;
   if (value === 'auto' || value === false) return value;
   if (typeof value === 'number') return expectNumber('options.memoryLimit', value, { min: 1, integer: true });
+  if (typeof value === 'string') throw new RangeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
   throw new TypeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
 }
 
@@ -382,6 +383,33 @@ function validatePiscinaOptions(o: Record<string, unknown>): void {
     if (!Number.isInteger(nice) || (nice < 0 && process.platform !== 'win32')) throw new RangeError(`${what}, got ${nice}`);
   }
   validatePiscinaNumbers(o);
+  validateWorkerSetup(o);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** What each worker is started with (Node's `Worker` options), checked here rather than when a worker starts. */
+function validateWorkerSetup(o: Record<string, unknown>): void {
+  if (o.argv !== undefined && !Array.isArray(o.argv)) throw new TypeError(`options.argv must be an array, got ${describe(o.argv)}`);
+  const execArgv = o.execArgv;
+  if (execArgv !== undefined) {
+    if (!Array.isArray(execArgv)) throw new TypeError(`options.execArgv must be an array of strings, got ${describe(execArgv)}`);
+    (execArgv as unknown[]).forEach((flag, index) => {
+      if (typeof flag !== 'string') throw new TypeError(`options.execArgv[${index}] must be a string, got ${describe(flag)}`);
+    });
+  }
+  if (o.env !== undefined && o.env !== SHARE_ENV && !isPlainObject(o.env)) throw new TypeError(`options.env must be an object (or worker_threads.SHARE_ENV), got ${describe(o.env)}`);
+  if (o.workerData !== undefined) {
+    try {
+      structuredClone(o.workerData);
+    } catch (error) {
+      throw new TypeError(`options.workerData must be a value workers can receive (structured clone), got ${typeof o.workerData === 'symbol' ? 'a symbol' : describe(o.workerData)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
 }
 
 function validatePiscinaNumbers(o: Record<string, unknown>): void {
@@ -393,7 +421,7 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
   if (o.idleTimeout !== undefined) expectCount('options.idleTimeout', o.idleTimeout, 0, true);
   const limits = o.resourceLimits;
   if (limits === undefined) return;
-  if (typeof limits !== 'object' || limits === null) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);
+  if (!isPlainObject(limits)) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);
   for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
     const value = (limits as Record<string, unknown>)[key];
     if (value === undefined) continue;

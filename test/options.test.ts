@@ -55,7 +55,7 @@ describe('pool options', () => {
     ['closeTimeout negative', { closeTimeout: -1 }, RangeError, /options\.closeTimeout must be a non-negative integer, got -1/],
     ['niceIncrement negative', { niceIncrement: -1 }, RangeError, /options\.niceIncrement must be a non-negative integer on Unix systems, got -1/],
     ['niceIncrement a string', { niceIncrement: '1' }, TypeError, /options\.niceIncrement must be a non-negative integer on Unix systems, got "1"/],
-    ['memoryLimit a word', { memoryLimit: 'lots' }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got "lots"/],
+    ['memoryLimit a word', { memoryLimit: 'lots' }, RangeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got "lots"/],
     ['memoryLimit true', { memoryLimit: true }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got true/],
     ['memoryLimit zero', { memoryLimit: 0 }, RangeError, /options\.memoryLimit must be >= 1, got 0/],
     ['memoryLimit fractional', { memoryLimit: 1.5 }, RangeError, /options\.memoryLimit must be an integer, got 1\.5/],

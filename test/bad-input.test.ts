@@ -1,0 +1,141 @@
+// Bad input, as a matrix: every constructor option and every run option given values of the wrong
+// type (null, boxed primitives, arrays, plain objects, functions, bigints) and values out of range
+// (NaN, ±Infinity where not allowed, negatives, fractions where integers are meant). Each must be
+// refused with a TypeError (wrong type) or RangeError (wrong value) naming the option and showing
+// the value — at construction, or as a rejected run() — never accepted, never a raw error from
+// Piscina, Node or V8.
+import { describe, expect, it } from 'vitest';
+import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
+
+const filename = new URL('./fixtures/tasks.mjs', import.meta.url).href;
+
+/** How a value is shown in an error message (mirrors the library's own `describe`). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) return `a boxed ${typeof value.valueOf()}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return JSON.stringify(value);
+}
+
+const WRONG_TYPES: unknown[] = [null, 'x', new Number(1), new Boolean(true), new String('wait'), [1], {}, () => 1, 1n];
+const notNumbers = WRONG_TYPES;
+const notBooleans: unknown[] = [null, 1, 'true', new Boolean(true), [], {}, () => true];
+
+/** Per option: values that must be refused, and with which error type. */
+const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
+  policy: { type: [null, 5, new String('wait'), [], {}, true], range: ['drop', ''] },
+  highWater: { type: notNumbers, range: [Number.NaN, 0, -0.5, 1.01, Infinity, -Infinity] },
+  lowWater: { type: notNumbers, range: [Number.NaN, -0.1, 1.01, Infinity] },
+  maxQueue: { type: [null, new Number(1), [1], {}, () => 1, true], range: [Number.NaN, -1, 1.5, -Infinity, 'lots'] },
+  maxWaitMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity] },
+  pollIntervalMs: { type: notNumbers, range: [Number.NaN, 0, -5, Infinity, 60_001] },
+  retryAfterMs: { type: notNumbers, range: [Number.NaN, -1] },
+  overtakeMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity] },
+  memoryLimit: { type: [null, new Number(5), [], {}, () => 1, true, 1n], range: [Number.NaN, -1, 0, 1.5, Infinity, 'lots'] },
+  cgroupRoot: { type: [null, 5, [], {}, new String('/sys/fs/cgroup')], range: ['relative/path'] },
+  reservations: { type: notBooleans, range: [] },
+  slowStart: { type: notBooleans, range: [] },
+  autoStart: { type: notBooleans, range: [] },
+  minThreads: { type: notNumbers, range: [Number.NaN, -1, 1.5, Infinity] },
+  maxThreads: { type: notNumbers, range: [Number.NaN, 0, -1, 1.5, Infinity] },
+  idleTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity] },
+  concurrentTasksPerWorker: { type: notNumbers, range: [Number.NaN, 0, -1, 1.5, Infinity] },
+  closeTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity] },
+  niceIncrement: { type: notNumbers, range: [Number.NaN, -1, 1.5] },
+  // An unknown word is a TypeError, as in Piscina (its message is kept word for word).
+  atomics: { type: [5, true, [], {}, new String('sync'), 'fast'], range: [] },
+  trackUnmanagedFds: { type: notBooleans, range: [] },
+  recordTiming: { type: notBooleans, range: [] },
+  stricterFIFO: { type: notBooleans, range: [] },
+  workerHistogram: { type: notBooleans, range: [] },
+  resourceLimits: { type: [null, 5, 'x', [64], () => 1, new Number(64)], range: [] },
+  argv: { type: [5, 'x', {}, () => 1, null], range: [] },
+  execArgv: { type: [5, 'x', {}, [5], () => 1, null], range: [] },
+  env: { type: [5, 'x', [1], () => 1, null], range: [] },
+  workerData: { type: [() => 1, Symbol('x'), { f: () => 1 }], range: [] },
+  filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs'] },
+  name: { type: [5, {}, [], new String('x')], range: [''] },
+};
+
+const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+
+function refusal(build: () => unknown): Error | undefined {
+  try {
+    const pool = build() as GatedPool;
+    void pool.destroy();
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+describe('every constructor option refuses wrong types and values, naming both', () => {
+  for (const [key, { type, range }] of Object.entries(CONSTRUCTOR)) {
+    for (const [expected, values] of [
+      [TypeError, type],
+      [RangeError, range],
+    ] as const) {
+      for (const value of values) {
+        it(`options.${key} = ${typeof value === 'symbol' ? 'a symbol' : shown(value)} → ${expected.name}`, () => {
+          const error = refusal(() => new GatedPool({ filename, [key]: value } as unknown as GatedPoolOptions));
+          expect(error, `options.${key} = ${String(typeof value === 'symbol' ? 'symbol' : shown(value))} was accepted`).toBeInstanceOf(expected);
+          expect(error!.message).toContain(`options.${key}`);
+          if (typeof value !== 'symbol' && typeof value !== 'function' && !(typeof value === 'object' && value !== null)) expect(error!.message).toContain(shown(value));
+        });
+      }
+    }
+  }
+
+  for (const limit of RESOURCE_LIMITS) {
+    for (const [expected, value] of [
+      [TypeError, null],
+      [TypeError, '64'],
+      [TypeError, new Number(64)],
+      [RangeError, Number.NaN],
+      [RangeError, -1],
+      [RangeError, Infinity],
+    ] as const) {
+      it(`options.resourceLimits.${limit} = ${shown(value)} → ${expected.name}`, () => {
+        const error = refusal(() => new GatedPool({ filename, resourceLimits: { [limit]: value } } as unknown as GatedPoolOptions));
+        expect(error).toBeInstanceOf(expected);
+        expect(error!.message).toContain(`options.resourceLimits.${limit}`);
+      });
+    }
+  }
+});
+
+describe('every run option refuses wrong types and values, naming both', () => {
+  const RUN: Record<string, { type: unknown[]; range: unknown[] }> = {
+    name: { type: [5, {}, [], new String('x'), () => 1], range: [''] },
+    filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs'] },
+    transferList: { type: ['x', 5, {}, [5], [null], () => 1], range: [] },
+    signal: { type: [5, 'x', {}, [], () => 1], range: [] },
+    memory: { type: [null, '64', new Number(5), [5], () => 1, { heap: '1' }, { heap: null }, { external: new Number(1) }], range: [Number.NaN, -1, Infinity, { heap: -1 }, { external: Number.NaN }] },
+    priority: { type: [null, '1', new Number(1), [1], {}], range: [Number.NaN] },
+  };
+  for (const [key, { type, range }] of Object.entries(RUN)) {
+    for (const [expected, values] of [
+      [TypeError, type],
+      [RangeError, range],
+    ] as const) {
+      for (const value of values) {
+        it(`run options.${key} = ${shown(value)} → rejected ${expected.name}`, async () => {
+          const pool = new GatedPool({ filename, maxThreads: 1, minThreads: 0 });
+          try {
+            const error = await pool.run(1, { [key]: value } as never).then(
+              () => undefined,
+              (reason: unknown) => reason as Error,
+            );
+            expect(error, `run options.${key} = ${shown(value)} was accepted`).toBeInstanceOf(expected);
+            expect(error!.message).toContain(`options.${key}`);
+            expect(pool.stats().counters.submitted).toBe(0);
+          } finally {
+            await pool.destroy();
+          }
+        });
+      }
+    }
+  }
+});
