@@ -190,7 +190,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       onSample: () => this.#schedulePump(),
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
-      answered: (task, error, value) => this.#answered(task, error, value),
+      answered: (task, failed, payload) => this.#answered(task, failed, payload),
       placed: (task, worker) => {
         this.#placeOn(task, worker);
         // Piscina's queue is empty again: held tasks may go to other workers now.
@@ -838,12 +838,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   // ---- settlement ------------------------------------------------------------------------------
 
   /** Piscina answered for a task that ran (or was sent): learn from it, settle it, decide again. */
-  #answered(task: Task, error: unknown, value: unknown): void {
+  #answered(task: Task, failed: boolean, payload: unknown): void {
     // A task's own error that cloning would have stripped comes as a result (see `worker/task-error.ts`).
-    if (error === undefined && isTaskError(value)) error = decodeTaskError(value);
+    if (!failed && isTaskError(payload)) {
+      failed = true;
+      payload = decodeTaskError(payload);
+    }
     const worker = task.worker;
     if (worker) this.#leave(task, worker);
-    if (error === undefined) {
+    if (!failed) {
       if (worker && task.charge) {
         this.#learn(task, worker);
         this.#workers.ranOn(worker, task.learnAs);
@@ -854,11 +857,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         this.#endRun(task);
         this.#pump();
       }
-      this.#settle(task, 'completed', value);
+      this.#settle(task, 'completed', payload);
       this.#updatePolling();
       return;
     }
-    const [outcome, reason] = this.#classify(task, error, worker);
+    const [outcome, reason] = this.#classify(task, payload, worker);
     this.#settle(task, outcome, reason);
     this.#pump();
   }

@@ -335,3 +335,16 @@ describe('issue 11 §2: tasks that never settle, and other broken promises', () 
     expectIdle(pool, 2);
   });
 });
+
+describe('found later', () => {
+  // A task that threw `undefined` resolved with undefined: "no error" was told by the error being
+  // undefined. Piscina rejects with whatever the task threw.
+  it('a task that throws a non-Error value (undefined, null, a number, a string) rejects with that very value, counted failed', async () => {
+    const pool = makePool({ maxThreads: 1, memoryLimit: false });
+    const thrown: unknown[] = [undefined, null, 5, 'nope'];
+    const outcomes = await Promise.allSettled(thrown.map((value) => pool.run(value, { name: 'throwValue' })));
+    expect(outcomes).toEqual(thrown.map((value) => ({ status: 'rejected', reason: value })));
+    expect(pool.stats().counters).toMatchObject({ submitted: 4, settled: 4, failed: 4, completed: 0 });
+    expectIdle(pool, 4);
+  });
+});

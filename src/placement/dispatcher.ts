@@ -23,8 +23,11 @@ export interface PiscinaWorkerView {
 
 /** What the dispatcher reports to the pool. */
 export interface DispatchHooks {
-  /** Piscina answered for a task placed on a worker: its result, or an error. */
-  answered(task: Task, error: unknown, value: unknown): void;
+  /**
+   * Piscina answered for a task placed on a worker: `failed` false with its result, or true with
+   * what it was rejected with (any value, `undefined` included: a task may throw anything).
+   */
+  answered(task: Task, failed: boolean, payload: unknown): void;
   /** The spawn was placed on `worker` (by Piscina's drain, once a worker was ready for it). */
   placed(task: Task, worker: TrackedWorker): void;
   /** The spawn was taken back before it ran: it goes back to the head of the held queue. */
@@ -97,8 +100,8 @@ export class Dispatcher {
     // placed; were it not, Piscina would hold it, and nothing of ours may wait there unseen.
     if (!target.placed) throw new Error(`heapgate: internal error: worker ${worker.id} was not among Piscina's ready workers`);
     answer.then(
-      (value) => this.#hooks.answered(task, undefined, value),
-      (error: unknown) => this.#hooks.answered(task, error, undefined),
+      (value) => this.#hooks.answered(task, false, value),
+      (error: unknown) => this.#hooks.answered(task, true, error),
     );
   }
 
@@ -110,8 +113,8 @@ export class Dispatcher {
     task.abortInPiscina = (reason) => spawn.withdrawal.withdraw(reason);
     const answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
     answer.then(
-      (value) => this.#spawnAnswered(spawn, undefined, value),
-      (error: unknown) => this.#spawnAnswered(spawn, error, undefined),
+      (value) => this.#spawnAnswered(spawn, false, value),
+      (error: unknown) => this.#spawnAnswered(spawn, true, error),
     );
   }
 
@@ -200,9 +203,9 @@ export class Dispatcher {
     return options;
   }
 
-  #spawnAnswered(spawn: Spawn, error: unknown, value: unknown): void {
+  #spawnAnswered(spawn: Spawn, failed: boolean, payload: unknown): void {
     this.#spawns.delete(spawn);
     if (spawn.withdrawn && spawn.task.worker === undefined) this.#hooks.withdrawn(spawn.task);
-    else this.#hooks.answered(spawn.task, error, value);
+    else this.#hooks.answered(spawn.task, failed, payload);
   }
 }
