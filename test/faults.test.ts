@@ -1,0 +1,84 @@
+// Faults while a pool serves: cgroup files turning malformed, limits changing, hung tasks, tasks
+// that exit their thread. Each keeps the pool serving, says once what happened, and ends every
+// task with its result or a typed error.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GatedPool } from '../dist/index.js';
+import { makeTree, MiB } from './helpers/cgroup-tree.js';
+
+const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function collectWarnings(): string[] {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error & { code?: string }): void => {
+    warnings.push(`${warning.code} ${warning.message}`);
+  };
+  process.on('warning', onWarning);
+  cleanups.push(() => process.off('warning', onWarning));
+  return warnings;
+}
+
+describe('cgroup files that change under a running pool', () => {
+  it('a malformed memory.current: one warning, the pool keeps serving, stats() says it measures by RSS now; a malformed limit keeps the last one', async () => {
+    const root = makeTree({ 'cgroup.controllers': 'cpu io memory pids\n', 'memory.max': `${4096 * MiB}\n`, 'memory.current': `${100 * MiB}\n`, 'memory.stat': `anon ${90 * MiB}\nfile 4096\n`, 'memory.events': 'oom 0\noom_kill 0\n' });
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const warnings = collectWarnings();
+    const pool = new GatedPool({ filename: tasks, memoryLimit: 'auto', cgroupRoot: root, maxThreads: 1, pollIntervalMs: 10 });
+    cleanups.push(() => pool.destroy());
+    const batch = async (): Promise<unknown[]> => Promise.all([5, 5, 5].map((ms) => pool.run(ms, { name: 'sleep', memory: 1024 })));
+
+    expect(await batch()).toEqual([5, 5, 5]);
+    expect(pool.stats().process).toMatchObject({ source: 'cgroup', measuredBy: 'cgroup', used: 100 * MiB, limit: 4096 * MiB });
+
+    // Written in place, as the kernel's files change.
+    writeFileSync(join(root, 'memory.current'), 'garbage\n');
+    writeFileSync(join(root, 'memory.stat'), 'anon\n');
+    writeFileSync(join(root, 'memory.events'), 'oom x\n');
+    expect(await batch()).toEqual([5, 5, 5]);
+    expect(await batch()).toEqual([5, 5, 5]);
+    expect(pool.stats().process).toMatchObject({ source: 'cgroup', measuredBy: 'rss', limit: 4096 * MiB });
+    expect(warnings.filter((warning) => warning.startsWith('HEAPGATE_CGROUP_UNREADABLE'))).toHaveLength(1);
+    expect(warnings[0]).toMatch(/memory\.current should hold a whole number, but holds "garbage"\); measuring the process by RSS from now on/);
+    expect(pool.stats().counters).toMatchObject({ submitted: 9, completed: 9 });
+  });
+});
+
+describe('tasks that hang or leave', () => {
+  it('a hung task is ended by its signal, by close({ force }) after closeTimeout, and by destroy(); held tasks are settled', async () => {
+    const first = new GatedPool({ filename: tasks, maxThreads: 1, memoryLimit: false });
+    cleanups.push(() => first.destroy());
+    const controller = new AbortController();
+    const aborted = first.run(60_000, { name: 'spin', signal: controller.signal }).catch((error: Error & { code?: string }) => error.code);
+    setTimeout(() => controller.abort(), 100);
+    expect(await aborted).toBe('ABORT_ERR');
+    expect(await first.run({ a: 1, b: 2 }, { name: 'add' })).toBe(3);
+
+    const second = new GatedPool({ filename: tasks, maxThreads: 1, memoryLimit: false, closeTimeout: 200 });
+    const hung = second.run(60_000, { name: 'spin' }).catch((error: Error & { code?: string }) => error.code);
+    const held = second.run(1).catch((error: Error & { code?: string }) => error.code);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await second.close({ force: true });
+    expect([await hung, await held]).toEqual(['ERR_POOL_CLOSED', 'ERR_POOL_CLOSED']);
+
+    const third = new GatedPool({ filename: tasks, maxThreads: 1, memoryLimit: false });
+    const stuck = third.run(60_000, { name: 'spin' }).catch((error: Error & { code?: string }) => error.code);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await third.destroy();
+    expect(await stuck).toBe('ERR_POOL_CLOSED');
+  });
+
+  it('a task that calls process.exit() ends with WorkerCrashError; the pool goes on with a new worker', async () => {
+    const pool = new GatedPool({ filename: tasks, maxThreads: 1, memoryLimit: false });
+    cleanups.push(() => pool.destroy());
+    const error = (await pool.run(3, { name: 'exit' }).catch((reason: unknown) => reason)) as Error & { code?: string };
+    expect(error.code).toBe('ERR_WORKER_CRASHED');
+    expect(error.message).toMatch(/exited with code: 3/);
+    expect(await pool.run({ a: 2, b: 3 }, { name: 'add' })).toBe(5);
+    expect(pool.stats().counters).toMatchObject({ submitted: 2, settled: 2, crashed: 1, completed: 1 });
+  });
+});
