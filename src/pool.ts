@@ -253,6 +253,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const { promise, resolve, reject } = Promise.withResolvers<O>();
     const task = createTask(input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
+    if (task.estimate === 'declared') this.#estimates.noteDeclared(task.heap + task.external);
     if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
     else this.#admit(task);
@@ -573,6 +574,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
     if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.learnAs)) return 'hold';
+    // Unknown is not nothing: the process must have room for the largest need seen in the pool.
+    if (task.estimate === 'none' && this.#process) task.external = this.#estimates.largest;
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':

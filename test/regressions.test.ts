@@ -348,3 +348,22 @@ describe('found later', () => {
     expectIdle(pool, 4);
   });
 });
+
+describe('found by the chaos test', () => {
+  // An undeclared task of a name not measured yet was admitted with nothing reserved beside
+  // declared tasks in flight: in a 204 MiB cgroup at 0.85 the process was OOM-killed in 3 of 4
+  // replays (seed 8 of test/chaos.test.ts). Its run must find room for the largest need known.
+  it.skipIf(!hasV2Membership)('a task whose need nobody knows yet needs room for the largest need declared or learned in the pool', async () => {
+    const cgroup = fakeCgroupV2({ limit: 1000 * MiB, current: 500 * MiB, anon: 500 * MiB });
+    const pool = makePool({ memoryLimit: 'auto', cgroupRoot: cgroup.root, maxThreads: 2, policy: 'reject', highWater: 0.85, lowWater: 0.5, pollIntervalMs: 10 });
+    expect(await within(pool.run('declared', { name: 'echo', memory: { external: 200 * MiB } }), 20_000)).toBe('declared');
+    // The process at 700 MiB: 700 + 200 is past 0.85 × 1000, 700 alone is not.
+    cgroup.write('memory.current', `${700 * MiB}\n`);
+    cgroup.write('memory.stat', v2Stat(700 * MiB));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const error = await rejection(pool.run(5, { name: 'sleep' }), 20_000);
+    expect(error).toMatchObject({ code: 'ERR_MEMORY_PRESSURE', scope: 'process' });
+    expect(await within(pool.run('small', { name: 'echo', memory: 10 * MiB }), 20_000)).toBe('small');
+    expectIdle(pool, 3);
+  });
+});
