@@ -1,11 +1,14 @@
 // Faults while a pool serves: cgroup files turning malformed, limits changing, hung tasks, tasks
 // that exit their thread. Each keeps the pool serving, says once what happened, and ends every
 // task with its result or a typed error.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatedPool } from '../dist/index.js';
+import { createCgroup, removeCgroup, spawnNode } from '../bench/lib/cgroup.mjs';
 import { makeTree, MiB } from './helpers/cgroup-tree.js';
+import { realCgroupSupport } from './helpers/real-cgroup.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
 const cleanups: (() => unknown)[] = [];
@@ -80,5 +83,44 @@ describe('tasks that hang or leave', () => {
     expect(error.message).toMatch(/exited with code: 3/);
     expect(await pool.run({ a: 2, b: 3 }, { name: 'add' })).toBe(5);
     expect(pool.stats().counters).toMatchObject({ submitted: 2, settled: 2, crashed: 1, completed: 1 });
+  });
+});
+
+describe('the memory cgroup removed under a running pool', () => {
+  const support = realCgroupSupport();
+  if (!support.ok) console.log(`skipping the removed-cgroup test: ${support.reason}`);
+  it.skipIf(!support.ok)('the process moved out and its cgroup removed: one warning, the pool keeps serving, stats() says RSS', async () => {
+    if (!support.ok) return;
+    const first = createCgroup(support.location, 512 * MiB, 'vanish');
+    const second = createCgroup(support.location, 512 * MiB, 'vanish-to');
+    cleanups.push(() => removeCgroup(second));
+    let firstRemoved = false;
+    cleanups.push(() => (firstRemoved ? undefined : removeCgroup(first)));
+    const script = fileURLToPath(new URL('./fixtures/run-cgroup-vanish.mjs', import.meta.url));
+    const child = spawnNode(script, ['3'], first.dir);
+    let stdout = '';
+    const serving = new Promise<void>((resolve) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('serving')) resolve();
+      });
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await serving;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Move the process (writing its pid to cgroup.procs moves every thread), then remove the cgroup it measured.
+    for (const pid of readFileSync(join(first.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(second.dir, 'cgroup.procs'), pid);
+    rmdirSync(first.dir);
+    firstRemoved = true;
+    expect(await closed).toBe(0);
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { before: { measuredBy: string }; after: { measuredBy: string; used: number }; warnings: string[]; outcomes: { completed: number; rejected: Record<string, number> }; counters: { submitted: number; settled: number; completed: number } };
+    console.log('removed cgroup:', JSON.stringify({ before: result.before, after: result.after, warnings: result.warnings, outcomes: result.outcomes }));
+    expect(result.before.measuredBy).toBe('cgroup');
+    expect(result.after.measuredBy).toBe('rss');
+    expect(result.after.used).toBeGreaterThan(0);
+    expect(result.warnings.filter((warning) => warning.startsWith('HEAPGATE_CGROUP_UNREADABLE'))).toHaveLength(1);
+    expect(result.outcomes.rejected).toEqual({});
+    expect(result.counters.settled).toBe(result.counters.submitted);
+    expect(result.counters.completed).toBe(result.counters.submitted);
   });
 });
