@@ -124,3 +124,24 @@ describe('the memory cgroup removed under a running pool', () => {
     expect(result.counters.completed).toBe(result.counters.submitted);
   });
 });
+
+describe('worker churn', () => {
+  it('minThreads 0 and idleTimeout 0: workers start and are reaped between bursts; every task settles, nothing stays reserved, no worker is left', async () => {
+    const pool = new GatedPool({ filename: tasks, minThreads: 0, maxThreads: 3, idleTimeout: 0, memoryLimit: false });
+    cleanups.push(() => pool.destroy());
+    const created: number[] = [];
+    pool.on('workerCreate', (view) => created.push((view as { id: number }).id));
+    for (let burst = 0; burst < 6; burst++) {
+      const results = await Promise.all(Array.from({ length: 5 }, (_, i) => pool.run(i % 2 ? 5 : { a: burst, b: i }, { name: i % 2 ? 'sleep' : 'add', memory: 2 * MiB })));
+      expect(results).toEqual(Array.from({ length: 5 }, (_, i) => (i % 2 ? 5 : burst + i)));
+      // Idle between bursts: Piscina reaps every worker (idleTimeout 0, minThreads 0).
+      for (let wait = 0; wait < 100 && pool.threads.length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(pool.threads.length).toBe(0);
+    }
+    const stats = pool.stats();
+    expect(stats.counters).toMatchObject({ submitted: 30, settled: 30, completed: 30, crashed: 0 });
+    expect(stats.ledger).toEqual({ open: 0, main: 0, process: 0 });
+    expect(stats.workers).toEqual([]);
+    expect(new Set(created).size).toBeGreaterThanOrEqual(6);
+  });
+});
