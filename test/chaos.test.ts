@@ -68,13 +68,13 @@ const drawArb = fc.record({
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc
   .record({
-    threads: fc.integer({ min: 3, max: 6 }),
+    threads: fc.integer({ min: 4, max: 7 }),
     concurrentTasksPerWorker: fc.constantFrom(1, 1, 2),
     policy: fc.constantFrom<'reject' | 'wait'>('reject', 'wait'),
     highWater: fc.constantFrom(0.8, 0.85, 0.9),
     workerMb: fc.constantFrom(96, 128),
     sizes: sizesArb,
-    draws: fc.array(drawArb, { minLength: 10, maxLength: 24 }),
+    draws: fc.array(drawArb, { minLength: 12, maxLength: 28 }),
   })
   .map(({ sizes, draws, ...settings }) => ({
     ...settings,
