@@ -8,7 +8,7 @@
 // outcome, and its counters adding up. The same scenario on bare Piscina (same threads) runs in
 // its own cgroup beside it; how often it was killed or lost tasks is printed.
 //
-// Runs: HEAPGATE_CHAOS_RUNS (default 2 in `npm test`; `npm run test:chaos` runs 20). Replay a
+// Runs: HEAPGATE_CHAOS_RUNS (default 2 in `npm test`; `npm run test:chaos` runs 200). Replay a
 // failure with HEAPGATE_SEED=<seed> (printed), and HEAPGATE_PATH=<path> from fast-check's report.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
