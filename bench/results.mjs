@@ -13,6 +13,13 @@ const decision = read('decision');
 const overhead = read('overhead');
 const survival = read('survival');
 const seed = read('seed');
+const soak = read('soak');
+const MiB = 2 ** 20;
+/** A row of block characters scaled from 0 to the largest value: a chart small enough for a table cell. */
+const sparkline = (values) => {
+  const top = Math.max(...values, 1);
+  return values.map((value) => '▁▂▃▄▅▆▇█'[Math.min(7, Math.floor((value / top) * 8))]).join('');
+};
 const lines = [
   '# Benchmark results',
   '',
@@ -60,7 +67,6 @@ if (seed) {
   if (seed.skipped) {
     lines.push(`Skipped: ${seed.skipped}.`, '');
   } else {
-    const MiB = 2 ** 20;
     lines.push(
       `Each job fetches ${seed.sizes.count} ranges of 32 KiB from a local HTTP server outside the cgroup into Buffers (16 requests in flight) and archives them with \`Buffer.concat\`; ${seed.sizes.jobs} jobs submitted at once; each contender alone in a fresh cgroup of ${Math.round(seed.sizes.limit / MiB)} MiB, ${seed.rounds} rounds interleaved. The oracle is the fastest static \`maxThreads\` for Piscina that survived every round${seed.oracle ? ` (here ${seed.oracle.name}, median ${seed.oracle.medianMs} ms)` : ' (none survived)'}.`,
       '',
@@ -93,6 +99,35 @@ if (survival) {
           c.goodputOfOracle ?? '—',
           c.peakNonReclaimableOfLimit,
         ]),
+      ),
+      '',
+    );
+  }
+}
+if (soak) {
+  lines.push('## Soak (`bench/soak.mjs`)', '');
+  if (soak.skipped) {
+    lines.push(`Skipped: ${soak.skipped}.`, '');
+  } else {
+    const samples = soak.samples ?? [];
+    const mib = (bytes) => (bytes / MiB).toFixed(1);
+    const workers = (sample) => sample.workersLive.reduce((sum, bytes) => sum + bytes, 0);
+    const first = samples.find((sample) => sample.t >= 60) ?? samples[0];
+    const last = samples.at(-1);
+    lines.push(
+      `${soak.seconds} s of mixed load (heap, Buffers in one and in 512 pieces, garbage, kept results; declared and not; phases of 30 s alternating a heavy and a light rate) on GatedPool, 4 threads, in a ${Math.round(soak.limit / MiB)} MiB cgroup: exit ${soak.exit}, ${soak.oomKills} OOM kills, peak ${Math.round((soak.peak ?? 0) / MiB)} MiB; ${soak.submitted} tasks submitted, ${soak.outcomes?.completed} completed, refused ${JSON.stringify(soak.outcomes?.rejected ?? {})}; counters settled ${soak.counters?.settled} of ${soak.counters?.submitted}, ledger at the end ${JSON.stringify(soak.ledger)}. Sampled every 10 s, the main isolate after a full GC:`,
+      '',
+      table(
+        ['figure', 'at 60 s', 'at the end', 'every 10 s'],
+        first && last
+          ? [
+              ['main isolate live heap (MiB)', mib(first.mainLive), mib(last.mainLive), sparkline(samples.map((sample) => sample.mainLive))],
+              ['workers\' live heaps, summed (MiB)', mib(workers(first)), mib(workers(last)), sparkline(samples.map(workers))],
+              ['held tasks', first.held, last.held, sparkline(samples.map((sample) => sample.held))],
+              ['open charges', first.ledgerOpen, last.ledgerOpen, sparkline(samples.map((sample) => sample.ledgerOpen))],
+              ['process usage (MiB)', mib(first.processUsed ?? 0), mib(last.processUsed ?? 0), sparkline(samples.map((sample) => sample.processUsed ?? 0))],
+            ]
+          : [],
       ),
       '',
     );

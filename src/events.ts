@@ -1,6 +1,20 @@
 /** The events a GatedPool emits, with their payloads. */
 import type { HeapgateError, Scope } from './errors.js';
 
+/** Piscina's view of a worker, as its `workerCreate` and `workerDestroy` events pass it (the fields users read). */
+export interface WorkerView {
+  /** The worker's thread id (-1 once the thread has exited). */
+  readonly id: number;
+  /** Tasks running on it. */
+  readonly currentUsage: number;
+  /** Whether it runs a task that has an abort signal. */
+  readonly isRunningAbortableTask: boolean;
+  /** Being terminated. */
+  readonly terminating: boolean;
+  /** Terminated. */
+  readonly destroyed: boolean;
+}
+
 export interface GatedPoolEvents {
   /** A task was sent to a worker (`'spawn'`: to a worker being started for it). */
   admit: [info: { name: string; need: number; worker: number | 'spawn' }];
@@ -25,9 +39,9 @@ export interface GatedPoolEvents {
   /** Piscina's: a worker posted a message of its own (`parentPort.postMessage`). */
   message: [message: unknown];
   /** Piscina's: a worker is ready (its Piscina worker view). */
-  workerCreate: [worker: unknown];
+  workerCreate: [worker: WorkerView];
   /** Piscina's: a worker was destroyed (its Piscina worker view). */
-  workerDestroy: [worker: unknown];
+  workerDestroy: [worker: WorkerView];
   /** Piscina's: the pool has closed (`close()` finished, or `destroy()` after `close()` timed out). */
   close: [];
   /**

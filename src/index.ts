@@ -25,4 +25,4 @@ export type { PoolStats, CounterSnapshot } from './accounting/counters.js';
 export type { Reading } from './admission/gate.js';
 export type { Estimate } from './accounting/estimates.js';
 export type { WorkerStats } from './placement/workers.js';
-export type { GatedPoolEvents } from './events.js';
+export type { GatedPoolEvents, WorkerView } from './events.js';

@@ -38,7 +38,7 @@ import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
-import type { GatedPoolEvents } from './events.js';
+import type { GatedPoolEvents, WorkerView } from './events.js';
 
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
 const MiB = 2 ** 20;
@@ -216,11 +216,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // Piscina's first workers count as ready at once (it sends them tasks while they start); their
     // `workerCreate` comes a microtask later.
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
-    this.#piscina.on('workerCreate', (view: { id: number }) => {
+    this.#piscina.on('workerCreate', (view: WorkerView) => {
       this.#onWorkerCreate(view.id);
       this.emit('workerCreate', view);
     });
-    this.#piscina.on('workerDestroy', (view: { id: number }) => {
+    this.#piscina.on('workerDestroy', (view: WorkerView) => {
       this.#onWorkerDestroy(view.id);
       this.emit('workerDestroy', view);
     });

@@ -130,7 +130,7 @@ describe('worker churn', () => {
     const pool = new GatedPool({ filename: tasks, minThreads: 0, maxThreads: 3, idleTimeout: 0, memoryLimit: false });
     cleanups.push(() => pool.destroy());
     const created: number[] = [];
-    pool.on('workerCreate', (view) => created.push((view as { id: number }).id));
+    pool.on('workerCreate', (view) => created.push(view.id));
     for (let burst = 0; burst < 6; burst++) {
       const results = await Promise.all(Array.from({ length: 5 }, (_, i) => pool.run(i % 2 ? 5 : { a: burst, b: i }, { name: i % 2 ? 'sleep' : 'add', memory: 2 * MiB })));
       expect(results).toEqual(Array.from({ length: 5 }, (_, i) => (i % 2 ? 5 : burst + i)));
