@@ -110,22 +110,24 @@ if (soak) {
     lines.push(`Skipped: ${soak.skipped}.`, '');
   } else {
     const samples = soak.samples ?? [];
-    const mib = (bytes) => (bytes / MiB).toFixed(1);
     const workers = (sample) => sample.workersLive.reduce((sum, bytes) => sum + bytes, 0);
     const first = samples.find((sample) => sample.t >= 60) ?? samples[0];
     const last = samples.at(-1);
+    const at60 = samples.indexOf(first);
+    const shown = (value) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
+    const row = (name, values) => [name, shown(values[at60]), shown(values.at(-1)), `${shown(Math.min(...values))} – ${shown(Math.max(...values))}`, sparkline(values)];
     lines.push(
       `${soak.seconds} s of mixed load (heap, Buffers in one and in 512 pieces, garbage, kept results; declared and not; phases of 30 s alternating a heavy and a light rate) on GatedPool, 4 threads, in a ${Math.round(soak.limit / MiB)} MiB cgroup: exit ${soak.exit}, ${soak.oomKills} OOM kills, peak ${Math.round((soak.peak ?? 0) / MiB)} MiB; ${soak.submitted} tasks submitted, ${soak.outcomes?.completed} completed, refused ${JSON.stringify(soak.outcomes?.rejected ?? {})}; counters settled ${soak.counters?.settled} of ${soak.counters?.submitted}, ledger at the end ${JSON.stringify(soak.ledger)}. Sampled every 10 s, the main isolate after a full GC:`,
       '',
       table(
-        ['figure', 'at 60 s', 'at the end', 'every 10 s'],
+        ['figure', 'at 60 s', 'at the end', 'least – most', 'every 10 s (bars from 0 to the most)'],
         first && last
           ? [
-              ['main isolate live heap (MiB)', mib(first.mainLive), mib(last.mainLive), sparkline(samples.map((sample) => sample.mainLive))],
-              ['workers\' live heaps, summed (MiB)', mib(workers(first)), mib(workers(last)), sparkline(samples.map(workers))],
-              ['held tasks', first.held, last.held, sparkline(samples.map((sample) => sample.held))],
-              ['open charges', first.ledgerOpen, last.ledgerOpen, sparkline(samples.map((sample) => sample.ledgerOpen))],
-              ['process usage (MiB)', mib(first.processUsed ?? 0), mib(last.processUsed ?? 0), sparkline(samples.map((sample) => sample.processUsed ?? 0))],
+              row('main isolate live heap (MiB)', samples.map((sample) => sample.mainLive / MiB)),
+              row("workers' live heaps, summed (MiB)", samples.map((sample) => workers(sample) / MiB)),
+              row('held tasks', samples.map((sample) => sample.held)),
+              row('open charges', samples.map((sample) => sample.ledgerOpen)),
+              row('process usage (MiB)', samples.map((sample) => (sample.processUsed ?? 0) / MiB)),
             ]
           : [],
       ),
