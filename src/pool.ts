@@ -84,6 +84,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #counters = new TaskCounters();
   readonly #estimates = new Estimates();
   readonly #warmFootprints = new WarmFootprints();
+  /**
+   * The largest need (heap and off-heap) of a task admitted so far on a declared or learned need:
+   * the room a run of a name nobody knows yet takes in the process. Only admitted needs count: a
+   * need refused as too large must not make every unknown task too large.
+   */
+  #largestAdmitted = 0;
   readonly #needSource: NeedSource;
   readonly #hygiene: WorkerHygiene;
   readonly #held: HeldQueue;
@@ -253,7 +259,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const { promise, resolve, reject } = Promise.withResolvers<O>();
     const task = createTask(input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
-    if (task.estimate === 'declared') this.#estimates.noteDeclared(task.heap + task.external);
     if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
     else this.#admit(task);
@@ -274,7 +279,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
       estimates: this.#estimates.snapshot(),
-      warmNeeds: Object.fromEntries(Object.keys(this.#warmFootprints.snapshot()).map((name) => [name, this.#warmFootprints.need(name) as number])),
+      warmNeeds: this.#warmFootprints.snapshot(),
     };
   }
 
@@ -574,8 +579,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
     if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.learnAs)) return 'hold';
-    // Unknown is not nothing: the process must have room for the largest need seen in the pool.
-    if (task.estimate === 'none' && this.#process) task.external = this.#estimates.largest;
+    // Unknown is not nothing: the process must have room for the largest need admitted so far.
+    if (task.estimate === 'none' && this.#process) task.external = this.#largestAdmitted;
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':
@@ -757,6 +762,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';
+    if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#learning.add(task.learnAs);
     this.#active.add(task);
     this.#counters.admitted++;
@@ -850,10 +856,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const worker = task.worker;
     if (worker) this.#leave(task, worker);
     if (!failed) {
-      if (worker && task.charge) {
+      if (worker) {
         this.#learn(task, worker);
-        this.#workers.ranOn(worker, task.learnAs);
-      } else if (worker) this.#learn(task, worker);
+        // Only tasks that reserve are ever charged a warm need.
+        if (task.charge) this.#workers.ranOn(worker, task.learnAs);
+      }
       // The freed worker gets its next task first; the finished one is settled right after (its
       // charge and learning run end now, so the decision sees them gone).
       if (task.state === 'running') {

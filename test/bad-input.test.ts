@@ -61,6 +61,12 @@ const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
 
 const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
+/** Each wrong value with the error it must get: `type` ones a TypeError, `range` ones a RangeError. */
+function* refusals({ type, range }: { type: unknown[]; range: unknown[] }): Generator<[ErrorConstructor, unknown]> {
+  for (const value of type) yield [TypeError, value];
+  for (const value of range) yield [RangeError, value];
+}
+
 function refusal(build: () => unknown): Error | undefined {
   try {
     const pool = build() as GatedPool;
@@ -72,31 +78,19 @@ function refusal(build: () => unknown): Error | undefined {
 }
 
 describe('every constructor option refuses wrong types and values, naming both', () => {
-  for (const [key, { type, range }] of Object.entries(CONSTRUCTOR)) {
-    for (const [expected, values] of [
-      [TypeError, type],
-      [RangeError, range],
-    ] as const) {
-      for (const value of values) {
-        it(`options.${key} = ${typeof value === 'symbol' ? 'a symbol' : shown(value)} → ${expected.name}`, () => {
-          const error = refusal(() => new GatedPool({ filename, [key]: value } as unknown as GatedPoolOptions));
-          expect(error, `options.${key} = ${String(typeof value === 'symbol' ? 'symbol' : shown(value))} was accepted`).toBeInstanceOf(expected);
-          expect(error!.message).toContain(`options.${key}`);
-          if (typeof value !== 'symbol' && typeof value !== 'function' && !(typeof value === 'object' && value !== null)) expect(error!.message).toContain(shown(value));
-        });
-      }
+  for (const [key, values] of Object.entries(CONSTRUCTOR)) {
+    for (const [expected, value] of refusals(values)) {
+      it(`options.${key} = ${typeof value === 'symbol' ? 'a symbol' : shown(value)} → ${expected.name}`, () => {
+        const error = refusal(() => new GatedPool({ filename, [key]: value } as unknown as GatedPoolOptions));
+        expect(error, `options.${key} = ${String(typeof value === 'symbol' ? 'symbol' : shown(value))} was accepted`).toBeInstanceOf(expected);
+        expect(error!.message).toContain(`options.${key}`);
+        if (typeof value !== 'symbol' && typeof value !== 'function' && !(typeof value === 'object' && value !== null)) expect(error!.message).toContain(shown(value));
+      });
     }
   }
 
   for (const limit of RESOURCE_LIMITS) {
-    for (const [expected, value] of [
-      [TypeError, null],
-      [TypeError, '64'],
-      [TypeError, new Number(64)],
-      [RangeError, Number.NaN],
-      [RangeError, -1],
-      [RangeError, Infinity],
-    ] as const) {
+    for (const [expected, value] of refusals({ type: [null, '64', new Number(64)], range: [Number.NaN, -1, Infinity] })) {
       it(`options.resourceLimits.${limit} = ${shown(value)} → ${expected.name}`, () => {
         const error = refusal(() => new GatedPool({ filename, resourceLimits: { [limit]: value } } as unknown as GatedPoolOptions));
         expect(error).toBeInstanceOf(expected);
@@ -115,27 +109,22 @@ describe('every run option refuses wrong types and values, naming both', () => {
     memory: { type: [null, '64', new Number(5), [5], () => 1, { heap: '1' }, { heap: null }, { external: new Number(1) }], range: [Number.NaN, -1, Infinity, { heap: -1 }, { external: Number.NaN }] },
     priority: { type: [null, '1', new Number(1), [1], {}], range: [Number.NaN] },
   };
-  for (const [key, { type, range }] of Object.entries(RUN)) {
-    for (const [expected, values] of [
-      [TypeError, type],
-      [RangeError, range],
-    ] as const) {
-      for (const value of values) {
-        it(`run options.${key} = ${shown(value)} → rejected ${expected.name}`, async () => {
-          const pool = new GatedPool({ filename, maxThreads: 1, minThreads: 0 });
-          try {
-            const error = await pool.run(1, { [key]: value } as never).then(
-              () => undefined,
-              (reason: unknown) => reason as Error,
-            );
-            expect(error, `run options.${key} = ${shown(value)} was accepted`).toBeInstanceOf(expected);
-            expect(error!.message).toContain(`options.${key}`);
-            expect(pool.stats().counters.submitted).toBe(0);
-          } finally {
-            await pool.destroy();
-          }
-        });
-      }
+  for (const [key, values] of Object.entries(RUN)) {
+    for (const [expected, value] of refusals(values)) {
+      it(`run options.${key} = ${shown(value)} → rejected ${expected.name}`, async () => {
+        const pool = new GatedPool({ filename, maxThreads: 1, minThreads: 0 });
+        try {
+          const error = await pool.run(1, { [key]: value } as never).then(
+            () => undefined,
+            (reason: unknown) => reason as Error,
+          );
+          expect(error, `run options.${key} = ${shown(value)} was accepted`).toBeInstanceOf(expected);
+          expect(error!.message).toContain(`options.${key}`);
+          expect(pool.stats().counters.submitted).toBe(0);
+        } finally {
+          await pool.destroy();
+        }
+      });
     }
   }
 });

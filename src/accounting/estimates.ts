@@ -37,20 +37,6 @@ interface Learned {
 
 export class Estimates {
   readonly #byName = new Map<string, Learned>();
-  #largest = 0;
-
-  /**
-   * The largest need (heap and off-heap, bytes) declared or learned for any task name so far: what
-   * a run of a name nobody knows yet is taken to need in the process (unknown is not nothing).
-   */
-  get largest(): number {
-    return this.#largest;
-  }
-
-  /** A task declared `bytes` (heap and off-heap). */
-  noteDeclared(bytes: number): void {
-    if (bytes > this.#largest) this.#largest = bytes;
-  }
 
   /** Records one measured run. Returns whether the need of `name` changed. */
   record(name: string, growth: Growth): boolean {
@@ -59,7 +45,6 @@ export class Estimates {
       ? { heap: Math.max(growth.heap, known.estimate.heap * DECAY), external: Math.max(growth.external, known.estimate.external * DECAY), samples: known.estimate.samples + 1 }
       : { heap: Math.max(0, growth.heap), external: Math.max(0, growth.external), samples: 1 };
     const need = needOf(estimate);
-    if (need) this.noteDeclared(need.heap + need.external);
     const before = known?.need;
     const changed = before?.heap !== need?.heap || before?.external !== need?.external;
     this.#byName.delete(name);

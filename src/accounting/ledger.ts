@@ -41,7 +41,6 @@ export interface Need {
   external: number;
 }
 
-
 export class Ledger {
   #main = 0;
   #process = 0;

@@ -32,8 +32,10 @@ export class WarmFootprints {
     return peak === undefined ? undefined : Math.ceil(peak * MARGIN);
   }
 
-  /** Everything recorded: the decaying peak per name, bytes. */
+  /** The warm need of every name recorded, bytes. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries(this.#peak);
+    const needs: Record<string, number> = {};
+    for (const name of this.#peak.keys()) needs[name] = this.need(name) as number;
+    return needs;
   }
 }

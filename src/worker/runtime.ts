@@ -201,8 +201,7 @@ function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
 function measured(run: Run): void {
   const growth = run.meter?.stop();
   if ((!growth && run.faultsAtStart === undefined) || started !== run.order || running !== 1 || run.context.slot === -1) return;
-  const faults = run.faultsAtStart === undefined ? undefined : threadFaultBytes();
-  const resident = faults === undefined || run.faultsAtStart === undefined ? Number.NaN : faults - run.faultsAtStart;
+  const resident = run.faultsAtStart === undefined ? Number.NaN : (threadFaultBytes() ?? Number.NaN) - run.faultsAtStart;
   run.context.board.writeMeasure(run.context.slot, { order: run.order, heap: growth?.heap ?? Number.NaN, external: growth?.external ?? Number.NaN, resident });
 }
 
