@@ -81,17 +81,19 @@ const files = readdirSync(join(pkg, 'test'))
   .filter((file) => file.endsWith('.test.ts'))
   .filter((file) => !only || file.includes(only))
   .sort();
-const baselineCounts = new Map();
+const baselineNames = new Map();
 try {
   const previous = JSON.parse(readFileSync(join(root, 'scripts', 'results', 'piscina-suite-baseline.json'), 'utf8'));
-  for (const r of previous.results) baselineCounts.set(r.file, (baselineCounts.get(r.file) ?? 0) + 1);
+  for (const r of previous.results) baselineNames.set(r.file, [...(baselineNames.get(r.file) ?? []), r.name]);
 } catch {
   // No baseline yet: a file that fails as a whole counts once.
 }
-const results = [];
-for (const file of files) {
-  const report = join(work, `${file}.xml`);
-  const run = spawnSync(process.execPath, ['--enable-source-maps', `--import=${tsx}`, '--test', '--test-reporter=junit', `--test-reporter-destination=${report}`, join('test', file)], {
+
+/** Runs one test file (or only the test named `name` in it); returns its test cases, or why it failed as a whole. */
+function runFile(file, name) {
+  const report = join(work, `${file}${name === undefined ? '' : `-${baselineNames.get(file).indexOf(name)}`}.xml`);
+  const pattern = name === undefined ? [] : [`--test-name-pattern=^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`];
+  const run = spawnSync(process.execPath, ['--enable-source-maps', `--import=${tsx}`, '--test', ...pattern, '--test-reporter=junit', `--test-reporter-destination=${report}`, join('test', file)], {
     cwd: pkg,
     encoding: 'utf8',
     timeout: 60_000,
@@ -102,23 +104,35 @@ for (const file of files) {
   } catch {
     // No report: the file did not load, or hung past the timeout.
   }
-  const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
-  // A file that failed as a whole (did not load, hung, or failed outside a test) counts as many
-  // failures as it has tests against the real Piscina (from a baseline run, when there is one).
-  const fileFailed = cases.length === 0 || cases.every(([, name]) => name.endsWith('.test.ts'));
-  if (fileFailed) {
-    const why = run.error ? String(run.error.message) : (run.stderr || run.stdout).trim().split('\n').slice(-4).join(' | ');
-    const count = baselineCounts.get(file) ?? 1;
-    for (let i = 0; i < count; i++) results.push({ file, name: `(file, test ${i + 1} of ${count})`, passed: false, why: `the file failed as a whole: ${why.slice(0, 400)}` });
-    console.log(`${file}: 0/${count} (failed as a whole)\n  ✗ ${why.slice(0, 400)}`);
-    continue;
+  const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)]
+    .map(([, caseName, , body = '']) => {
+      const failure = /<failure[^>]*message="([^"]*)"/.exec(body);
+      const skipped = /<skipped/.test(body);
+      return { file, name: decode(caseName), passed: !failure && !skipped, skipped, why: failure ? decode(failure[1]).slice(0, 300) : undefined };
+    })
+    // Run by name, the other tests of the file are reported as skipped: only the one named counts.
+    .filter((r) => name === undefined || r.name === name);
+  // A file that failed as a whole (did not load, hung, or failed outside a test) has no cases of its own.
+  const wholeFailure = cases.length === 0 || cases.every((r) => r.name.endsWith('.test.ts'));
+  const why = run.error ? String(run.error.message) : (run.stderr || run.stdout).trim().split('\n').slice(-4).join(' | ');
+  return wholeFailure ? { why: why.slice(0, 400) } : { cases };
+}
+
+const results = [];
+for (const file of files) {
+  const whole = runFile(file);
+  let mine = whole.cases;
+  if (!mine) {
+    // One hung or crashing test stops a whole file: run its tests (named by a baseline run) one at
+    // a time, so that each counts for itself. Without a baseline the file counts as one failure.
+    const names = baselineNames.get(file) ?? [];
+    console.log(`${file}: failed as a whole (${whole.why}); ${names.length > 0 ? `running its ${names.length} tests one at a time` : 'no baseline to name its tests'}`);
+    mine = names.length === 0 ? [{ file, name: '(file)', passed: false, why: whole.why }] : names.map((name) => {
+            const alone = runFile(file, name);
+            return alone.cases?.[0] ?? { file, name, passed: false, why: `on its own: ${alone.why}` };
+          });
   }
-  for (const [, name, , body = ''] of cases) {
-    const failure = /<failure[^>]*message="([^"]*)"/.exec(body);
-    const skipped = /<skipped/.test(body);
-    results.push({ file, name: decode(name), passed: !failure && !skipped, skipped, why: failure ? decode(failure[1]).slice(0, 300) : undefined });
-  }
-  const mine = results.filter((r) => r.file === file);
+  results.push(...mine);
   console.log(`${file}: ${mine.filter((r) => r.passed).length}/${mine.length}`);
   for (const r of mine.filter((r) => !r.passed)) console.log(`  ✗ ${r.name}${r.skipped ? ' (skipped)' : ''}${r.why ? `: ${r.why}` : ''}`);
 }

@@ -20,6 +20,7 @@ import { Piscina } from 'piscina';
 import { decide, tooLarge, type Decision, type GateInput, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
+import { SlowStart } from './admission/slow-start.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import { Ledger } from './accounting/ledger.js';
 import { Estimates } from './accounting/estimates.js';
@@ -96,8 +97,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #dispatcher: Dispatcher;
   /** Tasks admitted (charged and sent) and not settled yet. */
   readonly #active = new Set<Task>();
-  /** Names with a learning run in flight (slow start). */
-  readonly #learning = new Set<string>();
+  /** Runs in flight of names whose need nobody knows yet (see `admission/slow-start.ts`). */
+  readonly #slowStart = new SlowStart<Task>();
   /** Task keys per name, by flag combination. */
   readonly #keys = new Map<string, (string | undefined)[]>();
   /** The old-generation limit a worker is started with, bytes. */
@@ -578,9 +579,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return 'settled';
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
-    if (this.#settings.slowStart && task.estimate === 'none' && this.#learning.has(task.learnAs)) return 'hold';
-    // Unknown is not nothing: the process must have room for the largest need admitted so far.
-    if (task.estimate === 'none' && this.#process) task.external = this.#largestAdmitted;
+    if (this.#settings.slowStart && task.estimate === 'none' && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'hold';
+    // Unknown is not nothing: the process must have room for the largest need admitted so far, and
+    // for what a run of its name in flight has grown so far.
+    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs));
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':
@@ -763,7 +765,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
-    if (task.learning) this.#learning.add(task.learnAs);
+    if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
     this.#counters.admitted++;
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
@@ -797,6 +799,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.signal) worker.exclusive++;
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
+    if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
     if (task.charge && !worker.warmTaken && worker.warmFor.has(task.learnAs)) {
       task.warmRun = true;
@@ -922,7 +925,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #endRun(task: Task): void {
     this.#endWarmSpawn(task);
     if (task.charge) this.#ledger.release(task.charge);
-    if (task.learning) this.#learning.delete(task.learnAs);
+    if (task.learning) this.#slowStart.ended(task.learnAs, task);
     task.learning = false;
   }
 
@@ -1011,6 +1014,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#process?.monitor.refreshLimit(now);
     this.#process?.monitor.refreshCounters(now, COUNTERS_REFRESH_MS);
     this.#workers.sampleBusy();
+    this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();
   }
 

@@ -596,6 +596,28 @@ describe('worker starts', () => {
   });
 });
 
+describe('slow start', () => {
+  it('unknown work that keeps growing runs one run at a time until a run of it is measured', async () => {
+    const pool = makePool({ minThreads: 3, maxThreads: 3 });
+    const runs = (await settleAll([1, 2, 3].map(() => pool.run(1500, { name: 'grow' })))) as { start: number; end: number }[];
+    const [first, second] = [...runs].sort((a, b) => a.start - b.start);
+    // The first run teaches the need; the ones held behind it start only once it has ended.
+    expect(second?.start).toBeGreaterThanOrEqual(first?.end ?? Infinity);
+    expect(pool.stats().counters.completed).toBe(3);
+    expectAllSettled(pool, 3);
+  }, 20_000);
+
+  it('unknown work that waits for its siblings is not held forever: a run that stops growing lets the next one start', async () => {
+    const pool = makePool({ minThreads: 0, maxThreads: 3 });
+    const shared = new SharedArrayBuffer(4);
+    const runs = [1, 2, 3].map(() => pool.run({ shared, parties: 3 }, { name: 'barrier' }));
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('held forever'), 15_000).unref());
+    // Before: the first run waited for two siblings slow start never let start.
+    expect(await Promise.race([settleAll(runs), timeout])).toEqual([3, 3, 3]);
+    expectAllSettled(pool, 3);
+  }, 20_000);
+});
+
 describe('close and destroy', () => {
   it('close() finishes admitted and held work, then refuses new tasks', async () => {
     const pool = makePool({ maxThreads: 1 });

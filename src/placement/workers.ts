@@ -417,6 +417,25 @@ export class WorkerRegistry {
     void worker.thread.terminate();
   }
 
+  /**
+   * The worker's memory, bytes: heap in use plus off-heap, from the freshest of its latest
+   * main-thread sample and its open busy period taken at `since` (`Date.now()` ms) or later;
+   * `undefined` when it has neither.
+   */
+  memoryLevel(worker: TrackedWorker, since: number): number | undefined {
+    const busy = this.#board.readBusy(worker.id);
+    const open = busy && busy.ended === 0 && busy.at >= since ? busy : undefined;
+    const sample = worker.sample && worker.sample.at >= since ? worker.sample : undefined;
+    if (sample && (!open || sample.at > open.at)) return sample.used + sample.external;
+    return open ? open.heap + open.external : undefined;
+  }
+
+  /** The worker's memory as it last published it (after its last task or GC), bytes: heap in use plus off-heap. */
+  publishedLevel(worker: TrackedWorker): number | undefined {
+    const published = this.#board.read(worker.id);
+    return published ? published.used + published.external : undefined;
+  }
+
   /** Samples busy workers with `worker.getHeapStatistics()` where Node has it (22.16+); see `#read` for where samples count. */
   sampleBusy(): void {
     for (const worker of this.#workers.values()) {
