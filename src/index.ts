@@ -26,3 +26,15 @@ export type { Reading } from './admission/gate.js';
 export type { Estimate } from './accounting/estimates.js';
 export type { WorkerStats } from './placement/workers.js';
 export type { GatedPoolEvents, WorkerView } from './events.js';
+export {
+  CHANNELS,
+  type TaskMessage,
+  type AdmitMessage,
+  type HoldMessage,
+  type RejectMessage,
+  type SettleMessage,
+  type SettleOutcome,
+  type PressureMessage,
+  type RecycleMessage,
+  type RunContext,
+} from './observability/channels.js';

@@ -37,9 +37,24 @@ import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
-import { AbortError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { AbortError, type HeapgateError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
+import {
+  admitChannel,
+  holdChannel,
+  pressureChannel,
+  recycleChannel,
+  rejectChannel,
+  runChannel,
+  settleChannel,
+  type AdmitMessage,
+  type HoldMessage,
+  type PressureMessage,
+  type RecycleMessage,
+  type RejectMessage,
+  type SettleMessage,
+} from './observability/channels.js';
 
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
 const MiB = 2 ** 20;
@@ -57,6 +72,11 @@ const OVERTAKE_LOOKAHEAD = 32;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
+
+/** How long `task` has been held, ms (0 when it never was). */
+function heldMs(task: Task): number {
+  return task.heldAt < 0 ? 0 : performance.now() - task.heldAt;
+}
 
 type Outcome = Exclude<keyof CounterSnapshot, 'submitted' | 'settled' | 'admitted' | 'held' | 'recycled' | 'nudges' | 'startFailures' | 'rejected'> | `rejected.${keyof CounterSnapshot['rejected']}`;
 
@@ -99,6 +119,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #active = new Set<Task>();
   /** Runs in flight of names whose need nobody knows yet (see `admission/slow-start.ts`). */
   readonly #slowStart = new SlowStart<Task>();
+  /** The number of the last task submitted (see `Task.id`). */
+  #lastTaskId = 0;
   /** Task keys per name, by flag combination. */
   readonly #keys = new Map<string, (string | undefined)[]>();
   /** The old-generation limit a worker is started with, bytes. */
@@ -167,14 +189,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#water = water;
     const tracker = isolateTracker();
     const maxThreads = Math.max(piscina.maxThreads ?? defaultMaxThreads(), piscina.minThreads ?? 0);
-    this.#main = new MainScope(tracker, water, () => this.#ledger.main, (underPressure, level, limit) => this.emit('pressure', { scope: 'main', threadId: undefined, underPressure, level, limit }));
+    this.#main = new MainScope(tracker, water, () => this.#ledger.main, (underPressure, level, limit) => this.#pressure({ scope: 'main', threadId: undefined, underPressure, level, limit }));
     if (gate.memoryLimit !== false) {
       const monitor = new ProcessMonitor({ memoryLimit: gate.memoryLimit, cgroupRoot: gate.cgroupRoot, statRefreshMs: STAT_REFRESH_MS, usageRefreshMs: USAGE_REFRESH_MS, limitRefreshMs: LIMIT_REFRESH_MS });
       this.#process = new ProcessScope(
         monitor,
         water,
         () => this.#ledger.process,
-        (underPressure, level, limit) => this.emit('pressure', { scope: 'process', threadId: undefined, underPressure, level, limit }),
+        (underPressure, level, limit) => this.#pressure({ scope: 'process', threadId: undefined, underPressure, level, limit }),
         () => this.#workers.materialized(),
         maxThreads + 1,
       );
@@ -193,7 +215,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       loadBalancer: (task, views) => this.#dispatcher.balance(task, views) as (typeof views)[number] | null,
     });
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#workerLimit, {
-      onPressure: (worker, reading) => this.emit('pressure', { scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: reading.live ?? reading.used, limit: reading.limit }),
+      onPressure: (worker, reading) => this.#pressure({ scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: reading.live ?? reading.used, limit: reading.limit }),
       onSample: () => this.#schedulePump(),
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
@@ -214,6 +236,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       onRecycle: (worker, live, limit) => {
         this.#counters.recycled++;
         this.emit('recycle', { threadId: worker.id, live, limit });
+        if (recycleChannel.hasSubscribers) recycleChannel.publish({ pool: this, threadId: worker.id, live, limit } satisfies RecycleMessage);
       },
       onAnswer: () => {
         this.#process?.monitor.forgetLive();
@@ -246,6 +269,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * result, the task's own error, or a typed heapgate error (see the README's errors table).
    */
   run(input: I, options?: RunOptions): Promise<O> {
+    if (!runChannel.hasSubscribers) return this.#run(input, options);
+    const name = typeof options?.name === 'string' ? options.name : this.#settings.name;
+    return runChannel.tracePromise(() => this.#run(input, options), { pool: this, name }) as Promise<O>;
+  }
+
+  #run(input: I, options: RunOptions | undefined): Promise<O> {
     let opts = NO_OPTIONS;
     if (options !== undefined) {
       try {
@@ -258,7 +287,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const file = opts.filename === undefined || opts.filename === null || opts.filename === this.#settings.filename ? undefined : (opts.filename as string);
     if (file === undefined && this.#settings.filename === undefined) return Promise.reject(new TypeError('filename must be provided to run() or in options object'));
     const { promise, resolve, reject } = Promise.withResolvers<O>();
-    const task = createTask(input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
+    const task = createTask(++this.#lastTaskId, input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
     if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
@@ -666,8 +695,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     this.#held.push(task);
+    task.heldAt = performance.now();
     this.#counters.held++;
     if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, scope: task.lastPressure?.scope });
+    if (holdChannel.hasSubscribers) holdChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, scope: task.lastPressure?.scope } satisfies HoldMessage);
     this.#updatePolling();
   }
 
@@ -789,6 +820,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, worker: target });
+    if (admitChannel.hasSubscribers) admitChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, worker: target, heldMs: heldMs(task) } satisfies AdmitMessage);
   }
 
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
@@ -914,8 +946,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (outcome === 'completed') task.resolve(result);
     else {
       task.reject(result);
-      if (outcome.startsWith('rejected.') && this.listenerCount('reject') > 0) this.emit('reject', result as never);
+      if (outcome.startsWith('rejected.')) {
+        if (this.listenerCount('reject') > 0) this.emit('reject', result as never);
+        if (rejectChannel.hasSubscribers) rejectChannel.publish({ pool: this, taskId: task.id, name: task.name, error: result as HeapgateError, heldMs: heldMs(task) } satisfies RejectMessage);
+      }
     }
+    if (settleChannel.hasSubscribers) settleChannel.publish({ pool: this, taskId: task.id, name: task.name, outcome, value: result } satisfies SettleMessage);
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
     if (this.#queueWaiters.any) this.#queueWaiters.check();
     this.#checkDrain();
@@ -1016,6 +1052,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#workers.sampleBusy();
     this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();
+  }
+
+  /** A scope entered or left pressure: the `'pressure'` event and channel. */
+  #pressure(info: GatedPoolEvents['pressure'][0]): void {
+    this.emit('pressure', info);
+    if (pressureChannel.hasSubscribers) pressureChannel.publish({ pool: this, ...info } satisfies PressureMessage);
   }
 
   #notifyDrained(): void {

@@ -14,6 +14,8 @@ import type { Charge } from '../accounting/ledger.js';
 import type { Growth } from '../worker/growth-meter.js';
 
 export interface Task {
+  /** Its number in its pool: 1, 2, … in the order `run()` was called. */
+  id: number;
   input: unknown;
   transferList: readonly Transferable[] | undefined;
   /** The export it calls. */
@@ -37,6 +39,8 @@ export interface Task {
   reject: (reason: unknown) => void;
   /** The held queue's memory clock when it was held (see `HeldQueue`): its wait for memory counts from here. */
   heldMark: number;
+  /** When it was put in the held queue (`performance.now()`); -1 when it never was. */
+  heldAt: number;
   state: 'new' | 'held' | 'running' | 'settled';
   /** What it reserved, from admission until it settles (released exactly once, by the ledger). */
   charge: Charge | undefined;
@@ -69,8 +73,9 @@ export interface NeedSource {
 }
 
 /** A new task. Its need: declared in `run()`, else learned from earlier runs of its name, else none. */
-export function createTask(input: unknown, opts: RunOptions, name: string, file: string | undefined, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
+export function createTask(id: number, input: unknown, opts: RunOptions, name: string, file: string | undefined, source: NeedSource, resolve: (value: unknown) => void, reject: (reason: unknown) => void): Task {
   const task: Task = {
+    id,
     input,
     transferList: opts.transferList,
     name,
@@ -85,6 +90,7 @@ export function createTask(input: unknown, opts: RunOptions, name: string, file:
     resolve,
     reject,
     heldMark: 0,
+    heldAt: -1,
     state: 'new',
     charge: undefined,
     worker: undefined,

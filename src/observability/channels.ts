@@ -1,0 +1,105 @@
+/**
+ * `node:diagnostics_channel` channels: what the pool does, for tracers and metrics that subscribe
+ * by name, without a reference to the pool. Nothing is built or published while a channel has no
+ * subscriber (the pool asks `hasSubscribers` first), so they cost nothing unless used.
+ *
+ * Channels (messages carry the pool, so one subscriber can tell pools apart):
+ * - `heapgate:task:admit`  a task was sent to a worker ({@link AdmitMessage});
+ * - `heapgate:task:hold`   a task was put in the held queue ({@link HoldMessage});
+ * - `heapgate:task:reject` a task was refused or ended with a heapgate error ({@link RejectMessage});
+ * - `heapgate:task:settle` a task settled, whatever the outcome ({@link SettleMessage});
+ * - `heapgate:pressure`    a scope entered or left pressure ({@link PressureMessage});
+ * - `heapgate:worker:recycle` an idle worker was terminated to free its heap ({@link RecycleMessage});
+ * - tracing channel `heapgate:run` around each `run()` (`tracing:heapgate:run:start`, `:end`,
+ *   `:asyncStart`, `:asyncEnd`, `:error`; context {@link RunContext}).
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { HeapgateError, Scope } from '../errors.js';
+
+/** Which pool, which task: every task message has these. */
+export interface TaskMessage {
+  /** The pool (a `GatedPool`). */
+  pool: object;
+  /** The task's number in its pool: 1, 2, … in the order `run()` was called. */
+  taskId: number;
+  /** The export it calls. */
+  name: string;
+}
+
+export interface AdmitMessage extends TaskMessage {
+  /** Its heap need in bytes (declared or learned; 0 when none). */
+  need: number;
+  /** The worker's thread id, or `'spawn'`: a worker being started for it. */
+  worker: number | 'spawn';
+  /** How long it was held before this, ms (0 when it was admitted at once). */
+  heldMs: number;
+}
+
+export interface HoldMessage extends TaskMessage {
+  need: number;
+  /** Set when memory pressure in this scope is why it is held; `undefined`: it waits for a worker. */
+  scope: Scope | undefined;
+}
+
+export interface RejectMessage extends TaskMessage {
+  error: HeapgateError;
+  /** How long it was held before this, ms (0 when never held). */
+  heldMs: number;
+}
+
+/** How a task ended: `completed` (its result), `failed` (its own error), `crashed` (its worker died), or refused by heapgate (`rejected.<reason>`). */
+export type SettleOutcome = 'completed' | 'failed' | 'crashed' | `rejected.${string}`;
+
+export interface SettleMessage extends TaskMessage {
+  outcome: SettleOutcome;
+  /** Its result (`completed`) or what it was rejected with. */
+  value: unknown;
+}
+
+export interface PressureMessage {
+  pool: object;
+  scope: Scope;
+  /** The worker's thread id, for scope `'worker'`. */
+  threadId: number | undefined;
+  underPressure: boolean;
+  /** The level the decision rests on, bytes. */
+  level: number;
+  limit: number;
+}
+
+export interface RecycleMessage {
+  pool: object;
+  threadId: number;
+  /** Its live heap after a major GC, bytes. */
+  live: number;
+  limit: number;
+}
+
+/** The context object of the `heapgate:run` tracing channel. */
+export interface RunContext {
+  pool: object;
+  /** The export `run()` was asked to call. */
+  name: string;
+  /** Set by the channel: the task's result, or its error. */
+  result?: unknown;
+  error?: unknown;
+}
+
+/** The channel names, for `diagnostics_channel.subscribe(name, …)`. */
+export const CHANNELS = {
+  admit: 'heapgate:task:admit',
+  hold: 'heapgate:task:hold',
+  reject: 'heapgate:task:reject',
+  settle: 'heapgate:task:settle',
+  pressure: 'heapgate:pressure',
+  recycle: 'heapgate:worker:recycle',
+  run: 'heapgate:run',
+} as const;
+
+export const admitChannel = diagnosticsChannel.channel(CHANNELS.admit);
+export const holdChannel = diagnosticsChannel.channel(CHANNELS.hold);
+export const rejectChannel = diagnosticsChannel.channel(CHANNELS.reject);
+export const settleChannel = diagnosticsChannel.channel(CHANNELS.settle);
+export const pressureChannel = diagnosticsChannel.channel(CHANNELS.pressure);
+export const recycleChannel = diagnosticsChannel.channel(CHANNELS.recycle);
+export const runChannel = diagnosticsChannel.tracingChannel<unknown, RunContext & object>(CHANNELS.run);
