@@ -1,11 +1,12 @@
-// The CommonJS build: one bundle per public entry (dist/index.cjs, dist/admission/gate.cjs) with
+// The CommonJS build: one bundle per public entry (dist/index.cjs, dist/admission/gate.cjs,
+// dist/integrations/*.cjs) with
 // bundled type declarations (.d.cts), for `require('heapgate')` on every Node >= 22 and under
 // Jest. The ES module build is tsc's (dist/*.js). Workers always load the ES module runtime
 // (dist/worker/), whichever entry created the pool.
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'admission/gate': 'src/admission/gate.ts' },
+  entry: { index: 'src/index.ts', 'admission/gate': 'src/admission/gate.ts', 'integrations/prometheus': 'src/integrations/prometheus.ts', 'integrations/fastify': 'src/integrations/fastify.ts' },
   format: ['cjs'],
   outDir: 'dist',
   outExtension: () => ({ js: '.cjs' }),
@@ -15,5 +16,5 @@ export default defineConfig({
   splitting: false,
   sourcemap: false,
   target: 'node22',
-  external: ['piscina'],
+  external: ['piscina', 'prom-client', 'fastify'],
 });

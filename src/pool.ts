@@ -25,6 +25,7 @@ import { createTask, learnNeed, type NeedSource, type Task } from './admission/t
 import { Ledger } from './accounting/ledger.js';
 import { Estimates } from './accounting/estimates.js';
 import { WarmFootprints } from './accounting/warm-footprints.js';
+import { HeldTime } from './accounting/held-time.js';
 import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting/counters.js';
 import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
@@ -73,12 +74,7 @@ const OVERTAKE_LOOKAHEAD = 32;
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
 
-/** How long `task` has been held, ms (0 when it never was). */
-function heldMs(task: Task): number {
-  return task.heldAt < 0 ? 0 : performance.now() - task.heldAt;
-}
-
-type Outcome = Exclude<keyof CounterSnapshot, 'submitted' | 'settled' | 'admitted' | 'held' | 'recycled' | 'nudges' | 'startFailures' | 'rejected'> | `rejected.${keyof CounterSnapshot['rejected']}`;
+type Outcome = 'completed' | 'failed' | 'crashed' | `rejected.${keyof CounterSnapshot['rejected']}`;
 
 /**
  * Pool ids, unique in the process across copies of this module (the ES module and CommonJS builds
@@ -119,6 +115,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #active = new Set<Task>();
   /** Runs in flight of names whose need nobody knows yet (see `admission/slow-start.ts`). */
   readonly #slowStart = new SlowStart<Task>();
+  readonly #heldTime = new HeldTime();
   /** The number of the last task submitted (see `Task.id`). */
   #lastTaskId = 0;
   /** Task keys per name, by flag combination. */
@@ -310,6 +307,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       counters: this.#counters.snapshot(),
       estimates: this.#estimates.snapshot(),
       warmNeeds: this.#warmFootprints.snapshot(),
+      heldTime: this.#heldTime.snapshot(),
     };
   }
 
@@ -495,6 +493,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Piscina's run- and wait-time histogram. (Its wait times are Piscina's own: heapgate's queue comes before it.) */
   get histogram(): Piscina['histogram'] {
     return this.#piscina.histogram;
+  }
+
+  /** Whether `close()` or `destroy()` was called: new tasks are refused with `PoolClosedError`. */
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#destroyed;
   }
 
   /** Whether a new task would have to wait: tasks are held, or every worker slot is taken. */
@@ -697,6 +700,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#held.push(task);
     task.heldAt = performance.now();
     this.#counters.held++;
+    this.#counters.heldBy[task.lastPressure?.scope ?? 'busy']++;
     if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, scope: task.lastPressure?.scope });
     if (holdChannel.hasSubscribers) holdChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, scope: task.lastPressure?.scope } satisfies HoldMessage);
     this.#updatePolling();
@@ -784,8 +788,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    */
   #start(task: Task, target: number | 'spawn', warm = false): void {
     const wasHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
+    let heldFor = 0;
     if (task.state === 'held') {
-      this.#held.delete(task);
+      heldFor = this.#leaveHeld(task);
       if (this.#queueWaiters.any) this.#queueWaiters.check();
     }
     // The head's wait for memory ends when it starts; a task that overtakes it leaves it waiting.
@@ -799,6 +804,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
     this.#counters.admitted++;
+    // Running tasks are polled: busy workers sampled, pressure flags kept up to date.
+    if (!this.#pollTimer) this.#updatePolling();
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
     if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmFootprints.need(task.learnAs) : undefined);
@@ -820,7 +827,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, worker: target });
-    if (admitChannel.hasSubscribers) admitChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, worker: target, heldMs: heldMs(task) } satisfies AdmitMessage);
+    if (admitChannel.hasSubscribers) admitChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, worker: target, heldMs: heldFor } satisfies AdmitMessage);
   }
 
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
@@ -862,6 +869,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.charge = undefined;
     this.#counters.admitted--;
     this.#held.unshift(task);
+    task.heldAt = performance.now();
     this.#schedulePump();
   }
 
@@ -937,18 +945,18 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Settles a task once: counts its outcome, releases its charge, and resolves or rejects it. */
   #settle(task: Task, outcome: Outcome, result: unknown): void {
     if (task.state === 'settled') return;
-    if (task.state === 'held') this.#held.delete(task);
+    const heldFor = task.state === 'held' ? this.#leaveHeld(task) : 0;
     task.state = 'settled';
     task.unlisten?.();
     this.#active.delete(task);
     this.#endRun(task);
-    this.#count(outcome);
+    this.#count(outcome, result);
     if (outcome === 'completed') task.resolve(result);
     else {
       task.reject(result);
       if (outcome.startsWith('rejected.')) {
         if (this.listenerCount('reject') > 0) this.emit('reject', result as never);
-        if (rejectChannel.hasSubscribers) rejectChannel.publish({ pool: this, taskId: task.id, name: task.name, error: result as HeapgateError, heldMs: heldMs(task) } satisfies RejectMessage);
+        if (rejectChannel.hasSubscribers) rejectChannel.publish({ pool: this, taskId: task.id, name: task.name, error: result as HeapgateError, heldMs: heldFor } satisfies RejectMessage);
       }
     }
     if (settleChannel.hasSubscribers) settleChannel.publish({ pool: this, taskId: task.id, name: task.name, outcome, value: result } satisfies SettleMessage);
@@ -965,10 +973,19 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.learning = false;
   }
 
-  #count(outcome: Outcome): void {
+  /** Takes a held task out of the held queue; returns how long it was there, ms (recorded in `heldTime`). */
+  #leaveHeld(task: Task): number {
+    this.#held.delete(task);
+    const ms = task.heldAt < 0 ? 0 : performance.now() - task.heldAt;
+    this.#heldTime.record(ms);
+    return ms;
+  }
+
+  #count(outcome: Outcome, result: unknown): void {
     this.#counters.settled++;
     if (outcome === 'completed' || outcome === 'failed' || outcome === 'crashed') this.#counters[outcome]++;
     else this.#counters.rejected[outcome.slice('rejected.'.length) as keyof CounterSnapshot['rejected']]++;
+    if (outcome === 'rejected.pressure') this.#counters.pressureBy[(result as MemoryPressureError).scope]++;
   }
 
   #listenForAbort(task: Task): void {
@@ -1015,6 +1032,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     for (const worker of removed) {
+      if (worker.stopReason === 'crashed' && !this.#destroyed) this.#counters.workerCrashes++;
       if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closing && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }
     this.#schedulePump();
@@ -1028,7 +1046,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #updatePolling(): void {
     if (this.#destroyed) return;
     if (!this.#pollTimer) {
-      if (this.#held.size === 0 && this.#active.size === 0) return;
+      if (this.#held.size === 0 && this.#active.size === 0 && !this.#anyPressure()) return;
       this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);
       this.#pollRefed = true;
     }
@@ -1041,7 +1059,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #poll(): void {
-    if (this.#held.size === 0 && this.#active.size === 0) {
+    const idle = this.#held.size === 0 && this.#active.size === 0;
+    if (idle && !this.#anyPressure()) {
       clearInterval(this.#pollTimer);
       this.#pollTimer = undefined;
       return;
@@ -1049,6 +1068,15 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const now = performance.now();
     this.#process?.monitor.refreshLimit(now);
     this.#process?.monitor.refreshCounters(now, COUNTERS_REFRESH_MS);
+    // With nothing held there is nothing to decide: the scopes are read anyway, so that their
+    // pressure flags (`stats()`, a readiness route) follow memory as tasks grow it or free it,
+    // with no task coming to be decided.
+    if (this.#held.size === 0) {
+      this.#main.reading(0);
+      this.#process?.reading(0);
+      this.#workers.readings();
+    }
+    if (idle) return;
     this.#workers.sampleBusy();
     this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();
@@ -1056,8 +1084,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** A scope entered or left pressure: the `'pressure'` event and channel. */
   #pressure(info: GatedPoolEvents['pressure'][0]): void {
+    if (info.underPressure) this.#updatePolling();
     this.emit('pressure', info);
     if (pressureChannel.hasSubscribers) pressureChannel.publish({ pool: this, ...info } satisfies PressureMessage);
+  }
+
+  /** Whether any scope was under pressure at its last reading. */
+  #anyPressure(): boolean {
+    return this.#main.underPressure || this.#process?.underPressure === true || this.#workers.anyUnderPressure();
   }
 
   #notifyDrained(): void {

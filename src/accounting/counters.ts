@@ -4,6 +4,7 @@ import type { Reading } from '../admission/gate.js';
 import type { WorkerStats } from '../placement/workers.js';
 import type { ProcessStats } from '../readings/process.js';
 import type { Estimate } from './estimates.js';
+import type { HeldTimeSnapshot } from './held-time.js';
 
 /** How many tasks went which way since the pool was created. */
 export interface CounterSnapshot {
@@ -18,6 +19,8 @@ export interface CounterSnapshot {
   admitted: number;
   /** Times a task was put in the held queue. */
   held: number;
+  /** `held`, by why: memory pressure in a scope, or `busy` (waiting its turn for a worker, a worker start, or slow start). */
+  heldBy: { busy: number; main: number; process: number; worker: number };
   /** Tasks that resolved. */
   completed: number;
   /** Tasks whose own code threw or rejected. */
@@ -30,8 +33,12 @@ export interface CounterSnapshot {
   nudges: number;
   /** Workers that died before they were ready (started for a task). */
   startFailures: number;
+  /** Workers that died with tasks on them (out of memory, `process.exit()`, a crash), or were stopped because a task on them was aborted. */
+  workerCrashes: number;
   /** Tasks the gate refused or ended without running, by reason. */
   rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number; workerStart: number; cleared: number; input: number };
+  /** `rejected.pressure`, by the scope under pressure. */
+  pressureBy: { main: number; process: number; worker: number };
 }
 
 /** Mutable counters; `snapshot()` copies them. */
@@ -40,16 +47,19 @@ export class TaskCounters implements CounterSnapshot {
   settled = 0;
   admitted = 0;
   held = 0;
+  heldBy = { busy: 0, main: 0, process: 0, worker: 0 };
   completed = 0;
   failed = 0;
   crashed = 0;
   recycled = 0;
   nudges = 0;
   startFailures = 0;
+  workerCrashes = 0;
   rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0, input: 0 };
+  pressureBy = { main: 0, process: 0, worker: 0 };
 
   snapshot(): CounterSnapshot {
-    return { ...this, rejected: { ...this.rejected } };
+    return { ...this, heldBy: { ...this.heldBy }, rejected: { ...this.rejected }, pressureBy: { ...this.pressureBy } };
   }
 }
 
@@ -81,4 +91,6 @@ export interface PoolStats {
    * what an earlier run freed): the decaying peak of what warm runs made resident, with a margin.
    */
   warmNeeds: Record<string, number>;
+  /** How long tasks were held before they left the held queue, however they left it (seconds, cumulative buckets). */
+  heldTime: HeldTimeSnapshot;
 }

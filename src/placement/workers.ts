@@ -206,6 +206,12 @@ export class WorkerRegistry {
     return exclusive ? worker.running === 0 : worker.running < this.#capacityOf(worker, reserves) && worker.exclusive === 0;
   }
 
+  /** Whether any worker was under pressure at its last reading. */
+  anyUnderPressure(): boolean {
+    for (const worker of this.#workers.values()) if (worker.underPressure && !worker.gone) return true;
+    return false;
+  }
+
   /** Workers ready for tasks and running none. */
   idleCount(): number {
     let idle = 0;

@@ -1,0 +1,136 @@
+/**
+ * `heapgate/fastify`: a Fastify plugin that turns the pool's back-pressure into HTTP answers, and
+ * optionally a readiness route for load balancers and Kubernetes. Fastify is an optional peer
+ * dependency: only this entry needs it (and only its types: the plugin calls the instance it is
+ * given).
+ *
+ * Errors thrown by route handlers (e.g. `await pool.run(...)`), told apart by `code` so that both
+ * builds of heapgate (ES module and CommonJS) are recognised:
+ * - `ERR_MEMORY_PRESSURE`, `ERR_QUEUE_FULL`, `ERR_WAIT_TIMEOUT`, `ERR_POOL_CLOSED` → 503 with
+ *   `Retry-After` (seconds, rounded up: the error's `retryAfterMs`, else the plugin's);
+ * - `ERR_TASK_TOO_LARGE` → 413 (retrying cannot help);
+ * - anything else goes to the error handler that was in place before the plugin.
+ * The body is JSON: `{ statusCode, error, code, message }` (as Fastify's own), plus `scope` and
+ * `retryAfterMs` when known.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GatedPool } from '../pool.js';
+
+/** Options of the {@link heapgate} plugin. */
+export interface HeapgateFastifyOptions {
+  /** The pool whose errors and state the plugin maps. */
+  pool: GatedPool;
+  /** `Retry-After` for errors that carry no `retryAfterMs` of their own (queue full, wait timeout, closed), ms. Default 1000. */
+  retryAfterMs?: number;
+  /**
+   * A readiness route: `GET` answers 200 while the pool can take work, 503 with the reasons while
+   * any scope is under memory pressure, the held queue is at least `queueNearFull` of `maxQueue`,
+   * or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
+   */
+  readiness?: boolean | { path?: string; queueNearFull?: number };
+}
+
+/** What the readiness route answers. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not, e.g. `'memory pressure in process scope'`, `'queue 15000 of 16384'`, `'pool closed'`. */
+  reasons: string[];
+  held: number;
+  running: number;
+  maxQueue: number;
+}
+
+/** HTTP status by heapgate error code. */
+const STATUS: Record<string, number> = {
+  ERR_MEMORY_PRESSURE: 503,
+  ERR_QUEUE_FULL: 503,
+  ERR_WAIT_TIMEOUT: 503,
+  ERR_POOL_CLOSED: 503,
+  ERR_TASK_TOO_LARGE: 413,
+};
+
+interface Settings {
+  pool: GatedPool;
+  retryAfterMs: number;
+  readiness: { path: string; queueNearFull: number } | undefined;
+}
+
+function validate(options: unknown): Settings {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`heapgate/fastify: options must be an object with a pool, got ${String(options)}`);
+  const known = new Set(['pool', 'retryAfterMs', 'readiness']);
+  // Fastify passes its own registration options along with the plugin's.
+  const fastifyOwn = new Set(['prefix', 'logLevel', 'logSerializers']);
+  for (const key of Object.keys(options)) if (!known.has(key) && !fastifyOwn.has(key)) throw new TypeError(`heapgate/fastify: unknown option '${key}' (known: ${[...known].join(', ')})`);
+  const { pool, retryAfterMs = 1000, readiness = false } = options as HeapgateFastifyOptions;
+  if (typeof pool !== 'object' || pool === null || typeof (pool as Partial<GatedPool>).stats !== 'function') throw new TypeError(`heapgate/fastify: options.pool must be a GatedPool, got ${String(pool)}`);
+  if (typeof retryAfterMs !== 'number' || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) throw new RangeError(`heapgate/fastify: options.retryAfterMs must be a finite number >= 0, got ${String(retryAfterMs)}`);
+  if (readiness === false) return { pool, retryAfterMs, readiness: undefined };
+  if (readiness !== true && (typeof readiness !== 'object' || readiness === null || Array.isArray(readiness))) throw new TypeError(`heapgate/fastify: options.readiness must be a boolean or an object, got ${String(readiness)}`);
+  const { path = '/ready', queueNearFull = 0.9, ...rest } = readiness === true ? {} : readiness;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new TypeError(`heapgate/fastify: unknown option 'readiness.${unknown[0]}' (known: path, queueNearFull)`);
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`heapgate/fastify: options.readiness.path must be a string starting with '/', got ${String(path)}`);
+  if (typeof queueNearFull !== 'number' || !(queueNearFull > 0 && queueNearFull <= 1)) throw new RangeError(`heapgate/fastify: options.readiness.queueNearFull must be a number in (0, 1], got ${String(queueNearFull)}`);
+  return { pool, retryAfterMs, readiness: { path, queueNearFull } };
+}
+
+/** Whether the pool can take work now, and if not why (from `stats()`, no side effects). */
+export function readiness(pool: GatedPool, queueNearFull = 0.9): Readiness {
+  const stats = pool.stats();
+  const reasons: string[] = [];
+  if (pool.closed) reasons.push('pool closed');
+  if (stats.main.underPressure) reasons.push('memory pressure in main scope');
+  if (stats.process?.underPressure) reasons.push('memory pressure in process scope');
+  const pressed = stats.workers.filter((worker) => worker.underPressure).length;
+  if (pressed > 0 && pressed === stats.workers.length) reasons.push(`memory pressure in every worker (${pressed})`);
+  if (Number.isFinite(stats.maxQueue) && stats.held >= queueNearFull * stats.maxQueue && stats.held > 0) reasons.push(`queue ${stats.held} of ${stats.maxQueue}`);
+  return { ready: reasons.length === 0, reasons, held: stats.held, running: stats.running, maxQueue: stats.maxQueue };
+}
+
+/**
+ * The plugin: `await app.register(heapgate, { pool, readiness: true })`. It applies to the whole
+ * instance it is registered on (not only its own encapsulation context), like `fastify-plugin`.
+ */
+export function heapgate(fastify: FastifyInstance, options: HeapgateFastifyOptions, done: (error?: Error) => void): void {
+  let settings: Settings;
+  try {
+    settings = validate(options);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const previous = fastify.errorHandler;
+  fastify.setErrorHandler(function handle(this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const status = typeof error?.code === 'string' ? STATUS[error.code] : undefined;
+    if (status === undefined) return previous.call(this, error, request, reply);
+    const own = (error as { retryAfterMs?: unknown }).retryAfterMs ?? (error as { cause?: { retryAfterMs?: unknown } }).cause?.retryAfterMs;
+    const retryAfterMs = typeof own === 'number' ? own : settings.retryAfterMs;
+    if (status === 503) void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    const scope = (error as { scope?: unknown }).scope;
+    return reply.code(status).send({
+      statusCode: status,
+      error: status === 503 ? 'Service Unavailable' : 'Payload Too Large',
+      code: error.code,
+      message: error.message,
+      ...(typeof scope === 'string' ? { scope } : {}),
+      ...(status === 503 ? { retryAfterMs } : {}),
+    });
+  });
+  const route = settings.readiness;
+  if (route) {
+    fastify.get(route.path, async (_request, reply) => {
+      const state = readiness(settings.pool, route.queueNearFull);
+      return reply.code(state.ready ? 200 : 503).send(state);
+    });
+  }
+  done();
+}
+
+// As `fastify-plugin` marks a plugin (without depending on it): not encapsulated, named, for Fastify 5.
+Object.assign(heapgate, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'heapgate',
+  [Symbol.for('plugin-meta')]: { name: 'heapgate', fastify: '5.x' },
+});
+
+export default heapgate;
