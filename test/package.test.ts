@@ -37,6 +37,8 @@ describe('the published package', () => {
     expect(listing).toContain('package/dist/index.cjs');
     expect(listing).toContain('package/dist/index.d.cts');
     expect(listing).toContain('package/dist/admission/gate.cjs');
+    expect(listing).toContain('package/dist/integrations/prometheus.cjs');
+    expect(listing).toContain('package/dist/integrations/fastify.d.ts');
     expect(listing).toContain('package/LICENSE');
     expect(listing.some((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toBe(false);
 
@@ -122,6 +124,57 @@ describe('the published package', () => {
     const checked = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
     expect(checked.stdout + checked.stderr).toBe('');
     expect(checked.status).toBe(0);
+
+    // The optional peers: everything above ran without them; with them installed, the subpaths
+    // load from both builds and type-check.
+    execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15', 'fastify@5'], { cwd: project, stdio: 'pipe' });
+    writeFileSync(
+      join(project, 'integrations.mjs'),
+      [
+        "import { registerMetrics } from 'heapgate/prometheus';",
+        "import { heapgate, readiness } from 'heapgate/fastify';",
+        "import { GatedPool } from 'heapgate';",
+        "import { Registry } from 'prom-client';",
+        "import Fastify from 'fastify';",
+        "const pool = new GatedPool({ filename: new URL('./tasks.mjs', import.meta.url).href, maxThreads: 1 });",
+        'const registry = new Registry();',
+        'registerMetrics(pool, { registry });',
+        'const app = Fastify();',
+        'await app.register(heapgate, { pool, readiness: true });',
+        "const ready = await app.inject({ method: 'GET', url: '/ready' });",
+        "const scraped = (await registry.metrics()).includes('heapgate_tasks_submitted_total');",
+        'await app.close();',
+        'await pool.close();',
+        'console.log(JSON.stringify({ status: ready.statusCode, scraped, readiness: readiness(pool).ready }));',
+      ].join('\n'),
+    );
+    const integrated = execFileSync(process.execPath, ['integrations.mjs'], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(integrated.trim().split('\n').at(-1) as string)).toEqual({ status: 200, scraped: true, readiness: false });
+    const requiredIntegrations = execFileSync(process.execPath, ['-e', "const p = require('heapgate/prometheus'); const f = require('heapgate/fastify'); console.log(typeof p.registerMetrics, typeof f.heapgate, typeof f.default)"], { cwd: project, encoding: 'utf8' });
+    expect(requiredIntegrations.trim()).toBe('function function function');
+    writeFileSync(
+      join(project, 'integrations.ts'),
+      [
+        "import { GatedPool } from 'heapgate';",
+        "import { registerMetrics, type PrometheusOptions } from 'heapgate/prometheus';",
+        "import { heapgate, type HeapgateFastifyOptions } from 'heapgate/fastify';",
+        "import Fastify from 'fastify';",
+        "const pool = new GatedPool({ filename: new URL('./tasks.mjs', import.meta.url).href });",
+        "const options: PrometheusOptions = { prefix: 'svc_' };",
+        'const plugin: HeapgateFastifyOptions = { pool, readiness: { path: "/ready" } };',
+        'export const used = [registerMetrics(pool, options).names, Fastify().register(heapgate, plugin)];',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
+        files: ['integrations.ts'],
+      }),
+    );
+    const checkedIntegrations = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    expect(checkedIntegrations.stdout + checkedIntegrations.stderr).toBe('');
+    expect(checkedIntegrations.status).toBe(0);
   });
 
   it('on Node older than 22, importing or requiring it throws an error naming the version needed', (context) => {
