@@ -20,12 +20,13 @@ export class HeapgateError extends Error {
 
 /**
  * The gate refused (policy `'reject'`) or could not admit a task because an isolate or the
- * process is above its high-water mark. Transient: retry after {@link retryAfterMs}.
+ * process is above its high-water mark, or would be with the task: what is in use there plus what
+ * admitted tasks have reserved and not yet used. Transient: retry after {@link retryAfterMs}.
  */
 export class MemoryPressureError extends HeapgateError {
   /** The isolate or budget that is under pressure. */
   readonly scope: Scope;
-  /** Bytes in use in that scope when the decision was taken (live heap + reservations). */
+  /** Bytes in use in that scope when the decision was taken, plus those reserved by admitted tasks and not yet in use. */
   readonly used: number;
   /** The limit in bytes the scope is measured against. */
   readonly limit: number;
@@ -37,7 +38,7 @@ export class MemoryPressureError extends HeapgateError {
   constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined }) {
     super(
       'ERR_MEMORY_PRESSURE',
-      `memory pressure in ${init.scope} scope: ${mib(init.used)} used of ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
+      `memory pressure in ${init.scope} scope: ${mib(init.used)} in use or reserved of ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
     );
     this.scope = init.scope;
     this.used = init.used;
@@ -113,7 +114,11 @@ export class WorkerCrashError extends HeapgateError {
   readonly threadId: number | undefined;
 
   constructor(taskName: string | undefined, threadId: number | undefined, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause);
+    // An error that crossed from the worker may have lost its message (a DOMException's is an accessor).
+    const message = cause instanceof Error ? cause.message : undefined;
+    const stack = (cause as { stack?: unknown } | null)?.stack;
+    let why = message || (typeof stack === 'string' && stack.split('\n')[0]) || String(cause);
+    if (why.startsWith('DataCloneError')) why += ' (the task returned a value that cannot be sent to the main thread, such as a function)';
     super('ERR_WORKER_CRASHED', `worker${threadId === undefined ? '' : ` ${threadId}`} died running task${taskName ? ` '${taskName}'` : ''}: ${why}`, { cause });
     this.taskName = taskName;
     this.threadId = threadId;

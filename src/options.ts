@@ -187,6 +187,13 @@ function distance(a: string, b: string): number {
 
 const RUN_KEY_SET = new Set(RUN_KEYS);
 
+/** Whether the letters of `short` appear in `long` in the same order. */
+function isSubsequence(short: string, long: string): boolean {
+  let at = 0;
+  for (const letter of long) if (letter === short[at]) at++;
+  return at === short.length;
+}
+
 /** Throws a `TypeError` naming the first own key of `options` that is not in `known` (or `knownSet`, the same keys), with the closest known key when one is near. */
 function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string, knownSet?: ReadonlySet<string>): void {
   for (const key in options) {
@@ -200,7 +207,11 @@ function refuseUnknown(options: Record<string, unknown>, known: readonly string[
         closestDistance = d;
       }
     }
-    const hint = closest !== undefined && closestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${closest}?)` : '';
+    // Near by edits, or an abbreviation (the key's letters in order in a single known key).
+    const abbreviated = known.filter((candidate) => key.length >= 4 && isSubsequence(key.toLowerCase(), candidate.toLowerCase()));
+    if (!(closestDistance <= Math.max(2, Math.floor(key.length / 3))) && abbreviated.length === 1) closest = abbreviated[0];
+    else if (!(closestDistance <= Math.max(2, Math.floor(key.length / 3)))) closest = undefined;
+    const hint = closest !== undefined ? ` (did you mean ${closest}?)` : '';
     throw new TypeError(`${field}.${key} is not an option${hint}`);
   }
 }
@@ -212,6 +223,9 @@ function refuseUnknown(options: Record<string, unknown>, known: readonly string[
  * default and is allowed.
  */
 export const MIN_RESOURCE_LIMITS_MB = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1, codeRangeSizeMb: 1, stackSizeMb: 1 } as const;
+/** The least `memoryLimit` (bytes) a pool can run in: Node with a worker uses ~40 MB before any task (a smaller number is usually MB meant as bytes). */
+const MIN_MEMORY_LIMIT = 64 * 2 ** 20;
+const RESOURCE_LIMIT_KEYS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -226,13 +240,18 @@ function describe(value: unknown): string {
   }
 }
 
-function expectNumber(field: string, value: unknown, check: { min?: number; max?: number; integer?: boolean; allowInfinity?: boolean }): number {
+/** The longest a Node timer waits (2³¹ − 1 ms, about 24.8 days): a longer delay fires after 1 ms, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function expectNumber(field: string, value: unknown, check: { min?: number; above?: number; max?: number; integer?: boolean; allowInfinity?: boolean; timer?: boolean }): number {
   if (typeof value !== 'number') throw new TypeError(`${field} must be a number, got ${describe(value)}`);
   if (Number.isNaN(value)) throw new RangeError(`${field} must not be NaN`);
   if (!check.allowInfinity && !Number.isFinite(value)) throw new RangeError(`${field} must be finite, got ${value}`);
   if (check.integer && Number.isFinite(value) && !Number.isInteger(value)) throw new RangeError(`${field} must be an integer, got ${value}`);
   if (check.min !== undefined && value < check.min) throw new RangeError(`${field} must be >= ${check.min}, got ${value}`);
+  if (check.above !== undefined && value <= check.above) throw new RangeError(`${field} must be > ${check.above}, got ${value}`);
   if (check.max !== undefined && value > check.max) throw new RangeError(`${field} must be <= ${check.max}, got ${value}`);
+  if (check.timer && Number.isFinite(value) && value > MAX_TIMER_MS) throw new RangeError(`${field} must be at most ${MAX_TIMER_MS} ms (the longest a Node timer waits)${check.allowInfinity ? ' or Infinity' : ''}, got ${value}`);
   return value;
 }
 
@@ -252,7 +271,7 @@ export function toFileUrl(field: string, value: unknown): string {
 
 /** Validates the pool's options; returns the gate's settings and the options left for Piscina. */
 export function validatePoolOptions(options: unknown = {}): { gate: GateSettings; piscina: PiscinaOptions } {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
   // Own properties only: a property set on Object.prototype is not an option.
   const o = Object.assign(Object.create(null) as Record<string, unknown>, options);
   refuseUnknown(o, POOL_KEYS, 'options');
@@ -265,7 +284,7 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   const policy = o.policy === undefined ? DEFAULTS.policy : o.policy;
   if (typeof policy !== 'string') throw new TypeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   if (policy !== 'reject' && policy !== 'wait') throw new RangeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
-  const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { min: Number.MIN_VALUE, max: 1 });
+  const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { above: 0, max: 1 });
   const lowWater = optionalNumber(o, 'lowWater', Math.min(DEFAULTS.lowWater, highWater), { min: 0, max: 1 });
   if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
   const name = o.name ?? 'default';
@@ -285,7 +304,7 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
       highWater,
       lowWater,
       maxQueue: validateMaxQueue(o.maxQueue, o.maxThreads),
-      maxWaitMs: optionalNumber(o, 'maxWaitMs', DEFAULTS.maxWaitMs, { min: 0, allowInfinity: true }),
+      maxWaitMs: optionalNumber(o, 'maxWaitMs', DEFAULTS.maxWaitMs, { min: 0, allowInfinity: true, timer: true }),
       pollIntervalMs: optionalNumber(o, 'pollIntervalMs', DEFAULTS.pollIntervalMs, { min: 1, max: 60_000 }),
       retryAfterMs: optionalNumber(o, 'retryAfterMs', DEFAULTS.retryAfterMs, { min: 0 }),
       filename,
@@ -296,7 +315,7 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
       reservations: validateBoolean('options.reservations', o.reservations, DEFAULTS.reservations),
       slowStart: validateBoolean('options.slowStart', o.slowStart, DEFAULTS.slowStart),
       autoStart: validateBoolean('options.autoStart', o.autoStart, DEFAULTS.autoStart),
-      overtakeMs: optionalNumber(o, 'overtakeMs', DEFAULTS.overtakeMs, { min: 0, allowInfinity: true }),
+      overtakeMs: optionalNumber(o, 'overtakeMs', DEFAULTS.overtakeMs, { min: 0, allowInfinity: true, timer: true }),
     },
     piscina: piscina as PiscinaOptions,
   };
@@ -321,7 +340,11 @@ function validateMaxQueue(value: unknown, maxThreads: unknown): number {
 function validateMemoryLimit(value: unknown): number | 'auto' | false {
   if (value === undefined) return DEFAULTS.memoryLimit;
   if (value === 'auto' || value === false) return value;
-  if (typeof value === 'number') return expectNumber('options.memoryLimit', value, { min: 1, integer: true });
+  if (typeof value === 'number') {
+    expectNumber('options.memoryLimit', value, { min: 1, integer: true });
+    if (value < MIN_MEMORY_LIMIT) throw new RangeError(`options.memoryLimit is in bytes and must be at least ${MIN_MEMORY_LIMIT} (64 MiB: Node with a worker uses ~40 MB before any task), got ${value}`);
+    return value;
+  }
   if (typeof value === 'string') throw new RangeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
   throw new TypeError(`options.memoryLimit must be a number of bytes, 'auto' or false, got ${describe(value)}`);
 }
@@ -343,11 +366,12 @@ function validateCgroupRoot(value: unknown): string {
  * Piscina's own count options, checked with Piscina's wording ("must be a non-negative integer")
  * so that code matching Piscina's messages keeps working; the value given follows.
  */
-function expectCount(field: string, value: unknown, least: 0 | 1, allowInfinity = false): void {
+function expectCount(field: string, value: unknown, least: 0 | 1, allowInfinity = false, timer = false): void {
   const what = least === 0 ? 'a non-negative integer' : 'a positive integer';
   if (typeof value !== 'number') throw new TypeError(`${field} must be ${what}, got ${describe(value)}`);
   const ok = (Number.isInteger(value) || (allowInfinity && value === Infinity)) && value >= least;
   if (!ok) throw new RangeError(`${field} must be ${what}, got ${value}`);
+  if (timer && Number.isFinite(value) && value > MAX_TIMER_MS) throw new RangeError(`${field} must be at most ${MAX_TIMER_MS} ms (the longest a Node timer waits) or Infinity, got ${value}`);
 }
 
 /**
@@ -375,7 +399,7 @@ function validatePiscinaOptions(o: Record<string, unknown>): void {
     // Piscina's words, typo included ("sync, sync"), so that code matching them keeps working.
     throw new TypeError(`options.atomics should be a value of sync, sync or disabled. Got ${describe(o.atomics)}; the values are 'sync', 'async' and 'disabled'`);
   }
-  if (o.closeTimeout !== undefined) expectCount('options.closeTimeout', o.closeTimeout, 0, true);
+  if (o.closeTimeout !== undefined) expectCount('options.closeTimeout', o.closeTimeout, 0, true, true);
   const nice = o.niceIncrement;
   if (nice !== undefined) {
     const what = 'options.niceIncrement must be a non-negative integer on Unix systems';
@@ -418,11 +442,12 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
   if (typeof o.minThreads === 'number' && typeof o.maxThreads === 'number' && o.minThreads > o.maxThreads) {
     throw new RangeError(`options.minThreads and options.maxThreads must not conflict: minThreads (${o.minThreads}) is above maxThreads (${o.maxThreads})`);
   }
-  if (o.idleTimeout !== undefined) expectCount('options.idleTimeout', o.idleTimeout, 0, true);
+  if (o.idleTimeout !== undefined) expectCount('options.idleTimeout', o.idleTimeout, 0, true, true);
   const limits = o.resourceLimits;
   if (limits === undefined) return;
   if (!isPlainObject(limits)) throw new TypeError(`options.resourceLimits must be an object, got ${describe(limits)}`);
-  for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
+  refuseUnknown(limits, RESOURCE_LIMIT_KEYS, 'options.resourceLimits');
+  for (const key of RESOURCE_LIMIT_KEYS) {
     const value = (limits as Record<string, unknown>)[key];
     if (value === undefined) continue;
     const mb = expectNumber(`options.resourceLimits.${key}`, value, { min: 0 });
@@ -434,7 +459,7 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
 /** Validates one `run()`'s options. */
 export function validateRunOptions(options: unknown): RunOptions {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw new TypeError(`run options must be an object, got ${describe(options)}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`run options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
   refuseUnknown(o, RUN_KEYS, 'run options', RUN_KEY_SET);
   // Piscina's words first where it checks the same thing, then the field and the value.

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, tooLarge, type Decision, type GateInput, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, tooLarge, type Capacities, type Decision, type GateInput, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -330,7 +330,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       if (this.#held.size > 0 || this.#active.size > 0) {
         const drained = new Promise<boolean>((done) => this.#drainWaiters.push(() => done(true)));
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<boolean>((done) => (timer = setTimeout(() => done(false), this.#piscina.options.closeTimeout)));
+        const closeTimeout = this.#piscina.options.closeTimeout;
+        // No timer for `Infinity` (a timer given it would fire after 1 ms).
+        const timedOut = new Promise<boolean>((done) => (timer = Number.isFinite(closeTimeout) ? setTimeout(() => done(false), closeTimeout) : undefined));
         const finished = await Promise.race([drained, timedOut]);
         clearTimeout(timer);
         if (!finished) {
@@ -559,6 +561,12 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
+    // On the limits just read (a worker's first publish may lower them).
+    if (task.estimate === 'learned') {
+      this.#capLearned(task, this.#capacities());
+      input.need = task.heap;
+      input.external = task.external;
+    }
     return input;
   }
 
@@ -662,11 +670,28 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Refuses `task` with `TaskTooLargeError` when its need can never fit. */
   #refusedTooLarge(task: Task): boolean {
     if (task.heap + task.main + task.external === 0) return false;
-    const capacities = { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit, workerFloor: this.#workers.freshFloor() };
+    const capacities = this.#capacities();
+    this.#capLearned(task, capacities);
     const decision = tooLarge({ need: task.heap, mainNeed: task.main, external: task.external }, capacities, this.#settings.highWater);
     if (!decision) return false;
     this.#refuseTooLarge(task, decision);
     return true;
+  }
+
+  #capacities(): Capacities {
+    return { process: this.#process?.monitor.limit, main: this.#main.tracker.limit, worker: this.#workers.largestPublishedLimit() || this.#workerLimit, workerFloor: this.#workers.freshFloor() };
+  }
+
+  /**
+   * A learned need is capped just below the most its scopes can ever admit: the run it was
+   * learned from completed, and the margin on top of its peak must not make it "too large" (a
+   * task that ran is never refused as one). Capped, it runs when it has a scope almost to itself.
+   */
+  #capLearned(task: Task, { worker, workerFloor, process }: Capacities): void {
+    if (task.estimate !== 'learned') return;
+    const high = this.#settings.highWater;
+    task.heap = Math.max(0, Math.min(task.heap, Math.floor(high * worker - workerFloor) - 1));
+    if (process !== undefined) task.external = Math.max(0, Math.min(task.external, Math.floor(high * process) - 1 - task.heap));
   }
 
   #refuseTooLarge(task: Task, decision: Extract<Decision, { kind: 'too-large' }>): void {

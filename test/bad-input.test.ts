@@ -29,20 +29,20 @@ const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
   highWater: { type: notNumbers, range: [Number.NaN, 0, -0.5, 1.01, Infinity, -Infinity] },
   lowWater: { type: notNumbers, range: [Number.NaN, -0.1, 1.01, Infinity] },
   maxQueue: { type: [null, new Number(1), [1], {}, () => 1, true], range: [Number.NaN, -1, 1.5, -Infinity, 'lots'] },
-  maxWaitMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity] },
+  maxWaitMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity, 2 ** 31, 2 ** 40] },
   pollIntervalMs: { type: notNumbers, range: [Number.NaN, 0, -5, Infinity, 60_001] },
   retryAfterMs: { type: notNumbers, range: [Number.NaN, -1] },
-  overtakeMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity] },
-  memoryLimit: { type: [null, new Number(5), [], {}, () => 1, true, 1n], range: [Number.NaN, -1, 0, 1.5, Infinity, 'lots'] },
+  overtakeMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity, 2 ** 40] },
+  memoryLimit: { type: [null, new Number(5), [], {}, () => 1, true, 1n], range: [Number.NaN, -1, 0, 1.5, Infinity, 'lots', 10, 32 * 2 ** 20] },
   cgroupRoot: { type: [null, 5, [], {}, new String('/sys/fs/cgroup')], range: ['relative/path'] },
   reservations: { type: notBooleans, range: [] },
   slowStart: { type: notBooleans, range: [] },
   autoStart: { type: notBooleans, range: [] },
   minThreads: { type: notNumbers, range: [Number.NaN, -1, 1.5, Infinity] },
   maxThreads: { type: notNumbers, range: [Number.NaN, 0, -1, 1.5, Infinity] },
-  idleTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity] },
+  idleTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity, 2 ** 40] },
   concurrentTasksPerWorker: { type: notNumbers, range: [Number.NaN, 0, -1, 1.5, Infinity] },
-  closeTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity] },
+  closeTimeout: { type: notNumbers, range: [Number.NaN, -1, 1.5, -Infinity, 2 ** 40] },
   niceIncrement: { type: notNumbers, range: [Number.NaN, -1, 1.5] },
   // An unknown word is a TypeError, as in Piscina (its message is kept word for word).
   atomics: { type: [5, true, [], {}, new String('sync'), 'fast'], range: [] },
@@ -98,6 +98,36 @@ describe('every constructor option refuses wrong types and values, naming both',
       });
     }
   }
+});
+
+describe('options objects themselves', () => {
+  it('an array is not an options object: constructor TypeError, run() rejected with TypeError', async () => {
+    expect(refusal(() => new GatedPool([] as never))).toBeInstanceOf(TypeError);
+    expect(refusal(() => new GatedPool(Object.assign([], { filename }) as never))?.message).toMatch(/^options must be an object, got \[\]/);
+    const pool = new GatedPool({ filename, maxThreads: 1, minThreads: 0 });
+    try {
+      const error = await pool.run(1, [] as never).then(() => undefined, (reason: unknown) => reason as Error);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error?.message).toBe('run options must be an object, got []');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('a misspelled resourceLimits field is refused, with the field it is close to', () => {
+    const error = refusal(() => new GatedPool({ filename, resourceLimits: { maxOldGenSizeMb: 64 } } as never));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error?.message).toBe('options.resourceLimits.maxOldGenSizeMb is not an option (did you mean maxOldGenerationSizeMb?)');
+  });
+
+  it('a closeTimeout of Infinity waits for running work (a timer given it would fire after 1 ms)', async () => {
+    const pool = new GatedPool({ filename, maxThreads: 1, minThreads: 1, closeTimeout: Infinity });
+    const running = pool.run(300, { name: 'sleep', memory: 2 ** 20 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await pool.close();
+    expect(await running).toBe(300);
+    expect(pool.stats().counters.completed).toBe(1);
+  });
 });
 
 describe('every run option refuses wrong types and values, naming both', () => {

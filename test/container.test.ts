@@ -167,6 +167,22 @@ describe('usage, non-reclaimable memory and counters', () => {
 describe('the process monitor: precedence, warnings, refresh', () => {
   const options = { statRefreshMs: 100, usageRefreshMs: 0, limitRefreshMs: 5000 };
 
+  it('a cgroup with no memory limit on it or above (a login session, a service) is not measured: this process is, by RSS', () => {
+    const root = v2({ 'app/svc/memory.max': 'max\n' });
+    for (const memoryLimit of ['auto', 512 * MiB] as const) {
+      const monitor = new ProcessMonitor({ ...options, memoryLimit, cgroupRoot: root, membership: V2_MEMBERSHIP });
+      expect(monitor.stats().measuredBy, String(memoryLimit)).toBe('rss');
+      // The fixture's memory.current says 50 MiB; this process's RSS is what counts.
+      const used = monitor.used(0);
+      expect(used).not.toBe(50 * MiB);
+      expect(Math.abs(used - process.memoryUsage.rss())).toBeLessThan(0.2 * used);
+      monitor.close();
+    }
+    const limited = new ProcessMonitor({ ...options, memoryLimit: 512 * MiB, cgroupRoot: v2({ 'app/svc/memory.max': `${1024 * MiB}\n` }), membership: V2_MEMBERSHIP });
+    expect([limited.stats().measuredBy, limited.used(0)]).toEqual(['cgroup', 50 * MiB]);
+    limited.close();
+  });
+
   it('explicit bytes > cgroup > system', () => {
     const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });
     const fromCgroup = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
@@ -210,7 +226,7 @@ describe('the process monitor: precedence, warnings, refresh', () => {
   });
 
   it('non-reclaimable memory is re-read at most every statRefreshMs; between reads, usage growth counts as non-reclaimable', () => {
-    const root = v2();
+    const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });
     const monitor = new ProcessMonitor({ ...options, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
     expect(monitor.live(1000, 100 * MiB)).toBe(40 * MiB);
     writeFileSync(join(root, 'app/svc/memory.stat'), v2Stat(90 * MiB, 0));
@@ -224,7 +240,7 @@ describe('the process monitor: precedence, warnings, refresh', () => {
   });
 
   it('usage is re-read once usageRefreshMs has passed, and shared by the decisions before that', () => {
-    const root = v2();
+    const root = v2({ 'app/svc/memory.max': `${256 * MiB}\n` });
     const monitor = new ProcessMonitor({ ...options, usageRefreshMs: 1, memoryLimit: 'auto', cgroupRoot: root, membership: V2_MEMBERSHIP });
     expect(monitor.used(1000)).toBe(50 * MiB);
     writeFileSync(join(root, 'app/svc/memory.current'), `${70 * MiB}\n`);

@@ -18,7 +18,7 @@ describe('pool options', () => {
     ['policy null', { policy: null }, TypeError, /options\.policy must be 'reject' or 'wait', got null/],
     ['highWater NaN', { highWater: Number.NaN }, RangeError, /options\.highWater must not be NaN/],
     ['highWater above 1', { highWater: 1.5 }, RangeError, /options\.highWater must be <= 1, got 1\.5/],
-    ['highWater zero', { highWater: 0 }, RangeError, /options\.highWater must be >= .*got 0/],
+    ['highWater zero', { highWater: 0 }, RangeError, /options\.highWater must be > 0, got 0/],
     ['highWater string', { highWater: '0.8' }, TypeError, /options\.highWater must be a number, got "0\.8"/],
     ['lowWater negative', { lowWater: -0.1 }, RangeError, /options\.lowWater must be >= 0, got -0\.1/],
     ['lowWater above highWater', { highWater: 0.7, lowWater: 0.8 }, RangeError, /options\.lowWater \(0\.8\) must not be above options\.highWater \(0\.7\)/],

@@ -88,6 +88,15 @@ export class ProcessMonitor {
       }
     }
     this.#readLimit(performance.now());
+    // A cgroup with no memory limit on it or above is not a container: on an ordinary machine it
+    // is a login session or a service, and its charge counts other processes. Then this process
+    // is measured by its own RSS (seen: a cgroup shared with a test run charged 301 MiB against an
+    // explicit 213 MiB limit while the process itself held far less, and its tasks waited in vain).
+    if (this.#reader && this.#source !== 'cgroup' && !(this.#location && Number.isFinite(readContainerLimit(this.#location).limit))) {
+      debug(`the memory cgroup ${this.#location?.dir ?? ''} has no limit: it may hold other processes; measuring this process by RSS`);
+      this.#reader.close();
+      this.#reader = undefined;
+    }
   }
 
   /** The limit in bytes. */
