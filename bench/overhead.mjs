@@ -36,7 +36,8 @@ import { Tinypool } from 'tinypool';
 import { FixedThreadPool } from 'poolifier';
 import workerpool from 'workerpool';
 import PQueue from 'p-queue';
-import { GatedPool } from '../dist/index.js';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { CHANNELS, GatedPool } from '../dist/index.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
@@ -78,6 +79,10 @@ const RAW = 'raw Piscina';
 const GATED = 'GatedPool';
 const FLOOR = 'Piscina + a plain queue';
 const PQUEUE = 'Piscina + p-queue';
+const TRACED = 'GatedPool (traced)';
+const ignore = () => undefined;
+const TASK_CHANNELS = [CHANNELS.admit, CHANNELS.hold, CHANNELS.reject, CHANNELS.settle, CHANNELS.pressure, CHANNELS.recycle];
+const TRACE_HANDLERS = { start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
 const ALL_CONTENDERS = [
   {
     name: RAW,
@@ -91,6 +96,24 @@ const ALL_CONTENDERS = [
     create(threads) {
       const pool = new GatedPool({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
       return { call: ({ task, input }) => { const options = { name: task }; return () => pool.run(input, options); }, close: () => pool.destroy() };
+    },
+  },
+  {
+    // GatedPool with a subscriber on every diagnostics_channel channel and on the run() tracing
+    // channel (each a no-op), subscribed only while this contender is measured: what tracing costs
+    // when used. Beside plain GatedPool (no subscriber): that channels cost nothing unused.
+    name: TRACED,
+    create(threads) {
+      const pool = new GatedPool({ filename: taskModule, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_TIMEOUT });
+      return { call: ({ task, input }) => { const options = { name: task }; return () => pool.run(input, options); }, close: () => pool.destroy() };
+    },
+    enter() {
+      for (const name of TASK_CHANNELS) diagnosticsChannel.subscribe(name, ignore);
+      diagnosticsChannel.tracingChannel(CHANNELS.run).subscribe(TRACE_HANDLERS);
+    },
+    leave() {
+      for (const name of TASK_CHANNELS) diagnosticsChannel.unsubscribe(name, ignore);
+      diagnosticsChannel.tracingChannel(CHANNELS.run).unsubscribe(TRACE_HANDLERS);
     },
   },
   {
@@ -226,7 +249,8 @@ function orderFor(roundIndex) {
 async function measureScenario(scenario, pools, threads, roundIndex) {
   const bench = new Bench({ name: `${threads} thread(s), ${scenario.label}`, ...BENCH_OPTIONS });
   const measured = new Map();
-  for (const { name } of orderFor(roundIndex)) {
+  for (const contender of orderFor(roundIndex)) {
+    const { name } = contender;
     const iteration = iterationOf(scenario, pools.get(name).calls[scenario.workload], threads);
     const sample = { tasks: 0, wall: 0, main: undefined, process: undefined, machine: 0, mainMicros: 0, processMicros: 0 };
     measured.set(name, { iteration, sample });
@@ -238,6 +262,7 @@ async function measureScenario(scenario, pools, threads, roundIndex) {
       },
       {
         beforeAll(mode) {
+          contender.enter?.();
           if (mode !== 'run') return;
           sample.tasks = 0;
           sample.machine = machineBusy();
@@ -246,6 +271,7 @@ async function measureScenario(scenario, pools, threads, roundIndex) {
           sample.wall = performance.now();
         },
         afterAll(mode) {
+          contender.leave?.();
           if (mode !== 'run') return;
           sample.mainMicros = micros(THREAD_CPU ? process.threadCpuUsage(sample.main) : process.cpuUsage(sample.main));
           sample.processMicros = micros(process.cpuUsage(sample.process));

@@ -562,7 +562,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
     // On the limits just read (a worker's first publish may lower them).
-    if (task.estimate === 'learned') {
+    if (task.estimate === 'learned' && task.heap + task.external > 0) {
       this.#capLearned(task, this.#capacities());
       input.need = task.heap;
       input.external = task.external;

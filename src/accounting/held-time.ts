@@ -28,7 +28,8 @@ export class HeldTime {
   record(ms: number): void {
     const seconds = ms / 1000;
     // The last bound is Infinity: some bucket always takes it.
-    const bucket = HELD_TIME_BOUNDS.findIndex((le) => seconds <= le);
+    let bucket = 0;
+    while (!(seconds <= (HELD_TIME_BOUNDS[bucket] ?? Infinity))) bucket++;
     this.#counts[bucket] = (this.#counts[bucket] ?? 0) + 1;
     this.#sum += seconds;
     this.#count++;
