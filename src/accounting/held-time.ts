@@ -26,10 +26,10 @@ export class HeldTime {
 
   /** A task left the held queue after `ms` milliseconds there. */
   record(ms: number): void {
-    const seconds = ms / 1000;
+    const seconds = ms > 0 ? ms / 1000 : 0;
     // The last bound is Infinity: some bucket always takes it.
     let bucket = 0;
-    while (!(seconds <= (HELD_TIME_BOUNDS[bucket] ?? Infinity))) bucket++;
+    while (bucket < HELD_TIME_BOUNDS.length - 1 && seconds > (HELD_TIME_BOUNDS[bucket] ?? Infinity)) bucket++;
     this.#counts[bucket] = (this.#counts[bucket] ?? 0) + 1;
     this.#sum += seconds;
     this.#count++;
