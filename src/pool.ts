@@ -589,6 +589,16 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   /**
+   * What a run whose need nobody knows reserves in the process while it is measured: a worker's
+   * heap limit (on its heap it can take no more), kept below what the process can admit at all.
+   */
+  #unknownRoom(): number {
+    const workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
+    const processCapacity = this.#process ? Math.floor(this.#settings.highWater * this.#process.monitor.limit) - 1 : Infinity;
+    return Math.max(0, Math.min(workerLimit, processCapacity));
+  }
+
+  /**
    * Whether the gate can only answer `busy` now, without asking it: no worker can take a task by
    * its count, none can be started, and no scope was under pressure at the last decision (a busy
    * worker is never fresh, so some worker may always fit later). Each pump still decides its
@@ -620,9 +630,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
     if (this.#settings.slowStart && task.estimate === 'none' && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'hold';
-    // Unknown is not nothing: the process must have room for the largest need admitted so far, and
-    // for what a run of its name in flight has grown so far.
-    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs));
+    // Unknown is not nothing: the process must have room for the largest need admitted so far, for
+    // what a run of its name in flight has grown so far, and (slow start) for as much heap as its
+    // worker could hold — other tasks are admitted beside it on what it reserves.
+    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#settings.slowStart ? this.#unknownRoom() : 0);
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':

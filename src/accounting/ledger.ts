@@ -67,11 +67,16 @@ export class Ledger {
    * only, heap first, the rest off-heap; its worker and the main isolate in full.
    */
   charge(need: Need, account: Account | undefined, warmNeed?: number): Charge {
-    const processHeap = warmNeed === undefined ? need.heap : Math.min(need.heap, warmNeed);
-    const external = warmNeed === undefined ? need.external : Math.min(need.external, Math.max(0, warmNeed - processHeap));
-    const surprise = need.heap + need.external - processHeap - external;
-    const charge: Charge = { account: undefined, heap: need.heap, main: need.main, processHeap, external, surprise, released: false };
-    this.#main += need.main;
+    // Whole bytes: the totals stay exact sums, and return to exactly 0 (fractions left residues).
+    const heap = Math.ceil(need.heap);
+    const main = Math.ceil(need.main);
+    const needExternal = Math.ceil(need.external);
+    const warm = warmNeed === undefined ? undefined : Math.ceil(warmNeed);
+    const processHeap = warm === undefined ? heap : Math.min(heap, warm);
+    const external = warm === undefined ? needExternal : Math.min(needExternal, Math.max(0, warm - processHeap));
+    const surprise = heap + needExternal - processHeap - external;
+    const charge: Charge = { account: undefined, heap, main, processHeap, external, surprise, released: false };
+    this.#main += main;
     this.#process += processHeap + external;
     this.#open++;
     if (account) this.place(charge, account);
