@@ -557,7 +557,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
     input.warm = this.#warmOptionFor(task);
-    input.workers = this.#workers.readings(task.signal !== undefined, task.heap > 0, input.warm ? task.learnAs : undefined);
+    input.workers = this.#workers.readings(task.signal !== undefined || (this.#settings.slowStart && task.estimate === 'none'), task.heap > 0, input.warm ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -836,6 +836,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     task.state = 'running';
     task.learning = this.#settings.slowStart && task.estimate === 'none';
+    // A learning run reserves nothing on its worker: nothing may join it there (what it takes is unknown).
+    task.exclusive = task.signal !== undefined || task.learning;
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
@@ -871,7 +873,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.worker = worker;
     task.order = ++worker.placed;
     worker.running++;
-    if (task.signal) worker.exclusive++;
+    if (task.exclusive) worker.exclusive++;
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
@@ -886,7 +888,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** `task` no longer runs on `worker` (its answer came, or placing it failed). */
   #leave(task: Task, worker: TrackedWorker): void {
     worker.running--;
-    if (task.signal) worker.exclusive--;
+    if (task.exclusive) worker.exclusive--;
     if (task.warmRun) worker.warmTaken = false;
   }
 

@@ -391,6 +391,22 @@ describe('found by the 200-scenario chaos run', () => {
   });
 });
 
+describe('found by the 200-scenario chaos run, again', () => {
+  // The same gap on a worker: a run whose need nobody knew reserved nothing on its worker, and with
+  // two tasks per worker a declared 49 MiB task was placed beside an unknown one that went on to
+  // 52 MiB in a 96 MB worker, which died (seed 757930434, scenario 58). A learning run now runs
+  // alone on its worker, as an abortable task does (and it is measured only alone anyway).
+  it('a learning run shares its worker with nothing, even with concurrentTasksPerWorker > 1', async () => {
+    const pool = makePool({ filename: new URL('./fixtures/tasks.mjs', import.meta.url).href, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2 });
+    const unknown = pool.run(300, { name: 'overlap' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const declared = pool.run(300, { name: 'overlap', memory: 2 * MiB });
+    // Each saw only itself running in the worker: the declared task waited for the learning run.
+    expect(await within(Promise.all([unknown, declared]), 20_000)).toEqual([1, 1]);
+    expectIdle(pool, 2);
+  });
+});
+
 describe('found reviewing the fix above', () => {
   // The room an unknown task needs came from the largest need *declared*, refused ones included: one
   // declared need too large for the container made every later unknown task too large as well.

@@ -50,6 +50,8 @@ export interface Task {
   order: number;
   /** Its name had no need known when it started: this run is measured to learn it (slow start). */
   learning: boolean;
+  /** It runs alone on its worker: it has an abort signal (as in Piscina), or it is a learning run (nothing it could crowd, and measured only alone). */
+  exclusive: boolean;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
   /** Removes the pool's abort listener from `signal`. */
@@ -96,6 +98,7 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     worker: undefined,
     order: 0,
     learning: false,
+    exclusive: false,
     lastPressure: undefined,
     unlisten: undefined,
     aborted: false,

@@ -167,7 +167,7 @@ export class Dispatcher {
       }
     }
     if (!spawn || spawn.withdrawn) return null;
-    const chosen = this.#workers.choosePlacement(views, spawn.task.heap, spawn.task.signal !== undefined);
+    const chosen = this.#workers.choosePlacement(views, spawn.task.heap, spawn.task.exclusive);
     const view = chosen === undefined ? undefined : views.find((candidate) => candidate.id === chosen);
     const worker = chosen === undefined ? undefined : this.#workers.get(chosen);
     if (!view || !worker) {

@@ -46,7 +46,7 @@ export interface TrackedWorker extends Account {
   readonly thread: Worker;
   /** Tasks and nudges the gate put on it that have not answered. */
   running: number;
-  /** Abortable tasks (with a signal) running on it: 0 or 1, and then nothing else runs there. */
+  /** Tasks running on it that must run alone (an abort signal, or a learning run): 0 or 1, and then nothing else runs there. */
   exclusive: number;
   /** Tasks and nudges placed on it in all: the order number of the last one (see the worker runtime). */
   placed: number;
