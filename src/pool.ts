@@ -557,7 +557,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
     input.warm = this.#warmOptionFor(task);
-    input.workers = this.#workers.readings(task.signal !== undefined || (this.#settings.slowStart && task.estimate === 'none'), task.heap > 0, input.warm ? task.learnAs : undefined);
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, input.warm ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -586,6 +586,20 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     option.spawn = this.#workers.spawnWarm(task.learnAs);
     option.surprise = surprise;
     return option;
+  }
+
+  /** Whether a run of `task` would be measured to learn its name's need (slow start). */
+  #learns(task: Task): boolean {
+    return this.#settings.slowStart && task.estimate === 'none';
+  }
+
+  /**
+   * Whether `task` must run alone on its worker: it has an abort signal (aborting it stops the
+   * worker, as in Piscina), or it is a learning run (it reserves nothing on its worker, and is
+   * measured only alone).
+   */
+  #runsAlone(task: Task): boolean {
+    return task.signal !== undefined || this.#learns(task);
   }
 
   /**
@@ -629,11 +643,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return 'settled';
     }
     // Slow start: one run at a time of a name whose need nobody knows yet.
-    if (this.#settings.slowStart && task.estimate === 'none' && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'hold';
+    if (this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'hold';
     // Unknown is not nothing: the process must have room for the largest need admitted so far, for
     // what a run of its name in flight has grown so far, and (slow start) for as much heap as its
     // worker could hold — other tasks are admitted beside it on what it reserves.
-    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#settings.slowStart ? this.#unknownRoom() : 0);
+    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#learns(task) ? this.#unknownRoom() : 0);
     const decision = decide(this.#gateInput(task));
     switch (decision.kind) {
       case 'admit':
@@ -835,9 +849,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#blockedBy = undefined;
     }
     task.state = 'running';
-    task.learning = this.#settings.slowStart && task.estimate === 'none';
-    // A learning run reserves nothing on its worker: nothing may join it there (what it takes is unknown).
-    task.exclusive = task.signal !== undefined || task.learning;
+    task.learning = this.#learns(task);
+    task.exclusive = this.#runsAlone(task);
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
