@@ -9,7 +9,7 @@
 // Needs root (skips with the reason otherwise). Writes bench/results/survival.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cgroupSupport } from './lib/cgroup.mjs';
-import { runContender } from './lib/run.mjs';
+import { runContender } from '../demo/run.mjs';
 
 const MiB = 2 ** 20;
 const LIMIT = 256 * MiB;
@@ -50,8 +50,8 @@ for (const { name, config, sweep } of contenders) {
   const run = await runContender({ ...workload, ...config }, { location: support.location, limit: LIMIT });
   const r = run.result;
   const lastDone = run.samples.at(-1)?.done ?? 0;
-  // Tracked every 10 ms by a contender that finished; the 100 ms samples for one that was killed.
-  const peakLive = Math.max(r?.peakNonReclaimable ?? 0, ...run.samples.map((s) => s.live));
+  // Read from outside every 10 ms, whether the contender finished or was killed.
+  const peakLive = run.peakLive;
   const entry = {
     name,
     sweep: Boolean(sweep),

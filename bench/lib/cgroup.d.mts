@@ -7,6 +7,10 @@ export type Support = { ok: true; location: CgroupLocation } | { ok: false; reas
 export interface CgroupHandle {
   dir: string;
   limit: number;
+  /** Bytes charged to the cgroup (page cache included). */
+  usage(): number;
+  /** Anonymous + shared memory: what the kernel cannot reclaim. */
+  nonReclaimable(): number;
   /** OOM kills the kernel has made in this cgroup. */
   oomKills(): number;
   /** Highest usage seen, bytes, where the kernel reports it. */

@@ -1,6 +1,7 @@
 // Real memory cgroups for the demo and the benchmarks: a child of this process's own memory
 // cgroup with a limit, a way to start a Node script inside it, its OOM-kill counter and peak, and
-// removal afterwards (killing whatever is left in it). Needs root and a writable hierarchy.
+// removal afterwards (killing whatever is left in it), and its charge read from outside. Needs root
+// and a writable hierarchy.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,9 +43,14 @@ export function createCgroup(location, limit, label = 'run') {
   const v1 = location.version === 1;
   writeFileSync(join(dir, v1 ? 'memory.limit_in_bytes' : 'memory.max'), String(limit));
   if (!v1 && existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
+  const stat = join(dir, 'memory.stat');
   return {
     dir,
     limit,
+    /** Bytes charged to the cgroup (page cache included). */
+    usage: () => Number(readFileSync(join(dir, v1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8').trim()),
+    /** Anonymous + shared memory: what the kernel cannot reclaim. */
+    nonReclaimable: () => (v1 ? keyed(stat, 'total_rss') + keyed(stat, 'total_shmem') : keyed(stat, 'anon') + keyed(stat, 'shmem')),
     oomKills: () => (v1 ? keyed(join(dir, 'memory.oom_control'), 'oom_kill') : keyed(join(dir, 'memory.events'), 'oom_kill')),
     peak: () => {
       const file = join(dir, v1 ? 'memory.max_usage_in_bytes' : 'memory.peak');

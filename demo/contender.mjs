@@ -6,10 +6,8 @@
 // Prints JSON lines: {type:'sample'} every 100 ms, {type:'death'} when a worker dies, and a final
 // {type:'result'} — unless the process itself is killed first, which the parent records.
 import v8 from 'node:v8';
-import { readFileSync } from 'node:fs';
 import { Piscina } from 'piscina';
-import { GatedPool } from '../../dist/index.js';
-import { ContainerReader, locateCgroup } from '../../dist/readings/container.js';
+import { GatedPool } from 'heapgate';
 
 const config = JSON.parse(process.argv[2]);
 const MiB = 2 ** 20;
@@ -17,14 +15,8 @@ const started = performance.now();
 const now = () => Math.round(performance.now() - started);
 const emit = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-// Process readings: the cgroup when the parent put us in one, else RSS against system memory.
-let container;
-if (process.env.HEAPGATE_IN_CGROUP === '1') {
-  const location = locateCgroup('/sys/fs/cgroup', readFileSync('/proc/self/cgroup', 'utf8'));
-  if (location) container = new ContainerReader(location);
-}
-const processUsed = () => (container ? container.usage() : process.memoryUsage.rss());
-const nonReclaimable = () => (container ? container.nonReclaimable() : process.memoryUsage.rss());
+// In a cgroup the parent reads the process's memory from outside; RSS is what is sent otherwise.
+const rss = () => process.memoryUsage.rss();
 const processLimit = Number(process.env.HEAPGATE_LIMIT ?? 0) || undefined;
 
 const filename = new URL('./workload.mjs', import.meta.url).href;
@@ -53,14 +45,9 @@ function sampleWorkers() {
   return [...workerHeaps.values()].filter((w) => alive.has(w.id));
 }
 
-// The peak is tracked every 10 ms (a memory.stat read is ~10 µs); the samples streamed for the
-// charts go out every 100 ms.
-let peakNonReclaimable = 0;
-const peakTracker = setInterval(() => (peakNonReclaimable = Math.max(peakNonReclaimable, nonReclaimable())), 10);
+// Samples for the charts go out every 100 ms.
 const sampler = setInterval(() => {
-  const live = nonReclaimable();
-  peakNonReclaimable = Math.max(peakNonReclaimable, live);
-  emit({ type: 'sample', t: now(), process: processUsed(), live, main: v8.getHeapStatistics().used_heap_size, workers: sampleWorkers(), marks: { ...marks }, done: outcome.completed });
+  emit({ type: 'sample', t: now(), process: rss(), live: rss(), main: v8.getHeapStatistics().used_heap_size, workers: sampleWorkers(), marks: { ...marks }, done: outcome.completed });
   marks.admit = marks.hold = marks.reject = 0;
 }, 100);
 
@@ -95,7 +82,7 @@ function submitOne() {
         const workerDied = code === 'ERR_WORKER_OUT_OF_MEMORY' || code === 'ERR_WORKER_CRASHED' || /worker exited/.test(error?.message ?? '');
         if (workerDied) {
           outcome.lost++;
-          emit({ type: 'death', t: now(), what: code });
+          emit({ type: 'death', t: now(), what: `worker died (${code})` });
         } else {
           const reason = error?.scope ? `${code} (${error.scope})` : code;
           outcome.rejected[reason] = (outcome.rejected[reason] ?? 0) + 1;
@@ -118,7 +105,6 @@ await new Promise((resolve) => {
 });
 await Promise.all(pending);
 clearInterval(sampler);
-clearInterval(peakTracker);
 const seconds = (performance.now() - started) / 1000;
 const gateStats = gated ? pool.stats() : undefined;
 await pool.destroy();
@@ -128,7 +114,6 @@ emit({
   ...outcome,
   seconds,
   goodput: outcome.completed / seconds,
-  peakNonReclaimable,
   limit: processLimit,
   counters: gateStats?.counters,
 });
