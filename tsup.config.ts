@@ -6,7 +6,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'admission/gate': 'src/admission/gate.ts', 'integrations/prometheus': 'src/integrations/prometheus.ts', 'integrations/fastify': 'src/integrations/fastify.ts' },
+  entry: { index: 'src/index.ts', 'admission/gate': 'src/admission/gate.ts', 'integrations/prometheus': 'src/integrations/prometheus.ts', 'integrations/fastify': 'src/integrations/fastify.ts', 'integrations/bullmq': 'src/integrations/bullmq.ts' },
   format: ['cjs'],
   outDir: 'dist',
   outExtension: () => ({ js: '.cjs' }),
@@ -16,5 +16,5 @@ export default defineConfig({
   splitting: false,
   sourcemap: false,
   target: 'node22',
-  external: ['piscina', 'prom-client', 'fastify'],
+  external: ['piscina', 'prom-client', 'fastify', 'bullmq'],
 });

@@ -15,21 +15,72 @@ export interface WorkerView {
   readonly destroyed: boolean;
 }
 
+/** The events a {@link GatedPool} emits: each event's name and its listener's arguments. */
 export interface GatedPoolEvents {
   /** A task was sent to a worker (`'spawn'`: to a worker being started for it). */
-  admit: [info: { name: string; need: number; worker: number | 'spawn' }];
+  admit: [
+    info: {
+      /** The export it calls. */
+      name: string;
+      /** Its heap need in bytes (declared or learned; 0 when none). */
+      need: number;
+      /** The worker's thread id, or `'spawn'`. */
+      worker: number | 'spawn';
+    },
+  ];
   /** A task was put in the held queue; `scope` is set when memory pressure was the reason. */
-  hold: [info: { name: string; need: number; scope: Scope | undefined }];
+  hold: [
+    info: {
+      /** The export it calls. */
+      name: string;
+      /** Its heap need in bytes (declared or learned; 0 when none). */
+      need: number;
+      /** The scope under pressure; `undefined`: it waits for a worker, a worker start or slow start. */
+      scope: Scope | undefined;
+    },
+  ];
   /** A task was refused or failed with a heapgate error. */
   reject: [error: HeapgateError];
   /** A scope entered or left pressure. `threadId` names the worker for scope `'worker'`. */
-  pressure: [info: { scope: Scope; threadId: number | undefined; underPressure: boolean; level: number; limit: number }];
+  pressure: [
+    info: {
+      /** The scope whose state changed. */
+      scope: Scope;
+      /** The worker's thread id for scope `'worker'`; `undefined` otherwise. */
+      threadId: number | undefined;
+      /** `true`: it entered pressure (reached `highWater` × limit); `false`: it left it (fell below `lowWater` × limit). */
+      underPressure: boolean;
+      /** Its measured memory in bytes, reservations excluded (a worker: its live heap, else `used`). */
+      level: number;
+      /** Its limit in bytes (an isolate's old-generation limit, or the process limit). */
+      limit: number;
+    },
+  ];
   /** An idle worker that could not take a task was asked to collect garbage. */
-  nudge: [info: { threadId: number }];
+  nudge: [
+    info: {
+      /** The worker's thread id. */
+      threadId: number;
+    },
+  ];
   /** An idle worker was terminated because its live heap stayed above the high-water mark. */
-  recycle: [info: { threadId: number; live: number; limit: number }];
+  recycle: [
+    info: {
+      /** The worker's thread id. */
+      threadId: number;
+      /** Its heap in use after its last major GC, bytes. */
+      live: number;
+      /** Its old-generation limit, bytes. */
+      limit: number;
+    },
+  ];
   /** A worker went away without the gate asking (crash, out of memory, idle timeout, a running task aborted). */
-  workerExit: [info: { threadId: number }];
+  workerExit: [
+    info: {
+      /** The worker's thread id. */
+      threadId: number;
+    },
+  ];
   /** Piscina reported a worker error that no task was waiting on. */
   workerError: [error: Error];
   /** A new task would now have to wait: tasks are held, or every worker slot is taken (see `needsDrain`). */

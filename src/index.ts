@@ -22,7 +22,11 @@ export {
 export { CgroupFileError } from './readings/cgroup-files.js';
 export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy, type AbortSource } from './options.js';
 export type { PoolStats, CounterSnapshot } from './accounting/counters.js';
+export type { HeldTimeSnapshot } from './accounting/held-time.js';
+export type { ProcessStats, LimitSource } from './readings/process.js';
+export type { ContainerCounters } from './readings/container.js';
 export type { Reading } from './admission/gate.js';
+export type { AdmissionCheck, AdmissionQuestion, AdmitNow, RefusedByPressure, RefusedTooLarge, RefusedForNow } from './admission/admission-check.js';
 export type { Estimate } from './accounting/estimates.js';
 export type { WorkerStats } from './placement/workers.js';
 export type { GatedPoolEvents, WorkerView } from './events.js';

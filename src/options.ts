@@ -105,7 +105,18 @@ export interface RunOptions {
 }
 
 /** What can abort a task: an `AbortSignal`, or an event emitter that emits `'abort'` (Piscina accepts both). */
-export type AbortSource = AbortSignal | { once(event: 'abort', listener: () => void): unknown; removeListener?(event: 'abort', listener: () => void): unknown; readonly aborted?: boolean; readonly reason?: unknown };
+export type AbortSource =
+  | AbortSignal
+  | {
+      /** Adds the pool's listener for one `'abort'`: the task is dropped while held, or its worker stopped while it runs. */
+      once(event: 'abort', listener: () => void): unknown;
+      /** Removes that listener once the task has settled; without it, the listener stays until `'abort'`. */
+      removeListener?(event: 'abort', listener: () => void): unknown;
+      /** Read when the task is submitted and when its run fails: `true` settles it with `AbortError`. */
+      readonly aborted?: boolean;
+      /** Why it was aborted: the `cause` of the `AbortError`. */
+      readonly reason?: unknown;
+    };
 
 /** Whether `value` can abort a task (see {@link AbortSource}). */
 export function isAbortSource(value: unknown): value is AbortSource {
@@ -146,18 +157,31 @@ export interface GateSettings {
 
 /** Defaults of the gate's own options. */
 export const DEFAULTS = {
+  /** Hold tasks under memory pressure (see {@link GatedPoolOptions.policy}). */
   policy: 'wait',
+  /** Admission stops at 85 % of a limit. */
   highWater: 0.85,
+  /** A scope under pressure admits again below 75 % of its limit (or `highWater`, when that is lower). */
   lowWater: 0.75,
+  /** Most tasks held at once. */
   maxQueue: 16_384,
+  /** Longest a task waits for memory, ms. */
   maxWaitMs: 30_000,
+  /** How often busy workers are sampled and held tasks decided again, ms. */
   pollIntervalMs: 50,
+  /** `MemoryPressureError.retryAfterMs`, ms. */
   retryAfterMs: 1000,
+  /** The container's cgroup limit, else system memory. */
   memoryLimit: 'auto',
+  /** The cgroup filesystem's mount point. */
   cgroupRoot: '/sys/fs/cgroup',
+  /** Declared and learned needs are reserved until their tasks settle. */
   reservations: true,
+  /** Unknown work runs one at a time until measured. */
   slowStart: true,
+  /** Tasks start as soon as they are admitted. */
   autoStart: true,
+  /** How long tasks may overtake a head that cannot start for memory, ms. */
   overtakeMs: 1000,
 } as const satisfies Partial<GateSettings>;
 

@@ -22,6 +22,7 @@ import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
+import type { AdmissionCheck, AdmissionQuestion } from './admission/admission-check.js';
 import { Ledger } from './accounting/ledger.js';
 import { Estimates } from './accounting/estimates.js';
 import { WarmFootprints } from './accounting/warm-footprints.js';
@@ -73,6 +74,8 @@ const OVERTAKE_LOOKAHEAD = 32;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
+/** Settles nothing: the resolve and reject of a task that is only asked about, never run. */
+const ignore = (): void => {};
 
 type Outcome = 'completed' | 'failed' | 'crashed' | `rejected.${keyof CounterSnapshot['rejected']}`;
 
@@ -170,6 +173,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return Piscina.transferableSymbol;
   }
 
+  /** Piscina's symbol for the value sent in place of such a result (its transfer list under `transferableSymbol`). */
   static get valueSymbol(): symbol {
     return Piscina.valueSymbol;
   }
@@ -269,6 +273,52 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (!runChannel.hasSubscribers) return this.#run(input, options);
     const name = typeof options?.name === 'string' ? options.name : this.#settings.name;
     return runChannel.tracePromise(() => this.#run(input, options), { pool: this, name }) as Promise<O>;
+  }
+
+  /**
+   * Whether a task of this name and need, submitted now, would start at once — and if not, which
+   * scope stops it and why. Nothing is submitted, reserved or counted: the answer comes from the
+   * same decision `run()` makes (on readings taken now), so a queue consumer can leave work where
+   * it is until the pool has room for it (`heapgate/bullmq` does). Throws on invalid options, as
+   * `run()` rejects.
+   */
+  wouldAdmit(question?: AdmissionQuestion): AdmissionCheck {
+    const task = this.#questionTask(question);
+    if (this.#closing || this.#destroyed) return { admit: false, reason: 'closed' };
+    if (this.#paused) return { admit: false, reason: 'paused' };
+    if (this.#held.size > 0) return { admit: false, reason: 'queued' };
+    const decision = this.#decision(task);
+    if (decision === 'learning') return { admit: false, reason: 'learning' };
+    switch (decision.kind) {
+      case 'admit':
+        // As `#tryStart`: a ready worker's task would wait behind the workers being started.
+        return decision.worker !== 'spawn' && this.#dispatcher.spawning ? { admit: false, reason: 'busy' } : { admit: true };
+      case 'busy':
+        return { admit: false, reason: 'busy' };
+      case 'pressure':
+        return { admit: false, reason: 'pressure', scope: decision.scope, used: decision.used, limit: decision.limit };
+      case 'too-large':
+        return { admit: false, reason: 'too-large', scope: decision.scope, need: decision.need, capacity: decision.capacity };
+    }
+  }
+
+  /**
+   * For a task that {@link wouldAdmit} finds blocked by memory pressure: does what the pool does
+   * for a task it holds — asks idle workers that block it, or that hold memory a collection may
+   * free, to collect garbage (and recycles a worker that stays full). Returns whether room may
+   * appear soon. A consumer that keeps work out of the pool calls this while it waits, since no
+   * held task does it for it.
+   */
+  relievePressure(question?: AdmissionQuestion): boolean {
+    const task = this.#questionTask(question);
+    const decision = this.#decision(task);
+    if (decision === 'learning' || decision.kind !== 'pressure') return false;
+    return this.#relieve(task, decision);
+  }
+
+  /** Idle workers that block `task`, or hold memory a collection may free, asked to collect. Whether room may appear soon. */
+  #relieve(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): boolean {
+    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess();
   }
 
   #run(input: I, options: RunOptions | undefined): Promise<O> {
@@ -629,6 +679,28 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     return this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
   }
 
+  /**
+   * The gate's decision for `task` now — the same steps whether it is acted on (`#tryStart`) or
+   * only asked about (`wouldAdmit`). `'learning'`: a run of its unknown name is being measured and
+   * it waits its turn (slow start). Changes nothing but `task`'s own need fields.
+   */
+  #decision(task: Task): Decision | 'learning' {
+    // Slow start: one run at a time of a name whose need nobody knows yet.
+    if (this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'learning';
+    // Unknown is not nothing: the process must have room for the largest need admitted so far, for
+    // what a run of its name in flight has grown so far, and (slow start) for as much heap as its
+    // worker could hold — other tasks are admitted beside it on what it reserves.
+    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#learns(task) ? this.#unknownRoom() : 0);
+    return decide(this.#gateInput(task));
+  }
+
+  /** A task for a question about admission: what `run()` would create, never submitted. */
+  #questionTask(question: AdmissionQuestion | undefined): Task {
+    const opts = question === undefined ? NO_OPTIONS : validateRunOptions(question);
+    const file = opts.filename === undefined || opts.filename === null || opts.filename === this.#settings.filename ? undefined : (opts.filename as string);
+    return createTask(0, undefined, opts, opts.name ?? this.#settings.name, file, this.#needSource, ignore, ignore);
+  }
+
   /** Decides one task: started, settled (refused), or to be held. */
   #tryStart(task: Task): 'started' | 'settled' | 'hold' {
     if (task.state === 'held') {
@@ -642,13 +714,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#settle(task, 'rejected.workerStart', new WorkerStartError(this.#startFailures, this.#lastStartError));
       return 'settled';
     }
-    // Slow start: one run at a time of a name whose need nobody knows yet.
-    if (this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now())) return 'hold';
-    // Unknown is not nothing: the process must have room for the largest need admitted so far, for
-    // what a run of its name in flight has grown so far, and (slow start) for as much heap as its
-    // worker could hold — other tasks are admitted beside it on what it reserves.
-    if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#learns(task) ? this.#unknownRoom() : 0);
-    const decision = decide(this.#gateInput(task));
+    const decision = this.#decision(task);
+    if (decision === 'learning') return 'hold';
     switch (decision.kind) {
       case 'admit':
         // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
@@ -686,7 +753,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const error = this.#pressureError(decision, task);
     task.lastPressure = error;
     this.#blockedBy = error;
-    const relief = decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess();
+    const relief = this.#relieve(task, decision);
     if (relief || this.#settings.policy === 'wait') return 'hold';
     this.#settle(task, 'rejected.pressure', error);
     return 'settled';

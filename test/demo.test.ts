@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // `npm start`'s demo, in its quick mode: it finishes, prints lines that fit 80 columns, and the
 // HTML report it writes holds up in a real headless browser (Debian's chromium) at 800 px: no
 // console errors, every chart drawn with its series, limits, kill marker and legend, nothing

@@ -20,7 +20,16 @@ export interface CounterSnapshot {
   /** Times a task was put in the held queue. */
   held: number;
   /** `held`, by why: memory pressure in a scope, or `busy` (waiting its turn for a worker, a worker start, or slow start). */
-  heldBy: { busy: number; main: number; process: number; worker: number };
+  heldBy: {
+    /** Held to wait for a worker, a worker start or slow start (no scope under pressure). */
+    busy: number;
+    /** Held for memory pressure in the main isolate. */
+    main: number;
+    /** Held for memory pressure in the process. */
+    process: number;
+    /** Held for memory pressure in the workers. */
+    worker: number;
+  };
   /** Tasks that resolved. */
   completed: number;
   /** Tasks whose own code threw or rejected. */
@@ -36,9 +45,35 @@ export interface CounterSnapshot {
   /** Workers that died with tasks on them (out of memory, `process.exit()`, a crash), or were stopped because a task on them was aborted. */
   workerCrashes: number;
   /** Tasks the gate refused or ended without running, by reason. */
-  rejected: { pressure: number; queueFull: number; timeout: number; tooLarge: number; aborted: number; closed: number; workerStart: number; cleared: number; input: number };
+  rejected: {
+    /** Refused for memory pressure under policy `'reject'` (`MemoryPressureError`). */
+    pressure: number;
+    /** Refused because `maxQueue` tasks were already held (`QueueFullError`). */
+    queueFull: number;
+    /** Held for memory longer than `maxWaitMs` (`WaitTimeoutError`). */
+    timeout: number;
+    /** Refused because their need can never fit a scope (`TaskTooLargeError`). */
+    tooLarge: number;
+    /** Aborted through their signal, before they ran or while they ran (`AbortError`). */
+    aborted: number;
+    /** Submitted after `close()`, dropped by `close({ force: true })`, or ended by `destroy()` (`PoolClosedError`). */
+    closed: number;
+    /** Refused because the workers started for tasks died before they were ready, several in a row, and none is ready (`WorkerStartError`). */
+    workerStart: number;
+    /** Removed from the held queue by `clear()` (`QueueClearedError`). */
+    cleared: number;
+    /** Refused because their input or `transferList` could not be cloned to the worker (`TaskInputError`). */
+    input: number;
+  };
   /** `rejected.pressure`, by the scope under pressure. */
-  pressureBy: { main: number; process: number; worker: number };
+  pressureBy: {
+    /** Refused for pressure in the main isolate. */
+    main: number;
+    /** Refused for pressure in the process. */
+    process: number;
+    /** Refused for pressure in the workers. */
+    worker: number;
+  };
 }
 
 /** Mutable counters; `snapshot()` copies them. */
@@ -66,7 +101,12 @@ export class TaskCounters implements CounterSnapshot {
 /** What `stats()` returns. All sizes in bytes. */
 export interface PoolStats {
   /** The main isolate: heap used, live after the last major GC, old-generation limit, reservations. */
-  main: Reading & { external: number; majorGcs: number };
+  main: Reading & {
+    /** Off-heap bytes V8 counts for the main isolate now (Buffers, ArrayBuffers). */
+    external: number;
+    /** Major GCs seen in the main isolate since heapgate first tracked it (shared by every pool in the thread). */
+    majorGcs: number;
+  };
   /**
    * The process against its limit (`undefined` with `memoryLimit: false`): `used` is the cgroup
    * charge (page cache included) or RSS, `live` the non-reclaimable part when it was last needed,
@@ -80,9 +120,22 @@ export interface PoolStats {
   /** Tasks admitted and not settled yet. */
   running: number;
   /** The reservation ledger: charges not released yet, and what they reserve in the main isolate and the process. */
-  ledger: { open: number; main: number; process: number };
+  ledger: {
+    /** Charges not released yet: one per admitted task that reserves anything, until its run ends. */
+    open: number;
+    /** Heap bytes those charges reserve in the main isolate (declared heap needs only). */
+    main: number;
+    /**
+     * Bytes those charges reserve in the process, heap and off-heap (a warm run: its warm need).
+     * `process.reserved` is this less what usage already shows.
+     */
+    process: number;
+  };
+  /** Most tasks held at once (the `maxQueue` option resolved: `'auto'` is `maxThreads`²); may be `Infinity`. */
   maxQueue: number;
+  /** What the gate does with a task it cannot admit for memory (the `policy` option). */
   policy: Policy;
+  /** Task and worker counters since the pool was created. */
   counters: CounterSnapshot;
   /** Memory needs learned per task name from measured runs (used when `run()` declares none). */
   estimates: Record<string, Estimate>;

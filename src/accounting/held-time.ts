@@ -9,9 +9,15 @@
 /** Bucket bounds, seconds: from a few milliseconds (a busy worker's turn) to minutes (memory). */
 export const HELD_TIME_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, Infinity] as const;
 
+/** How long tasks were held: a histogram in seconds with cumulative buckets (`stats().heldTime`). */
 export interface HeldTimeSnapshot {
   /** Waits at or below each bound `le` (seconds), cumulative; the last `le` is `Infinity`. */
-  buckets: { le: number; count: number }[];
+  buckets: {
+    /** The bucket's upper bound, seconds: 0.005, 0.01, … 60, 120, then `Infinity`. */
+    le: number;
+    /** Waits at or below `le`. */
+    count: number;
+  }[];
   /** Total seconds held. */
   sum: number;
   /** Waits recorded. */

@@ -71,7 +71,9 @@ export interface WarmOption {
 
 /** Fractions of a limit: admission stops at `high` and, once stopped, resumes below `low`. */
 export interface WaterMarks {
+  /** Fraction of the limit, in (0, 1], at which a scope enters pressure; no task is admitted that would take a scope there. */
   high: number;
+  /** Fraction of the limit, in [0, `high`], below which a scope under pressure leaves it. */
   low: number;
 }
 
@@ -86,7 +88,9 @@ export interface GateInput {
   mainNeed: number;
   /** The task's off-heap need in bytes (Buffers, ArrayBuffers): counted in the process only. */
   external: number;
+  /** The pool's high- and low-water marks. */
   water: WaterMarks;
+  /** The main isolate, where results land. */
   main: Reading;
   /** The process against its container/system limit; `undefined` when not watched. */
   process: Reading | undefined;
@@ -112,13 +116,41 @@ export type Decision =
    * `warm`: admitted on its warm need only (the process could not take its full need), on a warm
    * worker (see {@link WarmOption}).
    */
-  | { kind: 'admit'; worker: number | 'spawn'; warm?: true }
+  | {
+      /** Start the task. */
+      kind: 'admit';
+      /** The thread id of the worker to run it on, or `'spawn'`: a worker started for it. */
+      worker: number | 'spawn';
+      /** Set when it is admitted on its warm need; absent: on its full need. */
+      warm?: true;
+    }
   /** Every worker that could take it is busy: wait for one to free up. Not memory pressure. */
-  | { kind: 'busy' }
+  | {
+      /** Wait for a worker. */
+      kind: 'busy';
+    }
   /** A scope is too full for this task now: hold it or reject it, as the policy says. */
-  | { kind: 'pressure'; scope: Scope; used: number; limit: number }
+  | {
+      /** Wait for memory, or refuse. */
+      kind: 'pressure';
+      /** The scope that cannot take the task. */
+      scope: Scope;
+      /** That scope's committed bytes: measured in use plus reserved (see {@link levelOf}); the task's need not included. */
+      used: number;
+      /** That scope's limit, bytes. */
+      limit: number;
+    }
   /** The task can never fit this scope, however empty it gets. */
-  | { kind: 'too-large'; scope: Scope; need: number; capacity: number };
+  | {
+      /** Refuse for good. */
+      kind: 'too-large';
+      /** The scope it can never fit. */
+      scope: Scope;
+      /** Its need in that scope, bytes (heap plus off-heap for the process, declared heap for the main isolate, heap for a worker). */
+      need: number;
+      /** The most that scope can ever admit, bytes: `high` × its limit (for a worker, less `workerFloor`). */
+      capacity: number;
+    };
 
 /** What the pool does with a decision: start the task, keep it held, or settle it with an error. */
 export type Action = 'start' | 'hold' | 'reject';
@@ -251,7 +283,17 @@ function decideWarm(input: GateInput, process: Reading, high: number): Decision 
  * take the task later (`anyFitsLater`: waiting is worthwhile) — one that fits but is busy, or one
  * that does not fit but is not fresh (a GC may show room). `warmOnly`: among warm workers only.
  */
-export function chooseWorker(workers: readonly WorkerReading[], need: number, high: number, warmOnly = false): { best: WorkerReading | undefined; anyFitsLater: boolean } {
+export function chooseWorker(
+  workers: readonly WorkerReading[],
+  need: number,
+  high: number,
+  warmOnly = false,
+): {
+  /** The free worker that fits with the most room left; `undefined` when none fits and is free. */
+  best: WorkerReading | undefined;
+  /** Whether some worker could take the task later: it fits but is busy, or it does not fit but is not fresh. */
+  anyFitsLater: boolean;
+} {
   let best: WorkerReading | undefined;
   let bestRoom = -Infinity;
   let anyFitsLater = false;
@@ -280,7 +322,9 @@ function tooLargeFor(input: GateInput): Decision | undefined {
 
 /** The limits a task's need is weighed against for {@link tooLarge}: bytes (`process` undefined when not watched). */
 export interface Capacities {
+  /** The process limit; `undefined` when the process scope is not watched. */
   process: number | undefined;
+  /** The main isolate's old-generation limit. */
   main: number;
   /** The largest old-generation limit a worker has or gets. */
   worker: number;

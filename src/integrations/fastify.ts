@@ -27,16 +27,27 @@ export interface HeapgateFastifyOptions {
    * any scope is under memory pressure, the held queue is at least `queueNearFull` of `maxQueue`,
    * or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
    */
-  readiness?: boolean | { path?: string; queueNearFull?: number };
+  readiness?:
+    | boolean
+    | {
+        /** The route's path, starting with `/`. Default `'/ready'`. */
+        path?: string;
+        /** The fraction of `maxQueue`, in (0, 1], from which a held queue makes the pool not ready. Default 0.9. */
+        queueNearFull?: number;
+      };
 }
 
 /** What the readiness route answers. */
 export interface Readiness {
+  /** Whether the pool can take work now: `reasons` is empty. */
   ready: boolean;
   /** Why not, e.g. `'memory pressure in process scope'`, `'queue 15000 of 16384'`, `'pool closed'`. */
   reasons: string[];
+  /** Tasks waiting in the held queue (`stats().held`). */
   held: number;
+  /** Tasks admitted and not settled yet (`stats().running`). */
   running: number;
+  /** Most tasks held at once (`stats().maxQueue`); may be `Infinity`, which JSON renders as `null`. */
   maxQueue: number;
 }
 

@@ -36,12 +36,14 @@ export interface AdmitMessage extends TaskMessage {
 }
 
 export interface HoldMessage extends TaskMessage {
+  /** Its heap need in bytes (declared or learned; 0 when none). */
   need: number;
   /** Set when memory pressure in this scope is why it is held; `undefined`: it waits for a worker. */
   scope: Scope | undefined;
 }
 
 export interface RejectMessage extends TaskMessage {
+  /** The heapgate error the task was rejected with (its `code` tells the reason). */
   error: HeapgateError;
   /** How long it was held before this, ms (0 when never held). */
   heldMs: number;
@@ -51,48 +53,67 @@ export interface RejectMessage extends TaskMessage {
 export type SettleOutcome = 'completed' | 'failed' | 'crashed' | `rejected.${string}`;
 
 export interface SettleMessage extends TaskMessage {
+  /** How it ended. */
   outcome: SettleOutcome;
   /** Its result (`completed`) or what it was rejected with. */
   value: unknown;
 }
 
+/** A scope entered or left pressure (the pool's `'pressure'` event, with the pool). */
 export interface PressureMessage {
+  /** The pool (a `GatedPool`). */
   pool: object;
+  /** The scope whose state changed. */
   scope: Scope;
   /** The worker's thread id, for scope `'worker'`. */
   threadId: number | undefined;
+  /** `true`: it entered pressure (reached `highWater` × limit); `false`: it left it (fell below `lowWater` × limit). */
   underPressure: boolean;
   /** The level the decision rests on, bytes. */
   level: number;
+  /** The scope's limit in bytes (an isolate's old-generation limit, or the process limit). */
   limit: number;
 }
 
+/** An idle worker was terminated to free its heap (the pool's `'recycle'` event, with the pool). */
 export interface RecycleMessage {
+  /** The pool (a `GatedPool`). */
   pool: object;
+  /** The worker's thread id. */
   threadId: number;
   /** Its live heap after a major GC, bytes. */
   live: number;
+  /** Its old-generation limit, bytes. */
   limit: number;
 }
 
 /** The context object of the `heapgate:run` tracing channel. */
 export interface RunContext {
+  /** The pool (a `GatedPool`). */
   pool: object;
   /** The export `run()` was asked to call. */
   name: string;
   /** Set by the channel: the task's result, or its error. */
   result?: unknown;
+  /** Set by the channel when `run()` rejects: the task's own error, a heapgate error, or the `TypeError`/`RangeError` of bad options. */
   error?: unknown;
 }
 
 /** The channel names, for `diagnostics_channel.subscribe(name, …)`. */
 export const CHANNELS = {
+  /** A task was sent to a worker ({@link AdmitMessage}). */
   admit: 'heapgate:task:admit',
+  /** A task was put in the held queue ({@link HoldMessage}). */
   hold: 'heapgate:task:hold',
+  /** A task was refused or ended with a heapgate error ({@link RejectMessage}). */
   reject: 'heapgate:task:reject',
+  /** A task settled, whatever the outcome ({@link SettleMessage}). */
   settle: 'heapgate:task:settle',
+  /** A scope entered or left pressure ({@link PressureMessage}). */
   pressure: 'heapgate:pressure',
+  /** An idle worker was terminated to free its heap ({@link RecycleMessage}). */
   recycle: 'heapgate:worker:recycle',
+  /** The tracing channel around each `run()`: subscribe with `diagnostics_channel.tracingChannel(name)` ({@link RunContext}). */
   run: 'heapgate:run',
 } as const;
 

@@ -35,14 +35,20 @@ export interface ProcessMonitorOptions {
 
 /** What `stats()` reports of the process scope. */
 export interface ProcessStats {
+  /** Where the limit came from: the `memoryLimit` option (`'explicit'`), the container (`'cgroup'`), or system memory (`'system'`). */
   source: LimitSource;
   /** What usage is read from now: the cgroup's charge, or RSS (no cgroup, or its files failed). */
   measuredBy: 'cgroup' | 'rss';
   /** The cgroup directory, when there is one. */
   cgroup: string | undefined;
+  /** The cgroup's version, when there is one. */
   cgroupVersion: 1 | 2 | undefined;
   /** The file that set the container limit, when there is one. */
   limitFrom: string | undefined;
+  /**
+   * The cgroup's memory event counters as last read (by the pool's poll timer, at most once a
+   * second): empty while usage was never read from a cgroup, the last read once it fell back to RSS.
+   */
   counters: ContainerCounters;
 }
 

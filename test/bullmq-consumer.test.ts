@@ -1,0 +1,139 @@
+// heapgate/bullmq's consumer in this process against a real Redis, case by case: a job it took
+// but could not start goes back to the queue with no attempt spent; a job too large for the
+// replica fails with TaskTooLargeError; a worker crash spends an attempt as BullMQ's retry policy
+// says; options are validated. And `pool.wouldAdmit`, the question the consumer asks, changes
+// nothing and agrees with what `run()` does.
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatedPool } from '../dist/index.js';
+import { GatedConsumer } from '../dist/integrations/bullmq.js';
+import { startRedis, type RedisHandle } from '../bench/lib/redis.mjs';
+
+const MiB = 2 ** 20;
+const filename = new URL('./fixtures/bullmq/jobs.mjs', import.meta.url).href;
+const hold = new URL('./fixtures/hold.mjs', import.meta.url).href;
+/** A process limit this much above what the test process holds now (it runs without a cgroup limit: the gate reads RSS). */
+const roomAbove = (bytes: number): number => process.memoryUsage.rss() + bytes;
+
+let redis: RedisHandle = { ok: false, reason: 'not started' };
+beforeAll(async () => {
+  redis = await startRedis();
+  if (!redis.ok) console.log(`heapgate/bullmq consumer tests skipped: ${redis.reason}`);
+}, 20_000);
+afterAll(async () => {
+  if (redis.ok) await redis.stop();
+});
+
+let queues = 0;
+/** A fresh queue, a pool and a consumer on it; everything closed and the queue removed after `use`. */
+async function withConsumer(poolOptions: ConstructorParameters<typeof GatedPool>[0], use: (parts: { queue: Queue; consumer: GatedConsumer; pool: GatedPool }) => Promise<void>, consumerOptions: { concurrency?: number } = {}): Promise<void> {
+  if (!redis.ok) throw new Error('no redis');
+  const connection = { host: redis.host, port: redis.port, maxRetriesPerRequest: null };
+  const queue = new Queue(`heapgate-consumer-${process.pid}-${++queues}`, { connection });
+  const pool = new GatedPool({ filename, ...poolOptions });
+  const consumer = new GatedConsumer({ queue: queue.name, pool, worker: { connection, lockDuration: 5000 }, task: (job) => ({ input: job.data, name: job.name, memory: job.data.memory }), ...consumerOptions });
+  try {
+    await consumer.start();
+    await use({ queue, consumer, pool });
+  } finally {
+    await consumer.close();
+    await pool.destroy();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function settled(queue: Queue, count: number, timeoutMs = 30_000): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await queue.getJobCounts('completed', 'failed');
+    if (counts.completed! + counts.failed! >= count || Date.now() > deadline) return counts;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('pool.wouldAdmit', () => {
+  it('changes nothing, and agrees with run() on the same readings', async () => {
+    // Room for one 200 MiB need at a time, never two (0.85 × (rss + 320 MiB) < rss + 400 MiB).
+    const pool = new GatedPool({ filename: hold, maxThreads: 2, memoryLimit: roomAbove(320 * MiB) });
+    try {
+      const before = pool.stats().counters;
+      expect(pool.wouldAdmit({ memory: { external: 64 * MiB } })).toEqual({ admit: true });
+      expect(pool.wouldAdmit({ memory: { external: 4096 * MiB } })).toMatchObject({ admit: false, reason: 'too-large', scope: 'process' });
+      expect(pool.stats().counters).toEqual(before);
+      // Fill the process with a reservation; a second task of the same need must not fit.
+      const admitted: string[] = [];
+      pool.on('admit', () => admitted.push('admit'));
+      const first = pool.run({ mb: 1, ms: 300 }, { memory: { external: 200 * MiB } });
+      const verdict = pool.wouldAdmit({ memory: { external: 200 * MiB } });
+      expect(verdict).toMatchObject({ admit: false, reason: 'pressure', scope: 'process' });
+      const second = pool.run({ mb: 1, ms: 1 }, { memory: { external: 200 * MiB } });
+      expect(admitted).toHaveLength(1);
+      expect(pool.size).toBe(1);
+      // Behind a held task, anything is queued; paused and closed pools say so.
+      expect(pool.wouldAdmit({ memory: 1 })).toEqual({ admit: false, reason: 'queued' });
+      await Promise.all([first, second]);
+      pool.pause();
+      expect(pool.wouldAdmit()).toEqual({ admit: false, reason: 'paused' });
+      pool.start();
+      expect(() => pool.wouldAdmit({ memory: -1 } as never)).toThrow(/memory/);
+    } finally {
+      await pool.close();
+    }
+    expect(pool.wouldAdmit()).toEqual({ admit: false, reason: 'closed' });
+  }, 30_000);
+});
+
+describe('GatedConsumer on a real Redis', () => {
+  it('hands back a job it took but cannot start now, spending no attempt', async (context) => {
+    if (!redis.ok) return context.skip();
+    // Room for one 200 MiB need at a time. The consumer knows only a small kind of job; other work
+    // on the same pool holds the room when a 200 MiB job arrives: the consumer takes it (the small
+    // kind would fit), finds no room for it, and gives it back until the other work is done.
+    await withConsumer({ maxThreads: 2, memoryLimit: roomAbove(320 * MiB) }, async ({ queue, consumer, pool }) => {
+      await queue.add('buffers', { mb: 1, ms: 50, memory: { external: 1 * MiB } });
+      await settled(queue, 1);
+      const otherWork = pool.run({ mb: 100, ms: 1500 }, { name: 'buffers', memory: { external: 200 * MiB } });
+      await queue.add('buffers', { mb: 100, ms: 100, memory: { external: 200 * MiB } });
+      await otherWork;
+      const counts = await settled(queue, 2);
+      expect(counts).toMatchObject({ completed: 2, failed: 0 });
+      const stats = consumer.stats();
+      console.log('hand-back:', JSON.stringify(stats));
+      expect(stats.completed).toBe(2);
+      expect(stats.failed).toEqual({});
+      expect(stats.handedBack).toBeGreaterThanOrEqual(1);
+      expect(stats.taken).toBe(2 + stats.handedBack);
+      for (const job of await queue.getJobs(['completed'])) expect(job.attemptsMade, `job ${job.id}`).toBeLessThanOrEqual(1);
+    }, { concurrency: 2 });
+  }, 60_000);
+
+  it('fails a job too large for the replica with TaskTooLargeError, and retries a crash as attempts say', async (context) => {
+    if (!redis.ok) return context.skip();
+    await withConsumer({ maxThreads: 1, memoryLimit: roomAbove(256 * MiB) }, async ({ queue, consumer }) => {
+      const big = await queue.add('buffers', { mb: 1, ms: 1, memory: { external: 4096 * MiB } }, { attempts: 1 });
+      const crash = await queue.add('crash', {}, { attempts: 2 });
+      const counts = await settled(queue, 2);
+      expect(counts).toMatchObject({ completed: 0, failed: 2 });
+      const bigJob = (await queue.getJob(big.id!))!;
+      expect(bigJob.failedReason).toMatch(/needs 4096\.0 MiB/);
+      expect(bigJob.attemptsMade).toBe(1);
+      const crashJob = (await queue.getJob(crash.id!))!;
+      expect(crashJob.failedReason).toMatch(/died running task 'crash'/);
+      expect(crashJob.attemptsMade).toBe(2);
+      expect(consumer.stats().failed).toEqual({ ERR_TASK_TOO_LARGE: 1, ERR_WORKER_CRASHED: 2 });
+    });
+  }, 60_000);
+
+  it('refuses bad options, naming the field', () => {
+    const pool = new GatedPool({ filename });
+    const worker = { connection: { host: '127.0.0.1', port: 1 } };
+    expect(() => new GatedConsumer({ queue: '', pool, worker })).toThrow(/queue must be a non-empty string, got ""/);
+    expect(() => new GatedConsumer({ queue: 'q', pool: {} as never, worker })).toThrow(/pool must be a GatedPool/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker: {} as never })).toThrow(/worker must be BullMQ Worker options with a connection/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurrency: 0 })).toThrow(/concurrency must be an integer >= 1, got 0/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, pollIntervalMs: Infinity })).toThrow(/pollIntervalMs must be a number from 1/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurency: 2 } as never)).toThrow(/unknown option "concurency"/);
+    void pool.destroy();
+  });
+});
