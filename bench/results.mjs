@@ -14,6 +14,7 @@ const overhead = read('overhead');
 const survival = read('survival');
 const seed = read('seed');
 const soak = read('soak');
+const bullmq = read('bullmq');
 const MiB = 2 ** 20;
 /** A row of block characters scaled from 0 to the largest value: a chart small enough for a table cell. */
 const sparkline = (values) => {
@@ -134,6 +135,20 @@ if (soak) {
       '',
     );
   }
+}
+if (bullmq) {
+  const sizes = bullmq.replicas.map((r) => `${Math.round(r.limit / MiB)}`).join(', ');
+  lines.push(
+    '## BullMQ consumers: heapgate/bullmq against plain workers (`bench/bullmq.mjs`)',
+    '',
+    `${bullmq.replicas.length} replicas, each in its own real memory cgroup (${sizes} MiB), ${bullmq.threads} threads each, one queue on a real Redis; a burst of ${bullmq.jobs.count} jobs, each holding ${bullmq.jobs.mb} MiB of Buffers for ${bullmq.jobs.ms} ms (\`attempts: ${bullmq.jobs.attempts}\`). Plain: a BullMQ \`Worker\` with \`concurrency: ${bullmq.threads}\` running each job on a bare Piscina. heapgate: \`GatedConsumer\` on a \`GatedPool\` (job needs declared). Runs alternate, one at a time. Jobs a killed plain replica held were recovered by BullMQ's stalled-job checker on the replicas still alive.`,
+    '',
+    table(
+      ['consumers', 'round', 'completed', 'failed', 'unfinished', 'OOM kills', 'seconds', 'completed per replica'],
+      bullmq.rounds.map((r) => [r.kind === 'gated' ? 'heapgate/bullmq' : 'plain BullMQ', r.round, `${r.completed}/${bullmq.jobs.count}`, r.failed, r.unfinished, r.oomKills, r.seconds, r.perReplica.map((p) => `${p.name} ${p.completed}${p.oomKills ? ' (killed)' : ''}`).join(', ')]),
+    ),
+    '',
+  );
 }
 writeFileSync(new URL('./RESULTS.md', import.meta.url), `${lines.join('\n')}\n`);
 console.log('wrote bench/RESULTS.md');

@@ -2,11 +2,12 @@
 // imports 'heapgate' by its package name), and prints what its header says it shows.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../bench/lib/redis.mjs';
 
-async function runExample(name: string, file = 'main.mjs'): Promise<{ code: number | null; stdout: string; stderr: string; last: Record<string, unknown> }> {
+async function runExample(name: string, file = 'main.mjs', env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string; last: Record<string, unknown> }> {
   const main = fileURLToPath(new URL(`../examples/${name}/${file}`, import.meta.url));
-  const child = spawn(process.execPath, [main], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const child = spawn(process.execPath, [main], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -59,4 +60,25 @@ describe('examples', () => {
     expect(run.stdout).toMatch(/heapgate_tasks_settled_total\{outcome="failed",pool="example"\} 1/);
     expect(run.stdout).toMatch(/heapgate_held_seconds_count\{pool="example"\} 11/);
   }, 130_000);
+
+  describe('bullmq', () => {
+    let redis: RedisHandle = { ok: false, reason: 'not started' };
+    beforeAll(async () => {
+      redis = await startRedis();
+      if (!redis.ok) console.log(`examples/bullmq skipped: ${redis.reason}`);
+    }, 20_000);
+    afterAll(async () => {
+      if (redis.ok) await redis.stop();
+    });
+
+    it('two replicas of different memory share a queue; the smaller takes fewer, nothing lost', async (context) => {
+      if (!redis.ok) return context.skip();
+      const run = await runExample('bullmq', 'main.mjs', { ...process.env, REDIS_URL: `redis://${redis.host}:${redis.port}` });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.last).toMatchObject({ completed: 24, failed: 0 });
+      const byReplica = run.last.byReplica as { small: number; large: number };
+      expect(byReplica.small + byReplica.large).toBe(24);
+      expect(byReplica.small).toBeLessThan(byReplica.large);
+    }, 130_000);
+  });
 });

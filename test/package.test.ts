@@ -39,6 +39,7 @@ describe('the published package', () => {
     expect(listing).toContain('package/dist/admission/gate.cjs');
     expect(listing).toContain('package/dist/integrations/prometheus.cjs');
     expect(listing).toContain('package/dist/integrations/fastify.d.ts');
+    expect(listing).toContain('package/dist/integrations/bullmq.cjs');
     expect(listing).toContain('package/LICENSE');
     expect(listing.some((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toBe(false);
 
@@ -127,7 +128,7 @@ describe('the published package', () => {
 
     // The optional peers: everything above ran without them; with them installed, the subpaths
     // load from both builds and type-check.
-    execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15', 'fastify@5'], { cwd: project, stdio: 'pipe' });
+    execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15', 'fastify@5', 'bullmq@6', 'ioredis@5'], { cwd: project, stdio: 'pipe' });
     writeFileSync(
       join(project, 'integrations.mjs'),
       [
@@ -150,16 +151,19 @@ describe('the published package', () => {
     );
     const integrated = execFileSync(process.execPath, ['integrations.mjs'], { cwd: project, encoding: 'utf8' });
     expect(JSON.parse(integrated.trim().split('\n').at(-1) as string)).toEqual({ status: 200, scraped: true, readiness: false });
-    const requiredIntegrations = execFileSync(process.execPath, ['-e', "const p = require('heapgate/prometheus'); const f = require('heapgate/fastify'); console.log(typeof p.registerMetrics, typeof f.heapgate, typeof f.default)"], { cwd: project, encoding: 'utf8' });
-    expect(requiredIntegrations.trim()).toBe('function function function');
+    const requiredIntegrations = execFileSync(process.execPath, ['-e', "const p = require('heapgate/prometheus'); const f = require('heapgate/fastify'); const b = require('heapgate/bullmq'); console.log(typeof p.registerMetrics, typeof f.heapgate, typeof f.default, typeof b.GatedConsumer)"], { cwd: project, encoding: 'utf8' });
+    expect(requiredIntegrations.trim()).toBe('function function function function');
     writeFileSync(
       join(project, 'integrations.ts'),
       [
         "import { GatedPool } from 'heapgate';",
         "import { registerMetrics, type PrometheusOptions } from 'heapgate/prometheus';",
         "import { heapgate, type HeapgateFastifyOptions } from 'heapgate/fastify';",
+        "import { GatedConsumer, type GatedConsumerOptions } from 'heapgate/bullmq';",
         "import Fastify from 'fastify';",
         "const pool = new GatedPool({ filename: new URL('./tasks.mjs', import.meta.url).href });",
+        "const consumerOptions: GatedConsumerOptions = { queue: 'jobs', pool, worker: { connection: { host: '127.0.0.1', port: 6379 } }, task: (job) => ({ input: job.data, name: job.name }) };",
+        'export const consumer = new GatedConsumer(consumerOptions);',
         "const options: PrometheusOptions = { prefix: 'svc_' };",
         'const plugin: HeapgateFastifyOptions = { pool, readiness: { path: "/ready" } };',
         'export const used = [registerMetrics(pool, options).names, Fastify().register(heapgate, plugin)];',
