@@ -78,13 +78,13 @@ export class WaitTimeoutError extends HeapgateError {
   }
 }
 
-/** A task's declared memory can never fit the scope's limit. Permanent: retrying will not help. */
+/** A task's need (declared, or learned for its name) can never fit the scope's limit. Permanent: retrying will not help. */
 export class TaskTooLargeError extends HeapgateError {
   /** The scope the task cannot fit in. */
   readonly scope: Scope;
-  /** The task's declared need in bytes. */
+  /** The task's need in the scope, bytes. */
   readonly need: number;
-  /** The most that scope could ever admit, in bytes (highWater × limit). */
+  /** The most that scope could ever admit, bytes: highWater × limit (for a worker, less what a fresh worker already holds). */
   readonly capacity: number;
 
   constructor(scope: Scope, need: number, capacity: number) {

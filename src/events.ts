@@ -63,7 +63,7 @@ export interface GatedPoolEvents {
       threadId: number;
     },
   ];
-  /** An idle worker was terminated because its live heap stayed above the high-water mark. */
+  /** An idle worker was terminated because its live heap kept it from taking a waiting task that a fresh worker could take (or stayed at the high-water mark). */
   recycle: [
     info: {
       /** The worker's thread id. */

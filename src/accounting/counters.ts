@@ -36,7 +36,7 @@ export interface CounterSnapshot {
   failed: number;
   /** Tasks lost with a worker that died under them. */
   crashed: number;
-  /** Idle workers terminated because their live heap stayed above the high-water mark. */
+  /** Idle workers terminated because their live heap kept them from taking a waiting task that a fresh worker could take (or stayed at the high-water mark). */
   recycled: number;
   /** Idle workers asked to collect before the gate held, refused or recycled because of them. */
   nudges: number;

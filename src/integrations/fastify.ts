@@ -24,8 +24,8 @@ export interface HeapgateFastifyOptions {
   retryAfterMs?: number;
   /**
    * A readiness route: `GET` answers 200 while the pool can take work, 503 with the reasons while
-   * any scope is under memory pressure, the held queue is at least `queueNearFull` of `maxQueue`,
-   * or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
+   * the main isolate or the process is under memory pressure, every worker is, the held queue is
+   * at least `queueNearFull` of `maxQueue`, or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
    */
   readiness?:
     | boolean

@@ -148,7 +148,7 @@ export function registerMetrics(pool: GatedPool, options?: PrometheusOptions): R
       reason === 'pressure' ? (['main', 'process', 'worker'] as const).map((scope): Sample => [{ reason, scope }, s.counters.pressureBy[scope]]) : [[{ reason, scope: 'none' }, count]],
     ),
   );
-  counter('worker_recycles_total', 'Idle workers terminated because their live heap stayed above the high-water mark.', [], (s) => [[{}, s.counters.recycled]]);
+  counter('worker_recycles_total', 'Idle workers terminated because their live heap kept them from taking a task a fresh worker could take.', [], (s) => [[{}, s.counters.recycled]]);
   counter('worker_nudges_total', 'Idle workers asked to collect garbage.', [], (s) => [[{}, s.counters.nudges]]);
   counter('worker_crashes_total', 'Workers that died with tasks on them.', [], (s) => [[{}, s.counters.workerCrashes]]);
   counter('worker_start_failures_total', 'Workers that died before they were ready.', [], (s) => [[{}, s.counters.startFailures]]);
