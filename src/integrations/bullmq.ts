@@ -176,16 +176,16 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
   }
 
   /**
-   * Stops taking jobs, waits for the jobs in flight to settle (or, with `force`, hands the held
-   * ones back at once: running ones still finish), then disconnects. The pool stays open.
+   * Stops taking jobs, waits for the jobs in flight to settle (a job the pool holds for memory
+   * goes back to the queue when its wait ends or the pool is cleared or closed: `pool.clear()`
+   * sends every held task's job back at once), then disconnects. The pool stays open.
    */
-  async close({ force = false }: { force?: boolean } = {}): Promise<void> {
+  async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     this.#wake();
     const worker = this.#worker;
     if (!worker) return;
-    if (force) this.#settings.pool.clear();
     while (this.#inFlight.size > 0) await this.#changed(this.#settings.pollIntervalMs);
     clearInterval(this.#lockTimer);
     await worker.close();
