@@ -43,6 +43,12 @@ async function withConsumer(poolOptions: ConstructorParameters<typeof GatedPool>
   }
 }
 
+/** Resolves once the consumer has nothing in flight: Redis shows a job completed before the consumer's own await of that returns. */
+async function quiet(consumer: GatedConsumer, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (consumer.stats().inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 async function settled(queue: Queue, count: number, timeoutMs = 30_000): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -98,6 +104,7 @@ describe('GatedConsumer on a real Redis', () => {
       await otherWork;
       const counts = await settled(queue, 2);
       expect(counts).toMatchObject({ completed: 2, failed: 0 });
+      await quiet(consumer);
       const stats = consumer.stats();
       console.log('hand-back:', JSON.stringify(stats));
       expect(stats.completed).toBe(2);
@@ -121,6 +128,7 @@ describe('GatedConsumer on a real Redis', () => {
       const crashJob = (await queue.getJob(crash.id!))!;
       expect(crashJob.failedReason).toMatch(/died running task 'crash'/);
       expect(crashJob.attemptsMade).toBe(2);
+      await quiet(consumer);
       expect(consumer.stats().failed).toEqual({ ERR_TASK_TOO_LARGE: 1, ERR_WORKER_CRASHED: 2 });
     });
   }, 60_000);
