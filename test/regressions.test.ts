@@ -419,3 +419,22 @@ describe('found reviewing the fix above', () => {
     expectIdle(pool, 2);
   });
 });
+
+describe('found by the new-user trial of 2026-11-30', () => {
+  // A declared heap need that fits below the high-water mark of a worker's limit but not beside
+  // what a fresh worker already holds: the spawn started for it was taken back (its worker could
+  // not hold it) before it ran, so no worker ever published its floor, and the gate started
+  // worker after worker for it (87 starts in 5 s), the task never settling.
+  it('a need that fits no fresh worker is refused with TaskTooLargeError, without a worker-start loop', async () => {
+    const pool = makePool({ maxThreads: 4, memoryLimit: undefined, resourceLimits: { maxOldGenerationSizeMb: 24 } });
+    let started = 0;
+    pool.on('workerCreate', () => started++);
+    // 2.8 MiB of JSON; 0.85 × 24 MiB = 20.4 MiB below the mark, and a worker holds ~8 MiB before its first task.
+    const json = JSON.stringify(Array.from({ length: 120_000 }, (_, i) => ({ v: i % 7, s: `row-${i}` })));
+    const outcomes = await within(Promise.allSettled([1, 2, 3].map(() => pool.run({ json }, { name: 'parse', memory: 16.5 * MiB }))), 10_000);
+    expect(outcomes).not.toBe(TIMED_OUT);
+    for (const outcome of outcomes as PromiseSettledResult<unknown>[]) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'ERR_TASK_TOO_LARGE', scope: 'worker' } });
+    expect(started).toBeLessThanOrEqual(4);
+    expect(pool.stats().counters).toMatchObject({ submitted: 3, settled: 3, admitted: 0 });
+  });
+});
