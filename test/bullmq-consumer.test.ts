@@ -26,7 +26,7 @@ afterAll(async () => {
 
 let queues = 0;
 /** A fresh queue, a pool and a consumer on it; everything closed and the queue removed after `use`. */
-async function withConsumer(poolOptions: ConstructorParameters<typeof GatedPool>[0], use: (parts: { queue: Queue; consumer: GatedConsumer; pool: GatedPool }) => Promise<void>, consumerOptions: { concurrency?: number } = {}): Promise<void> {
+async function withConsumer(poolOptions: ConstructorParameters<typeof GatedPool>[0], use: (parts: { queue: Queue; consumer: GatedConsumer; pool: GatedPool }) => Promise<void>, consumerOptions: Partial<ConstructorParameters<typeof GatedConsumer>[0]> = {}): Promise<void> {
   if (!redis.ok) throw new Error('no redis');
   const connection = { host: redis.host, port: redis.port, maxRetriesPerRequest: null };
   const queue = new Queue(`heapgate-consumer-${process.pid}-${++queues}`, { connection });
@@ -115,7 +115,7 @@ describe('GatedConsumer on a real Redis', () => {
     }, { concurrency: 2 });
   }, 60_000);
 
-  it('fails a job too large for the replica with TaskTooLargeError, and retries a crash as attempts say', async (context) => {
+  it('gives a job too large for the replica back (delayed, no attempt spent) until tooLargeStarts, then fails it with TaskTooLargeError; retries a crash as attempts say', async (context) => {
     if (!redis.ok) return context.skip();
     await withConsumer({ maxThreads: 1, memoryLimit: roomAbove(256 * MiB) }, async ({ queue, consumer }) => {
       const big = await queue.add('buffers', { mb: 1, ms: 1, memory: { external: 4096 * MiB } }, { attempts: 1 });
@@ -124,13 +124,51 @@ describe('GatedConsumer on a real Redis', () => {
       expect(counts).toMatchObject({ completed: 0, failed: 2 });
       const bigJob = (await queue.getJob(big.id!))!;
       expect(bigJob.failedReason).toMatch(/needs 4096\.0 MiB/);
+      // Started three times (twice given back for a larger replica), one attempt spent.
+      expect(bigJob.attemptsStarted).toBe(3);
       expect(bigJob.attemptsMade).toBe(1);
       const crashJob = (await queue.getJob(crash.id!))!;
       expect(crashJob.failedReason).toMatch(/died running task 'crash'/);
       expect(crashJob.attemptsMade).toBe(2);
       await quiet(consumer);
-      expect(consumer.stats().failed).toEqual({ ERR_TASK_TOO_LARGE: 1, ERR_WORKER_CRASHED: 2 });
+      expect(consumer.stats()).toMatchObject({ handedBack: 2, failed: { ERR_TASK_TOO_LARGE: 1, ERR_WORKER_CRASHED: 2 } });
+    }, { tooLargeStarts: 3 });
+  }, 60_000);
+
+  it('fails a job its task mapping cannot map (no task, a bad need, a throw) and goes on', async (context) => {
+    if (!redis.ok) return context.skip();
+    const connection = { host: redis.host, port: redis.port, maxRetriesPerRequest: null };
+    const queue = new Queue(`heapgate-consumer-${process.pid}-${++queues}`, { connection });
+    const pool = new GatedPool({ filename, maxThreads: 1 });
+    const consumer = new GatedConsumer({
+      queue: queue.name,
+      pool,
+      worker: { connection },
+      task: (job) => {
+        if (job.name === 'nothing') return undefined as never;
+        if (job.name === 'throws') throw { message: 'no mapping for this job' };
+        return { input: job.data, name: 'buffers', memory: { external: job.data.mb * MiB } };
+      },
     });
+    try {
+      await consumer.start();
+      await queue.add('nothing', { mb: 1, ms: 1 }, { attempts: 1 });
+      await queue.add('bad-need', { ms: 1 }, { attempts: 1 });
+      await queue.add('throws', { mb: 1, ms: 1 }, { attempts: 1 });
+      await queue.add('good', { mb: 1, ms: 1 });
+      expect(await settled(queue, 4)).toMatchObject({ completed: 1, failed: 3 });
+      const reasons = (await queue.getJobs(['failed'])).map((job) => `${job.name}: ${job.failedReason}`).sort();
+      expect(reasons).toEqual([
+        'bad-need: run options.memory.external must not be NaN',
+        'nothing: heapgate/bullmq: task(job) must return { input, name?, memory? }, got undefined for job 1',
+        'throws: no mapping for this job',
+      ]);
+    } finally {
+      await consumer.close();
+      await pool.destroy();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   }, 60_000);
 
   it('refuses bad options, naming the field', () => {
@@ -139,8 +177,11 @@ describe('GatedConsumer on a real Redis', () => {
     expect(() => new GatedConsumer({ queue: '', pool, worker })).toThrow(/queue must be a non-empty string, got ""/);
     expect(() => new GatedConsumer({ queue: 'q', pool: {} as never, worker })).toThrow(/pool must be a GatedPool/);
     expect(() => new GatedConsumer({ queue: 'q', pool, worker: {} as never })).toThrow(/worker must be BullMQ Worker options with a connection/);
-    expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurrency: 0 })).toThrow(/concurrency must be an integer >= 1, got 0/);
-    expect(() => new GatedConsumer({ queue: 'q', pool, worker, pollIntervalMs: Infinity })).toThrow(/pollIntervalMs must be a number from 1/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurrency: 0 })).toThrow(new RangeError('heapgate/bullmq: concurrency must be an integer from 1 to 2147483647, got 0'));
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurrency: '2' as never })).toThrow(new TypeError('heapgate/bullmq: concurrency must be a number, got "2"'));
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker, pollIntervalMs: Infinity })).toThrow(/pollIntervalMs must be an integer from 1/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker: { ...worker, lockDuration: -1 } })).toThrow(/worker.lockDuration must be an integer from 1 to 2147483647, got -1/);
+    expect(() => new GatedConsumer({ queue: 'q', pool, worker: { ...worker, concurrency: 8 } })).toThrow(/worker.concurrency is the consumer's own/);
     expect(() => new GatedConsumer({ queue: 'q', pool, worker, concurency: 2 } as never)).toThrow(/unknown option "concurency"/);
     void pool.destroy();
   });

@@ -37,12 +37,13 @@ afterEach(async () => {
 
 describe('heapgate/fastify', () => {
   it('memory pressure answers 503 with Retry-After from retryAfterMs; a task too large 413; other errors reach the handler set before', async () => {
-    const pressed = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, memoryLimit: false, retryAfterMs: 2500 });
+    // A process limit at what the process holds already: every task meets pressure there.
+    const pressed = makePool({ policy: 'reject', memoryLimit: Math.max(64 * MB, process.memoryUsage.rss()), retryAfterMs: 2500 });
     const url = await serve(pressed);
     const busy = await fetch(`${url}/run/echo`);
     expect(busy.status).toBe(503);
     expect(busy.headers.get('retry-after')).toBe('3');
-    expect(await busy.json()).toMatchObject({ statusCode: 503, code: 'ERR_MEMORY_PRESSURE', scope: 'main', retryAfterMs: 2500 });
+    expect(await busy.json()).toMatchObject({ statusCode: 503, code: 'ERR_MEMORY_PRESSURE', scope: 'process', retryAfterMs: 2500 });
 
     const calm = makePool({ resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
     const calmUrl = await serve(calm);
@@ -73,6 +74,18 @@ describe('heapgate/fastify', () => {
     expect(await (await fetch(`${url}/healthz/ready`)).json()).toEqual({ ready: true, reasons: [], held: 0, running: 0, maxQueue: 2 });
     await pool.close();
     expect(readiness(pool)).toMatchObject({ ready: false, reasons: ['pool closed'] });
+  });
+
+  it('readiness says not ready while running tasks reserve the room a new task would need, before any reading shows pressure', async () => {
+    // Room for one 200 MiB need (0.85 × (rss + 320 MiB) < rss + 400 MiB); nothing is allocated.
+    const pool = makePool({ maxThreads: 2, memoryLimit: process.memoryUsage.rss() + 320 * 2 ** 20 });
+    expect(readiness(pool)).toMatchObject({ ready: true, reasons: [] });
+    const running = pool.run(500, { name: 'sleep', memory: { external: 200 * 2 ** 20 } });
+    const state = readiness(pool);
+    expect(state.ready).toBe(false);
+    expect(state.reasons).toEqual([expect.stringMatching(/^memory in use or reserved in process scope: \d+ MiB of \d+ MiB$/)]);
+    await running;
+    expect(readiness(pool)).toMatchObject({ ready: true, reasons: [] });
   });
 
   it('bad options are refused at registration, naming the option', async () => {

@@ -13,9 +13,12 @@
  * - A job it holds but cannot start now (another kind, or a race with other work) goes back to the
  *   queue with `moveToWait`, which spends no attempt; so does one the pool refused for memory
  *   pressure, a full queue or a wait timeout, or one still held when the consumer closes.
- * - A job that can never fit this replica (`TaskTooLargeError`), that threw, or whose worker died
- *   (`WorkerCrashError`) fails with that error through `moveToFailed`: an attempt is spent, and
- *   BullMQ's retry policy (`attempts`, `backoff`) decides what follows.
+ * - A job too large for this replica goes back to the queue after a growing delay
+ *   (`moveToDelayed`, no attempt spent) for a larger replica, until it has been started
+ *   `tooLargeStarts` times; then it fails with `TaskTooLargeError`.
+ * - A job whose task threw, whose worker died (`WorkerCrashError`), or whose `task` mapping failed
+ *   fails with that error through `moveToFailed`: an attempt is spent, and BullMQ's retry policy
+ *   (`attempts`, `backoff`) decides what follows.
  * - The locks of jobs in flight are extended every `lockDuration / 2`; the stalled-job checker
  *   runs, so jobs of a replica that died are taken back by the others.
  */
@@ -56,6 +59,12 @@ export interface GatedConsumerOptions {
   concurrency?: number;
   /** While the gate has no room, how often it is asked again, ms. Default 50. */
   pollIntervalMs?: number;
+  /**
+   * How many times a job too large for this replica may be started (by any replica) before it
+   * fails with `TaskTooLargeError`; until then it goes back to the queue after a growing delay,
+   * no attempt spent, for a larger replica to take. Default 10; 1 fails it at once.
+   */
+  tooLargeStarts?: number;
 }
 
 /** A replica's record of what it did with jobs. */
@@ -93,6 +102,7 @@ interface Settings {
   task: (job: Job) => JobTask;
   concurrency: number;
   pollIntervalMs: number;
+  tooLargeStarts: number;
 }
 
 const codeOf = (error: unknown): string => {
@@ -100,34 +110,52 @@ const codeOf = (error: unknown): string => {
   return typeof code === 'string' ? code : 'Error';
 };
 
+/** A value as an error message shows it: strings quoted, so `"2"` is not mistaken for `2`. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+/** An integer option: `TypeError` for a non-number, `RangeError` outside [min, max]. */
+function integer(field: string, value: unknown, min: number, max = 2 ** 31 - 1): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`heapgate/bullmq: ${field} must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`heapgate/bullmq: ${field} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  return value;
+}
+
 function validate(options: unknown): Settings {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`heapgate/bullmq: options must be an object, got ${String(options)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`heapgate/bullmq: options must be an object, got ${describe(options)}`);
   const o = options as Record<string, unknown>;
-  const known = ['queue', 'pool', 'worker', 'task', 'concurrency', 'pollIntervalMs'];
+  const known = ['queue', 'pool', 'worker', 'task', 'concurrency', 'pollIntervalMs', 'tooLargeStarts'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new TypeError(`heapgate/bullmq: unknown option "${key}" (known: ${known.join(', ')})`);
   }
-  if (typeof o.queue !== 'string' || o.queue === '') throw new TypeError(`heapgate/bullmq: queue must be a non-empty string, got ${JSON.stringify(o.queue)}`);
+  if (typeof o.queue !== 'string' || o.queue === '') throw new TypeError(`heapgate/bullmq: queue must be a non-empty string, got ${describe(o.queue)}`);
   const pool = o.pool as GatedPool | undefined;
-  if (typeof pool !== 'object' || pool === null || typeof pool.wouldAdmit !== 'function') throw new TypeError(`heapgate/bullmq: pool must be a GatedPool, got ${String(o.pool)}`);
-  if (typeof o.worker !== 'object' || o.worker === null || typeof (o.worker as WorkerOptions).connection !== 'object') {
+  if (typeof pool !== 'object' || pool === null || typeof pool.wouldAdmit !== 'function') throw new TypeError(`heapgate/bullmq: pool must be a GatedPool, got ${describe(o.pool)}`);
+  const worker = o.worker as Record<string, unknown> | undefined;
+  if (typeof worker !== 'object' || worker === null || typeof worker.connection !== 'object' || worker.connection === null) {
     throw new TypeError('heapgate/bullmq: worker must be BullMQ Worker options with a connection, e.g. { connection: { host, port } }');
   }
-  if (o.task !== undefined && typeof o.task !== 'function') throw new TypeError(`heapgate/bullmq: task must be a function (job) => ({ input, name?, memory? }), got ${typeof o.task}`);
-  const poolConcurrency = pool.maxThreads * Number(pool.options.concurrentTasksPerWorker ?? 1);
-  const concurrency = o.concurrency ?? poolConcurrency;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`heapgate/bullmq: concurrency must be an integer >= 1, got ${String(concurrency)}`);
-  const pollIntervalMs = o.pollIntervalMs ?? 50;
-  if (typeof pollIntervalMs !== 'number' || !Number.isFinite(pollIntervalMs) || pollIntervalMs < 1 || pollIntervalMs > 2 ** 31 - 1) {
-    throw new TypeError(`heapgate/bullmq: pollIntervalMs must be a number from 1 to 2147483647, got ${String(pollIntervalMs)}`);
+  for (const field of ['concurrency', 'autorun']) {
+    if (worker[field] !== undefined) throw new TypeError(`heapgate/bullmq: worker.${field} is the consumer's own: use the consumer's concurrency option (got worker.${field} ${describe(worker[field])})`);
   }
+  for (const field of ['lockDuration', 'stalledInterval', 'drainDelay']) {
+    if (worker[field] !== undefined) integer(`worker.${field}`, worker[field], 1);
+  }
+  if (o.task !== undefined && typeof o.task !== 'function') throw new TypeError(`heapgate/bullmq: task must be a function (job) => ({ input, name?, memory? }), got ${describe(o.task)}`);
+  const poolConcurrency = pool.maxThreads * Number(pool.options.concurrentTasksPerWorker ?? 1);
   return {
     queue: o.queue,
     pool,
-    worker: o.worker as WorkerOptions,
+    worker: worker as unknown as WorkerOptions,
     task: (o.task as Settings['task'] | undefined) ?? ((job) => ({ input: job.data, name: job.name })),
-    concurrency,
-    pollIntervalMs,
+    concurrency: o.concurrency === undefined ? poolConcurrency : integer('concurrency', o.concurrency, 1),
+    pollIntervalMs: o.pollIntervalMs === undefined ? 50 : integer('pollIntervalMs', o.pollIntervalMs, 1),
+    tooLargeStarts: o.tooLargeStarts === undefined ? 10 : integer('tooLargeStarts', o.tooLargeStarts, 1),
   };
 }
 
@@ -188,7 +216,8 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     if (!worker) return;
     while (this.#inFlight.size > 0) await this.#changed(this.#settings.pollIntervalMs);
     clearInterval(this.#lockTimer);
-    await worker.close();
+    // Nothing is in flight: forced, BullMQ does not wait out a blocking fetch (up to `drainDelay`).
+    await worker.close(true);
     await this.#loop;
   }
 
@@ -239,21 +268,27 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     try {
       if (this.#closing) return await this.#handBack(job, token, 'closing');
       let task: JobTask;
+      let kind: Pick<RunOptions, 'name' | 'memory'>;
+      let verdict: ReturnType<GatedPool['wouldAdmit']>;
       try {
         task = this.#settings.task(job);
+        if (typeof task !== 'object' || task === null) throw new TypeError(`heapgate/bullmq: task(job) must return { input, name?, memory? }, got ${describe(task)} for job ${job.id}`);
+        kind = { name: task.name ?? job.name, ...(task.memory === undefined ? {} : { memory: task.memory }) };
+        // Throws on a name or need `run()` would refuse: the job fails, and the kind is not kept.
+        verdict = this.#settings.pool.wouldAdmit(kind);
       } catch (error) {
         return await this.#fail(job, token, error);
       }
-      const kind = { name: task.name ?? job.name, ...(task.memory === undefined ? {} : { memory: task.memory }) };
       this.#remember(kind);
-      const verdict = this.#settings.pool.wouldAdmit(kind);
-      // Too large for this replica: the pool refuses it with the typed error, and it fails below.
       if (!verdict.admit && verdict.reason !== 'too-large') return await this.#handBack(job, token, 'no room');
       let result: unknown;
       try {
+        // Too large for this replica: the pool refuses it at once with the typed error (below).
         result = await this.#settings.pool.run(task.input, { ...kind, ...(task.transferList ? { transferList: task.transferList } : {}) });
       } catch (error) {
-        if (HAND_BACK.has(codeOf(error))) return await this.#handBack(job, token, codeOf(error));
+        const code = codeOf(error);
+        if (HAND_BACK.has(code)) return await this.#handBack(job, token, code);
+        if (code === 'ERR_TASK_TOO_LARGE' && (job.attemptsStarted ?? 0) < this.#settings.tooLargeStarts) return await this.#delay(job, token, code);
         return await this.#fail(job, token, error);
       }
       try {
@@ -269,6 +304,22 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     }
   }
 
+  /**
+   * A job too large for this replica goes back to the queue after a delay, no attempt spent, so
+   * that a larger replica may take it: 0.5 s, doubling with each start, at most 30 s. Once it has
+   * been started `tooLargeStarts` times it fails with `TaskTooLargeError`.
+   */
+  async #delay(job: Job, token: string, reason: string): Promise<void> {
+    const delayMs = Math.min(30_000, 500 * 2 ** Math.max(0, (job.attemptsStarted ?? 1) - 1));
+    try {
+      await job.moveToDelayed(Date.now() + delayMs, token);
+    } catch (error) {
+      return this.#lockLost(error);
+    }
+    this.#stats.handedBack++;
+    this.emit('handedBack', job, reason);
+  }
+
   async #handBack(job: Job, token: string, reason: string): Promise<void> {
     try {
       await job.moveToWait(token);
@@ -280,7 +331,9 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
   }
 
   async #fail(job: Job, token: string, error: unknown): Promise<void> {
-    const failure = error instanceof Error ? error : new Error(String(error));
+    // BullMQ records an Error's message: a thrown non-Error keeps its own `message` if it has one.
+    const message = typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string' ? (error as { message: string }).message : String(error);
+    const failure = error instanceof Error ? error : new Error(message);
     try {
       await job.moveToFailed(failure, token, false);
     } catch (moveError) {

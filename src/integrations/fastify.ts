@@ -24,8 +24,9 @@ export interface HeapgateFastifyOptions {
   retryAfterMs?: number;
   /**
    * A readiness route: `GET` answers 200 while the pool can take work, 503 with the reasons while
-   * the main isolate or the process is under memory pressure, every worker is, the held queue is
-   * at least `queueNearFull` of `maxQueue`, or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
+   * the main isolate or the process is under memory pressure, every worker is, the memory in use
+   * or reserved leaves no room for a task of the pool's default name (`pool.wouldAdmit()`), the
+   * held queue is at least `queueNearFull` of `maxQueue`, or the pool is closed. `true` = `{ path: '/ready' }`. Default: no route.
    */
   readiness?:
     | boolean
@@ -95,6 +96,12 @@ export function readiness(pool: GatedPool, queueNearFull = 0.9): Readiness {
   const pressed = stats.workers.filter((worker) => worker.underPressure).length;
   if (pressed > 0 && pressed === stats.workers.length) reasons.push(`memory pressure in every worker (${pressed})`);
   if (Number.isFinite(stats.maxQueue) && stats.held >= queueNearFull * stats.maxQueue && stats.held > 0) reasons.push(`queue ${stats.held} of ${stats.maxQueue}`);
+  // Memory reserved by running tasks refuses new ones before any reading shows pressure: asked as
+  // the gate would decide a task of the pool's default name now.
+  const verdict = pool.wouldAdmit();
+  if (!verdict.admit && verdict.reason === 'pressure' && !reasons.some((reason) => reason.includes(`${verdict.scope} scope`))) {
+    reasons.push(`memory in use or reserved in ${verdict.scope} scope: ${Math.round(verdict.used / 2 ** 20)} MiB of ${Math.round(verdict.limit / 2 ** 20)} MiB`);
+  }
   return { ready: reasons.length === 0, reasons, held: stats.held, running: stats.running, maxQueue: stats.maxQueue };
 }
 
