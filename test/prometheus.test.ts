@@ -61,7 +61,7 @@ describe('heapgate/prometheus', () => {
       heapgate_under_pressure: 'gauge',
       heapgate_workers: 'gauge',
       heapgate_workers_under_pressure: 'gauge',
-      heapgate_tasks_held: 'gauge',
+      heapgate_held_tasks: 'gauge',
       heapgate_tasks_running: 'gauge',
       heapgate_queue_max_tasks: 'gauge',
       heapgate_tasks_submitted_total: 'counter',
@@ -93,7 +93,7 @@ describe('heapgate/prometheus', () => {
     expect(value(samples, 'heapgate_memory_reserved_bytes', { scope: 'process' })).toBe(0);
     expect(value(samples, 'heapgate_under_pressure', { scope: 'main' })).toBe(0);
     expect(value(samples, 'heapgate_workers')).toBe(2);
-    expect(value(samples, 'heapgate_tasks_held')).toBe(0);
+    expect(value(samples, 'heapgate_held_tasks')).toBe(0);
     expect(value(samples, 'heapgate_queue_max_tasks')).toBe(4);
 
     // Counters equal to stats().counters, split by the fixed labels.
@@ -135,6 +135,17 @@ describe('heapgate/prometheus', () => {
     registerMetrics(pool, { registry, prefix: 'other_' });
     registered.unregister();
     expect((await registry.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('svc_'))).toEqual([]);
+  });
+
+  it("OpenMetrics: every metric family has one name (a gauge never shares a counter's base name)", async () => {
+    const pool = makePool({ memoryLimit: false });
+    const registry = new Registry();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    registerMetrics(pool, { registry });
+    await pool.run(1, { name: 'sleep' });
+    const families = (await registry.metrics()).split('\n').filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]);
+    expect(families.length).toBeGreaterThan(10);
+    expect(new Set(families).size).toBe(families.length);
   });
 
   it('bad arguments are refused naming the option', () => {

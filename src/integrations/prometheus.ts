@@ -79,7 +79,7 @@ function validate(pool: unknown, options: unknown): { registry: Registry; prefix
  *   `heapgate_memory_used_bytes`, `heapgate_memory_live_bytes` (when known),
  *   `heapgate_memory_limit_bytes`, `heapgate_memory_reserved_bytes`, `heapgate_under_pressure` (0/1;
  *   `worker`: any worker);
- * - gauges: `heapgate_workers`, `heapgate_workers_under_pressure`, `heapgate_tasks_held`,
+ * - gauges: `heapgate_workers`, `heapgate_workers_under_pressure`, `heapgate_held_tasks`,
  *   `heapgate_tasks_running`, `heapgate_queue_max_tasks`;
  * - counters: `heapgate_tasks_submitted_total`, `heapgate_tasks_admitted_total`,
  *   `heapgate_tasks_held_total` by `reason` (`busy`, `pressure`) and `scope` (`none` or the scope
@@ -124,7 +124,7 @@ export function registerMetrics(pool: GatedPool, options?: PrometheusOptions): R
   gauge('under_pressure', '1 while the scope is above its high-water mark until it falls below the low one (worker: any worker).', ['scope'], byScope((r) => (r.underPressure ? 1 : 0)));
   gauge('workers', 'Workers ready for tasks.', [], (s) => [[{}, s.workers.length]]);
   gauge('workers_under_pressure', 'Workers above their high-water mark.', [], (s) => [[{}, s.workers.filter((w) => w.underPressure).length]]);
-  gauge('tasks_held', 'Tasks waiting in the held queue.', [], (s) => [[{}, s.held]]);
+  gauge('held_tasks', 'Tasks waiting in the held queue.', [], (s) => [[{}, s.held]]);
   gauge('tasks_running', 'Tasks admitted and not settled.', [], (s) => [[{}, s.running]]);
   gauge('queue_max_tasks', 'The most tasks the held queue takes (maxQueue).', [], (s) => [[{}, s.maxQueue]]);
 
