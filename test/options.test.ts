@@ -115,6 +115,20 @@ describe('pool options', () => {
     await pool.destroy();
   });
 
+  it('lowWater defaults to 0.1 below highWater, whatever highWater is (hysteresis kept)', async () => {
+    const cases: [Record<string, number>, number, number][] = [
+      [{}, 0.85, 0.75],
+      [{ highWater: 0.7 }, 0.7, 0.6],
+      [{ highWater: 0.05 }, 0.05, 0],
+      [{ highWater: 0.7, lowWater: 0.65 }, 0.7, 0.65],
+    ];
+    for (const [options, high, low] of cases) {
+      const pool = new GatedPool({ filename, maxThreads: 1, ...options });
+      expect(pool.options).toMatchObject({ highWater: high, lowWater: low });
+      await pool.destroy();
+    }
+  });
+
   it('the smallest limits accepted are ones a worker starts and works with', async () => {
     const pool = new GatedPool({ filename, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 } });
     expect(await pool.run({ a: 2, b: 3 }, { name: 'add' })).toBe(5);
