@@ -93,7 +93,7 @@ for (const run of runs) {
   const r = run.result;
   const killed = run.deaths[0] ? `died at ${(run.deaths[0].t / 1000).toFixed(1)} s` : run.exit;
   const rejected = r ? Object.values(r.rejected).reduce((a, b) => a + b, 0) : '—';
-  console.log(row([run.label, r ? run.exit : killed, r?.completed ?? run.samples.at(-1)?.done ?? 0, rejected, r?.lost ?? '—', r ? r.goodput.toFixed(1) : '—']));
+  console.log(row([run.label, r ? run.exit : killed, r?.completed ?? run.samples.at(-1)?.done ?? 0, rejected, r?.lost ?? (run.deaths.length ? 'all' : '—'), r ? r.goodput.toFixed(1) : '—']));
 }
 writeFileSync(out, renderReport({ title: `heapgate demo: ${scenario.title}`, workload: scenario.workload, environment, highWater: DEFAULTS.highWater, inCgroup, runs }));
 console.log(`\nreport: ${out}`);

@@ -139,7 +139,7 @@ export function renderReport({ title, workload, environment, highWater, inCgroup
   const rows = runs.map((run) => {
     const r = run.result;
     const rejected = r ? Object.entries(r.rejected).map(([code, n]) => `${escape(code)}: ${n}`).join('<br>') || '0' : '—';
-    return `<tr><td>${escape(run.label)}</td><td>${escape(run.exit)}</td><td>${r?.completed ?? run.samples.at(-1)?.done ?? '—'}</td><td>${rejected}</td><td>${r?.lost ?? '—'}</td><td>${r ? r.goodput.toFixed(1) : '—'}</td></tr>`;
+    return `<tr><td>${escape(run.label)}</td><td>${escape(run.exit)}</td><td>${r?.completed ?? run.samples.at(-1)?.done ?? '—'}</td><td>${rejected}</td><td>${r?.lost ?? (run.deaths.length ? 'every unfinished task' : '—')}</td><td>${r ? r.goodput.toFixed(1) : '—'}</td></tr>`;
   });
   const sections = runs.map((run) => {
     const memory = figure(`memory: ${run.label}`, `${run.label}: memory over time. ${run.deaths.length ? `First death: ${run.deaths[0].what} at ${seconds(run.deaths[0].t).toFixed(1)} s.` : 'Nothing died.'}`, memoryChart(run, { maxT, highWater, inCgroup }));
@@ -154,7 +154,7 @@ export function renderReport({ title, workload, environment, highWater, inCgroup
 body{font:14px/1.45 system-ui,sans-serif;color:#222;max-width:${WIDTH}px;margin:0 auto;padding:16px}
 h1{font-size:22px}h2{font-size:18px;margin:32px 0 4px}
 figure{margin:12px 0}figcaption{font-size:12px;color:#555}
-table{border-collapse:collapse;width:100%;font-size:13px}th{white-space:nowrap}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;font-size:13px}th{white-space:nowrap}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 .note{font-size:13px;color:#555}
 </style>
 </head><body>

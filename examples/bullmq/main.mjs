@@ -3,10 +3,20 @@
 // 192 MiB and 384 MiB), queues 24 report jobs of 40 MiB each, waits until all are done, and prints
 // what each replica did: the smaller one takes fewer, nobody runs out of memory, nothing is lost.
 import { fork } from 'node:child_process';
+import { connect } from 'node:net';
 import { Queue } from 'bullmq';
 
 const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const connection = { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: null };
+// Without a Redis there is nothing to show: say so rather than retry forever.
+const reachable = await new Promise((resolve) => {
+  const socket = connect(connection.port, connection.host, () => resolve(socket.end() && true));
+  socket.on('error', () => resolve(false));
+});
+if (!reachable) {
+  console.error(`no Redis at ${redis.href}: start one (e.g. redis-server) or set REDIS_URL`);
+  process.exit(1);
+}
 const queue = new Queue('reports', { connection });
 await queue.obliterate({ force: true });
 

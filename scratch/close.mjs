@@ -1,0 +1,13 @@
+import { GatedPool } from '../dist/index.js';
+import { GatedConsumer } from '../dist/integrations/bullmq.js';
+import { startRedis } from '../bench/lib/redis.mjs';
+const redis = await startRedis();
+const pool = new GatedPool({ filename: new URL('../test/fixtures/bullmq/jobs.mjs', import.meta.url).href, maxThreads: 1 });
+const consumer = new GatedConsumer({ queue: 'closeq', pool, worker: { connection: { host: redis.host, port: redis.port, maxRetriesPerRequest: null } } });
+await consumer.start();
+await new Promise((r) => setTimeout(r, 300));
+const t0 = performance.now();
+await consumer.close();
+console.log('close ms', Math.round(performance.now() - t0));
+await pool.destroy();
+await redis.stop();

@@ -1,0 +1,11 @@
+import { GatedPool } from '../dist/index.js';
+const MiB = 2 ** 20;
+const pool = new GatedPool({ filename: new URL(process.env.TASK ?? './parse.mjs', import.meta.url).href, maxThreads: 4, resourceLimits: { maxOldGenerationSizeMb: 24 } });
+let created = 0, exited = 0; pool.on('workerCreate', () => created++); pool.on('workerExit', () => exited++);
+const json = JSON.stringify(Array.from({ length: Number(process.env.ROWS ?? 120000) }, (_, i) => ({ v: i % 7, s: 'row-' + i })));
+const need = Number(process.env.NEED_MB ?? 16.5) * MiB;
+const n = Number(process.env.N ?? 3);
+const all = Promise.allSettled(Array.from({ length: n }, () => pool.run({ json }, { memory: need })));
+const out = await Promise.race([all.then((r) => r.map((x) => x.status === 'fulfilled' ? 'ok' : `${x.reason.code}`)), new Promise((r) => setTimeout(() => r('STILL PENDING after 5 s'), 5000))]);
+console.log(JSON.stringify({ n, needMiB: need / MiB, jsonMiB: +(json.length / MiB).toFixed(1), out, workersCreated: created, workersExited: exited, counters: (({ admitted, crashed, startFailures, workerCrashes }) => ({ admitted, crashed, startFailures, workerCrashes }))(pool.stats().counters) }));
+await pool.destroy();

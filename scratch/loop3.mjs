@@ -1,0 +1,11 @@
+import { GatedPool } from '../dist/index.js';
+const MiB = 2 ** 20;
+const pool = new GatedPool({ filename: new URL('./parse.mjs', import.meta.url).href, maxThreads: 4, resourceLimits: { maxOldGenerationSizeMb: 24 } });
+const t0 = Date.now();
+let count = 0;
+for (const ev of ['workerCreate', 'workerExit', 'recycle', 'nudge', 'pressure', 'hold', 'admit']) pool.on(ev, (e) => { if (count++ < 40) console.log(Date.now() - t0, ev, JSON.stringify(ev === 'hold' || ev === 'admit' ? { name: e?.name, worker: e?.worker, scope: e?.scope } : e)); });
+const json = JSON.stringify(Array.from({ length: 120000 }, (_, i) => ({ v: i % 7, s: 'row-' + i })));
+const p = pool.run({ json }, { memory: 16.5 * MiB });
+setTimeout(() => { console.log(JSON.stringify(pool.stats().workers.map((w) => ({ id: w.id, used: (w.used / MiB).toFixed(1), live: w.live && (w.live / MiB).toFixed(1), limit: (w.limit / MiB).toFixed(1), fresh: w.fresh }))), pool.stats().held); }, 1000);
+console.log(await Promise.race([p, new Promise((r) => setTimeout(() => r('PENDING'), 2000))]));
+await pool.destroy();

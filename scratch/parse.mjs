@@ -1,0 +1,1 @@
+export default function ({ json }) { return JSON.parse(json).length; }
