@@ -34,6 +34,14 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.destroy()));
 });
 
+describe('stats of a pool that has run nothing', () => {
+  it('reports the process memory in use before the first task (a fresh service does not scrape 0 bytes)', () => {
+    const pool = makePool();
+    const process = pool.stats().process!;
+    expect(process.used).toBeGreaterThan(10 * MB);
+  });
+});
+
 describe('running tasks', () => {
   it('returns results from the default and named exports', async () => {
     const pool = makePool();

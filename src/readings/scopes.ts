@@ -140,6 +140,9 @@ export class ProcessScope extends Scope {
 
   /** The process figures for `stats()`, from the values last read (no file is read here). */
   stats(): Reading & ProcessStats {
+    // Usage as last read, or read now if it is older than the monitor reuses it for (an idle pool
+    // reads nothing on its own: a fresh service would report 0 bytes in use).
+    this.monitor.used(performance.now());
     const { used, live } = this.monitor.cached();
     const total = this.reserved();
     const reserved = total > 0 ? Math.max(0, total - this.#materialized()) : 0;
