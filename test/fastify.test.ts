@@ -88,6 +88,17 @@ describe('heapgate/fastify', () => {
     expect(readiness(pool)).toMatchObject({ ready: true, reasons: [] });
   });
 
+  it("without the plugin's retryAfterMs, a full queue's Retry-After is the pool's retryAfterMs", async () => {
+    const pool = makePool({ maxQueue: 1, memoryLimit: false, retryAfterMs: 2500 });
+    const url = await serve(pool);
+    const running = [1, 2].map(() => pool.run(300, { name: 'sleep', memory: MB }));
+    const full = await fetch(`${url}/run/echo`);
+    expect(full.status).toBe(503);
+    expect(full.headers.get('retry-after')).toBe('3');
+    expect(await full.json()).toMatchObject({ code: 'ERR_QUEUE_FULL', retryAfterMs: 2500 });
+    await Promise.all(running);
+  });
+
   it('bad options are refused at registration, naming the option', async () => {
     const pool = makePool({ memoryLimit: false });
     const cases: [Record<string, unknown>, RegExp][] = [

@@ -20,7 +20,7 @@ import type { GatedPool } from '../pool.js';
 export interface HeapgateFastifyOptions {
   /** The pool whose errors and state the plugin maps. */
   pool: GatedPool;
-  /** `Retry-After` for errors that carry no `retryAfterMs` of their own (queue full, wait timeout, closed), ms. Default 1000. */
+  /** `Retry-After` for errors that carry no `retryAfterMs` of their own (queue full, wait timeout, closed), ms. Default: the pool's `retryAfterMs` (1000 unless set). */
   retryAfterMs?: number;
   /**
    * A readiness route: `GET` answers 200 while the pool can take work, 503 with the reasons while
@@ -73,8 +73,11 @@ function validate(options: unknown): Settings {
   // Fastify passes its own registration options along with the plugin's.
   const fastifyOwn = new Set(['prefix', 'logLevel', 'logSerializers']);
   for (const key of Object.keys(options)) if (!known.has(key) && !fastifyOwn.has(key)) throw new TypeError(`heapgate/fastify: unknown option '${key}' (known: ${[...known].join(', ')})`);
-  const { pool, retryAfterMs = 1000, readiness = false } = options as HeapgateFastifyOptions;
+  const { pool, readiness = false } = options as HeapgateFastifyOptions;
   if (typeof pool !== 'object' || pool === null || typeof (pool as Partial<GatedPool>).stats !== 'function') throw new TypeError(`heapgate/fastify: options.pool must be a GatedPool, got ${String(pool)}`);
+  // Default: the pool's own retryAfterMs (1000 unless set).
+  const poolRetry = (pool as Partial<GatedPool>).options?.retryAfterMs;
+  const retryAfterMs = (options as HeapgateFastifyOptions).retryAfterMs ?? (typeof poolRetry === 'number' ? poolRetry : 1000);
   if (typeof retryAfterMs !== 'number' || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) throw new RangeError(`heapgate/fastify: options.retryAfterMs must be a finite number >= 0, got ${String(retryAfterMs)}`);
   if (readiness === false) return { pool, retryAfterMs, readiness: undefined };
   if (readiness !== true && (typeof readiness !== 'object' || readiness === null || Array.isArray(readiness))) throw new TypeError(`heapgate/fastify: options.readiness must be a boolean or an object, got ${String(readiness)}`);
