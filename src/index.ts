@@ -1,4 +1,8 @@
-/** heapgate: a worker-thread pool (Piscina) with a memory-aware admission gate in front of it. */
+/**
+ * heapgate: a worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
+ *
+ * @module heapgate
+ */
 // First: an older Node fails here, with a message naming the version needed.
 import './node-version.js';
 export { GatedPool } from './pool.js';

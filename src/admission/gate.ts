@@ -2,6 +2,8 @@
  * The admission decision: a pure function of readings, reservations and water marks.
  * No timers, no I/O, no clock: everything it needs is in its arguments, so it can be tested
  * exhaustively with injected readings and called on the hot path for the cost of a few compares.
+ *
+ * @module heapgate/gate
  */
 import type { Scope } from '../errors.js';
 import type { Policy } from '../options.js';

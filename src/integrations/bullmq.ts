@@ -21,6 +21,8 @@
  *   (`attempts`, `backoff`) decides what follows.
  * - The locks of jobs in flight are extended every `lockDuration / 2`; the stalled-job checker
  *   runs, so jobs of a replica that died are taken back by the others.
+ *
+ * @module heapgate/bullmq
  */
 import { EventEmitter } from 'node:events';
 import type { Job, WorkerOptions } from 'bullmq';

@@ -12,6 +12,8 @@
  * - anything else goes to the error handler that was in place before the plugin.
  * The body is JSON: `{ statusCode, error, code, message }` (as Fastify's own), plus `scope` and
  * `retryAfterMs` when known.
+ *
+ * @module heapgate/fastify
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatedPool } from '../pool.js';

@@ -6,6 +6,8 @@
  *
  * Invariant: every label takes values from a fixed set (scopes, reasons, outcomes) or from the
  * caller's own constant labels; none grows with the work (no thread ids, no task names).
+ *
+ * @module heapgate/prometheus
  */
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import type { GatedPool } from '../pool.js';
