@@ -595,7 +595,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
-  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined };
+  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, alone: false, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined };
   readonly #warmOption: WarmOption = { need: 0, spawn: false, surprise: 0 };
 
   #gateInput(task: Task): GateInput {
@@ -606,6 +606,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
+    input.alone = this.#active.size === 0;
     input.warm = this.#warmOptionFor(task);
     input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, input.warm ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();

@@ -1,7 +1,7 @@
 // The decision table of the pure gate, with injected readings: every tier, every scope, both
 // policies, hysteresis. No timers, no workers: these are the rules themselves.
 import { describe, expect, it } from 'vitest';
-import { actionFor, chooseWorker, decide, fits, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
+import { actionFor, chooseWorker, decide, fits, fitsAlone, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
 
 const MB = 2 ** 20;
 const water = { high: 0.8, low: 0.6 };
@@ -123,6 +123,38 @@ describe('decide: scopes, workers, spawning', () => {
   for (const [name, over, expected] of table) {
     it(name, () => expect(decide(input(over))).toEqual(expected));
   }
+});
+
+describe('decide: a task that would run alone may use the process room above the mark', () => {
+  // Process at 75 of 100 MB, high 0.8: a 10 MB need does not fit below the mark, but does below the limit.
+  const full = reading({ used: 75 * MB, live: 75 * MB });
+  it('admits it alone (nothing of the pool running), below the limit', () => {
+    expect(decide(input({ process: full, need: 10 * MB, alone: true }))).toEqual({ kind: 'admit', worker: 1 });
+  });
+  it('refuses it beside running tasks (the room above the mark is for what they may do)', () => {
+    expect(decide(input({ process: full, need: 10 * MB, alone: false }))).toMatchObject({ kind: 'pressure', scope: 'process' });
+    expect(decide(input({ process: full, need: 10 * MB }))).toMatchObject({ kind: 'pressure', scope: 'process' });
+  });
+  it('refuses it alone when it would reach the limit, or the scope is under pressure', () => {
+    expect(decide(input({ process: full, need: 25 * MB, alone: true }))).toMatchObject({ kind: 'pressure', scope: 'process' });
+    expect(decide(input({ process: reading({ used: 75 * MB, live: 75 * MB, underPressure: true }), need: 10 * MB, alone: true }))).toMatchObject({ kind: 'pressure', scope: 'process' });
+  });
+  it('over a grid: alone, the process admits exactly what fits below the limit with nothing under pressure', () => {
+    for (const used of [0, 50, 75, 79, 81, 95, 100].map((mb) => mb * MB)) {
+      for (const reserved of [0, 5 * MB]) {
+        for (const underPressure of [false, true]) {
+          for (const need of [0, 5 * MB, 15 * MB, 30 * MB]) {
+            const process = reading({ used, live: used, reserved, underPressure });
+            const decision = decide(input({ process, need, alone: true }));
+            const below = !underPressure && used + reserved + need < LIMIT;
+            expect(fitsAlone(process, need)).toBe(below);
+            if (decision.kind === 'admit') expect(below || fits(process, need, water.high)).toBe(true);
+            if (below) expect(decision.kind === 'admit' || decision.kind === 'too-large').toBe(true);
+          }
+        }
+      }
+    }
+  });
 });
 
 describe('actionFor: both policies', () => {

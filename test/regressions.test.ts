@@ -438,3 +438,26 @@ describe('found by the new-user trial of 2026-11-30', () => {
     expect(pool.stats().counters).toMatchObject({ submitted: 3, settled: 3, admitted: 0 });
   });
 });
+
+describe('found by a loaded CI run of the images example', () => {
+  // With nothing of the pool running, usage that no collection lowers (memory a malloc arena keeps
+  // after earlier tasks; here, a Buffer the test holds) left a task that fits below the limit, but
+  // not below the high-water mark, waiting until maxWaitMs — every time: the pool could not make
+  // progress on its own. Alone, a task may use the room above the mark (never the limit itself).
+  it('an idle pool runs a task that fits below the process limit but not below the high-water mark', async () => {
+    const ballast = Buffer.alloc(200 * MiB, 1);
+    try {
+      const limit = process.memoryUsage.rss() + 84 * MiB;
+      const pool = makePool({ maxThreads: 1, memoryLimit: limit, maxWaitMs: 3000 });
+      expect(await pool.run(1, { name: 'echo', memory: MiB })).toBe(1);
+      const used = pool.stats().process!.used;
+      // The premise: it fits below the limit, not below 0.85 × limit.
+      expect(used + 44 * MiB).toBeLessThan(limit);
+      expect(used + 44 * MiB).toBeGreaterThanOrEqual(0.85 * limit);
+      const outcome = await within(pool.run(2, { name: 'echo', memory: { external: 44 * MiB } }).then((value) => ({ value }), (error: unknown) => ({ error })), 10_000);
+      expect(outcome).toEqual({ value: 2 });
+    } finally {
+      ballast.fill(0);
+    }
+  });
+});
