@@ -606,7 +606,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    input.alone = this.#active.size === 0;
+    // Alone, and with a need that is known (declared or learned), not guessed: see `fitsAlone`.
+    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned');
     input.warm = this.#warmOptionFor(task);
     input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, input.warm ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();

@@ -97,8 +97,8 @@ export interface GateInput {
   /** The process against its container/system limit; `undefined` when not watched. */
   process: Reading | undefined;
   /**
-   * Whether nothing of the pool is running: the task would run alone (see {@link fitsAlone}).
-   * Default false.
+   * Whether the task would run alone (nothing of the pool running) and its need is known (declared
+   * or learned, not a guess): see {@link fitsAlone}. Default false.
    */
   alone?: boolean;
   /** The workers that exist and are ready. */
@@ -219,10 +219,10 @@ export function fits(reading: Reading, need: number, high: number): boolean {
 }
 
 /**
- * Whether `need` more bytes fit the process for a task that would run alone: below the limit
- * itself, not below `high` × limit, and never while the scope is under pressure. The room above
- * the mark absorbs what the gate cannot see coming from tasks running together; with none running,
- * it is this task's. It also keeps an idle pool from waiting forever on usage that no collection
+ * Whether `need` more bytes fit the process for a task that would run alone, with a need that is
+ * known: below the limit itself, not below `high` × limit, and never while the scope is under
+ * pressure. The room above the mark absorbs what the gate cannot see coming — tasks running
+ * together, needs that are guesses; with none running and the need known, it is this task's. It also keeps an idle pool from waiting forever on usage that no collection
  * lowers: memory an allocator keeps after earlier tasks (malloc arenas) counts in the process's
  * usage, and a task that runs next reuses it (measured: 12 image jobs of 44 MiB with a limit of
  * RSS + 160 MiB stalled, nothing running, at 140 of 213 MiB, in 8 of 8 runs on a loaded machine).

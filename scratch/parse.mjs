@@ -1,1 +1,0 @@
-export default function ({ json }) { return JSON.parse(json).length; }
