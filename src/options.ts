@@ -28,7 +28,7 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
   policy?: Policy;
   /** Fraction of a limit at which admission stops. Default 0.85. */
   highWater?: number;
-  /** Fraction of a limit below which a scope under pressure admits again. Default `highWater` − 0.1 (0.75 with the default highWater; at least 0). */
+  /** Fraction of a limit below which a scope under pressure admits again. Default `highWater` − 0.1 (0.75 with the default highWater), or half of `highWater` below 0.2. */
   lowWater?: number;
   /**
    * Most tasks held at once (waiting for a worker or for memory); more are rejected with
@@ -309,8 +309,10 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   if (typeof policy !== 'string') throw new TypeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   if (policy !== 'reject' && policy !== 'wait') throw new RangeError(`options.policy must be 'reject' or 'wait', got ${describe(policy)}`);
   const highWater = optionalNumber(o, 'highWater', DEFAULTS.highWater, { above: 0, max: 1 });
-  // Default: the same gap below highWater as the defaults keep (0.1), so a lowered highWater keeps its hysteresis.
-  const lowWater = optionalNumber(o, 'lowWater', Math.max(0, Math.round((highWater - (DEFAULTS.highWater - DEFAULTS.lowWater)) * 1e6) / 1e6), { min: 0, max: 1 });
+  // Default: the gap below highWater the defaults keep (0.1), at most half of highWater, so a
+  // lowered highWater keeps its hysteresis and a scope under pressure can always leave it.
+  const gap = Math.min(DEFAULTS.highWater - DEFAULTS.lowWater, highWater / 2);
+  const lowWater = optionalNumber(o, 'lowWater', Math.round((highWater - gap) * 1e6) / 1e6, { min: 0, max: 1 });
   if (lowWater > highWater) throw new RangeError(`options.lowWater (${lowWater}) must not be above options.highWater (${highWater})`);
   const name = o.name ?? 'default';
   if (typeof name !== 'string') throw new TypeError(`options.name must be a string or null, got ${describe(name)}`);

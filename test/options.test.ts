@@ -115,11 +115,12 @@ describe('pool options', () => {
     await pool.destroy();
   });
 
-  it('lowWater defaults to 0.1 below highWater, whatever highWater is (hysteresis kept)', async () => {
+  it('lowWater defaults to 0.1 below highWater (half of it below 0.2): hysteresis kept, and never 0', async () => {
     const cases: [Record<string, number>, number, number][] = [
       [{}, 0.85, 0.75],
       [{ highWater: 0.7 }, 0.7, 0.6],
-      [{ highWater: 0.05 }, 0.05, 0],
+      [{ highWater: 0.1 }, 0.1, 0.05],
+      [{ highWater: 0.05 }, 0.05, 0.025],
       [{ highWater: 0.7, lowWater: 0.65 }, 0.7, 0.65],
     ];
     for (const [options, high, low] of cases) {

@@ -77,7 +77,7 @@ export interface ConsumerStats {
   completed: number;
   /** Jobs given back to the queue without spending an attempt. */
   handedBack: number;
-  /** Jobs failed, by error code (`'Error'` when the error has none): each spent an attempt. */
+  /** Jobs failed, by error code (else the error's class name, e.g. `'TypeError'`, or the thrown value's type): each spent an attempt. */
   failed: Record<string, number>;
   /** Jobs whose lock this replica lost before it could settle them (the stalled-job checker gave them to another). */
   lostLock: number;
@@ -341,7 +341,8 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     } catch (moveError) {
       return this.#lockLost(moveError);
     }
-    const code = codeOf(error);
+    // Counted by code; an error without one by its class name (`TypeError`), anything else by its type.
+    const code = codeOf(error) !== 'Error' ? codeOf(error) : error instanceof Error ? error.name : error === null ? 'null' : typeof error;
     this.#stats.failed[code] = (this.#stats.failed[code] ?? 0) + 1;
     this.emit('failed', job, error);
   }
