@@ -8,10 +8,16 @@ import { Queue } from 'bullmq';
 
 const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const connection = { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: null };
-// Without a Redis there is nothing to show: say so rather than retry forever.
+// Without a Redis there is nothing to show: say so rather than retry forever (a PING must get PONG).
 const reachable = await new Promise((resolve) => {
-  const socket = connect(connection.port, connection.host, () => resolve(socket.end() && true));
+  const socket = connect(connection.port, connection.host, () => socket.write('PING\r\n'));
+  socket.setTimeout(2000, () => socket.destroy());
+  socket.on('data', (chunk) => {
+    resolve(String(chunk).startsWith('+PONG'));
+    socket.end();
+  });
   socket.on('error', () => resolve(false));
+  socket.on('close', () => resolve(false));
 });
 if (!reachable) {
   console.error(`no Redis at ${redis.href}: start one (e.g. redis-server) or set REDIS_URL`);
