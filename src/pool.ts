@@ -990,6 +990,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#counters.admitted--;
     this.#held.unshift(task);
     task.heldAt = performance.now();
+    // Held again (for a worker): counted as a hold, as the held-time histogram will count it.
+    this.#counters.held++;
+    this.#counters.heldBy.busy++;
     this.#schedulePump();
   }
 

@@ -58,7 +58,10 @@ describe('examples', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.last).toMatchObject({ completed: 10 });
     expect(run.stdout).toMatch(/heapgate_tasks_settled_total\{outcome="failed",pool="example"\} 1/);
-    expect(run.stdout).toMatch(/heapgate_held_seconds_count\{pool="example"\} 11/);
+    // Every hold is in the histogram: its count equals the held counter's total (how many were held depends on timing).
+    const heldTotal = [...run.stdout.matchAll(/^heapgate_tasks_held_total\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+    expect(heldTotal).toBeGreaterThan(0);
+    expect(run.stdout).toMatch(new RegExp(`heapgate_held_seconds_count\\{pool="example"\\} ${heldTotal}\\b`));
   }, 130_000);
 
   describe('bullmq', () => {
