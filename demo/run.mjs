@@ -3,6 +3,7 @@
 // result, and how the process ended (exit code, signal, kernel OOM kills). In a cgroup, the
 // process's memory is read here, from outside, as each sample arrives; without one, the contender
 // reports its own RSS.
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createCgroup, removeCgroup, spawnNode } from '../bench/lib/cgroup.mjs';
 
@@ -22,29 +23,22 @@ export async function runContender(config, { location, limit, onSample } = {}) {
   try {
     const env = { ...process.env, HEAPGATE_LIMIT: String(limit ?? '') };
     const child = spawnNode(script, [JSON.stringify(config)], cgroup?.dir, env);
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      let newline;
-      while ((newline = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (!line.startsWith('{')) continue;
-        const message = JSON.parse(line);
-        if (message.type === 'sample') {
-          if (cgroup) {
-            message.process = cgroup.usage();
-            message.live = cgroup.nonReclaimable();
-            run.peakLive = Math.max(run.peakLive, message.live);
-          }
-          lastSampleAt = performance.now();
-          run.samples.push(message);
-          onSample?.(message);
-        } else if (message.type === 'death') {
-          if (run.deaths.length === 0) run.deaths.push(message);
-        } else if (message.type === 'result') {
-          run.result = message;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const message = JSON.parse(line);
+      if (message.type === 'sample') {
+        if (cgroup) {
+          message.process = cgroup.usage();
+          message.live = cgroup.nonReclaimable();
+          run.peakLive = Math.max(run.peakLive, message.live);
         }
+        lastSampleAt = performance.now();
+        run.samples.push(message);
+        onSample?.(message);
+      } else if (message.type === 'death') {
+        if (run.deaths.length === 0) run.deaths.push(message);
+      } else if (message.type === 'result') {
+        run.result = message;
       }
     });
     child.stderr.on('data', (chunk) => (run.stderr = (run.stderr + chunk).slice(-4000)));

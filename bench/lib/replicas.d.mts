@@ -1,14 +1,6 @@
 // Types for replicas.mjs (used from the TypeScript tests).
 import type { CgroupLocation } from '../../dist/readings/container.js';
-
-export interface ReplicaStats {
-  taken: number;
-  completed: number;
-  handedBack: number;
-  failed: Record<string, number>;
-  lostLock: number;
-  inFlight: number;
-}
+import type { ConsumerStats } from '../../dist/integrations/bullmq.js';
 
 export interface ReplicaOutcome {
   name: string;
@@ -16,7 +8,7 @@ export interface ReplicaOutcome {
   killedByTest: boolean;
   exit: { code: number | null; signal: NodeJS.Signals | null };
   oomKills: number;
-  stats: ReplicaStats | undefined;
+  stats: ConsumerStats | undefined;
   completedSeen: number;
   completedInRedis: number;
   stderr: string;

@@ -3,6 +3,7 @@
 // cgroup when `location` is given — a burst of jobs queued, optionally one replica SIGKILLed
 // mid-run, and everything read back: per replica what it did, how it ended, and in Redis which
 // replica completed each job and how many times each job was completed.
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
 import { createCgroup, removeCgroup, spawnNode } from './cgroup.mjs';
@@ -31,19 +32,12 @@ export async function runReplicas({ redis, kind, replicas, jobs, threads, locati
     const child = spawnNode(script, [JSON.stringify(config)], cgroup?.dir);
     const state = { ...replica, cgroup, child, ready: undefined, stats: undefined, completedSeen: 0, exit: undefined, stderr: '', killed: false };
     state.ready = new Promise((resolve) => {
-      let buffered = '';
-      child.stdout.on('data', (chunk) => {
-        buffered += chunk;
-        let newline;
-        while ((newline = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (!line.startsWith('{')) continue;
-          const message = JSON.parse(line);
-          if (message.type === 'ready') resolve(true);
-          else if (message.type === 'completed') state.completedSeen++;
-          else if (message.type === 'stats') state.stats = message;
-        }
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        const message = JSON.parse(line);
+        if (message.type === 'ready') resolve(true);
+        else if (message.type === 'completed') state.completedSeen++;
+        else if (message.type === 'stats') state.stats = message;
       });
       child.stderr.on('data', (chunk) => (state.stderr = (state.stderr + chunk).slice(-4000)));
       state.exited = new Promise((done) => child.on('close', (code, signal) => {

@@ -342,7 +342,8 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
       return this.#lockLost(moveError);
     }
     // Counted by code; an error without one by its class name (`TypeError`), anything else by its type.
-    const code = codeOf(error) !== 'Error' ? codeOf(error) : error instanceof Error ? error.name : error === null ? 'null' : typeof error;
+    const own = codeOf(error);
+    const code = own !== 'Error' ? own : error instanceof Error ? error.name : error === null ? 'null' : typeof error;
     this.#stats.failed[code] = (this.#stats.failed[code] ?? 0) + 1;
     this.emit('failed', job, error);
   }
