@@ -30,6 +30,7 @@ import { HeldTime } from './accounting/held-time.js';
 import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting/counters.js';
 import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
+import { IdleReaper } from './placement/idle-reaper.js';
 import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
 import { defaultWorkerLimits } from './placement/worker-limits.js';
 import { stopWorkers } from './placement/stop-workers.js';
@@ -62,6 +63,8 @@ const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
 const MiB = 2 ** 20;
 /** Least time between two reads of the cgroup's memory.stat (or RSS). */
 const STAT_REFRESH_MS = 100;
+/** Piscina's default `idleTimeout`, ms. */
+const PISCINA_IDLE_TIMEOUT = 0;
 /** Least time between two reads of the cgroup's usage: decisions within a millisecond share one. */
 const USAGE_REFRESH_MS = 1;
 /** Least time between two re-reads of the container limit, and of its event counters. */
@@ -114,6 +117,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #hygiene: WorkerHygiene;
   readonly #held: HeldQueue;
   readonly #dispatcher: Dispatcher;
+  readonly #reaper: IdleReaper;
   /** Tasks admitted (charged and sent) and not settled yet. */
   readonly #active = new Set<Task>();
   /** Runs in flight of names whose need nobody knows yet (see `admission/slow-start.ts`). */
@@ -211,6 +215,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     setEnvironmentData(settingsKey(this.#poolId), settings as never);
     this.#piscina = new Piscina({
       ...piscina,
+      // Idle workers are reaped by the pool, never while tasks are held (see `idle-reaper.ts`).
+      idleTimeout: Infinity,
       filename: ENTRY,
       name: this.#keyFor({ name: gate.name, file: undefined, learnAs: gate.name }, 0),
       loadBalancer: (task, views) => this.#dispatcher.balance(task, views) as (typeof views)[number] | null,
@@ -218,6 +224,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#workerLimit, {
       onPressure: (worker, reading) => this.#pressure({ scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: reading.live ?? reading.used, limit: reading.limit }),
       onSample: () => this.#schedulePump(),
+    });
+    this.#reaper = new IdleReaper(piscina.idleTimeout ?? PISCINA_IDLE_TIMEOUT, this.#workers, {
+      keeps: (worker) => this.#heldTaskCanUse(worker),
+      threadCount: () => this.#piscina.threads.length - this.#workers.retiringCount(),
+      minThreads: this.#piscina.minThreads,
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
       answered: (task, failed, payload) => this.#answered(task, failed, payload),
@@ -479,7 +490,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    */
   get options(): Readonly<Record<string, unknown>> {
     if (!this.#options) {
-      const options: Partial<Record<string, unknown>> = Object.assign(Object.create(null) as Record<string, unknown>, this.#piscina.options, this.#settings, { filename: this.#settings.filename ?? null });
+      const options: Partial<Record<string, unknown>> = Object.assign(Object.create(null) as Record<string, unknown>, this.#piscina.options, this.#settings, { filename: this.#settings.filename ?? null, idleTimeout: this.#reaper.idleTimeout });
       // The gate's, not Piscina's: heapgate balances and queues itself.
       delete options.loadBalancer;
       delete options.taskQueue;
@@ -609,7 +620,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // Alone, and with a need that is known (declared or learned), not guessed: see `fitsAlone`.
     input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned');
     input.warm = this.#warmOptionFor(task);
-    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, input.warm ? task.learnAs : undefined);
+    // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -638,6 +650,22 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     option.spawn = this.#workers.spawnWarm(task.learnAs);
     option.surprise = surprise;
     return option;
+  }
+
+  /**
+   * Whether a held task can use this idle worker, so that it is not reaped for idleness: the head
+   * of the queue waits for a worker (not for memory), or the worker is warm for the head's name
+   * and a warm run of it needs less than its full need (its allocator holds what such a run
+   * reuses). A worker kept while the head waits for memory it cannot help with would only hold
+   * more of the process (its isolate) while the head waits.
+   */
+  #heldTaskCanUse(worker: TrackedWorker): boolean {
+    const head = this.#held.head();
+    if (!head) return false;
+    if (!this.#held.blockedByMemory) return true;
+    if (!worker.warmFor.has(head.learnAs)) return false;
+    const warmNeed = this.#warmFootprints.need(head.learnAs);
+    return warmNeed !== undefined && warmNeed < head.heap + head.external;
   }
 
   /** Whether a run of `task` would be measured to learn its name's need (slow start). */
@@ -835,7 +863,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#pumpAgain = true;
       return;
     }
-    if (this.#paused) return;
+    if (this.#paused) {
+      this.#pumpReadmits();
+      return;
+    }
     this.#pumping = true;
     try {
       do {
@@ -857,6 +888,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       } while (this.#pumpAgain && this.#held.size > 0 && !this.#paused);
     } finally {
       this.#pumping = false;
+    }
+    this.#updatePolling();
+  }
+
+  /** While paused: only tasks admitted before the pause and taken back unrun (withdrawn spawns) may start. */
+  #pumpReadmits(): void {
+    for (const task of this.#held) {
+      if (task.readmit && this.#tryStart(task) === 'hold') break;
     }
     this.#updatePolling();
   }
@@ -989,6 +1028,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     task.charge = undefined;
     this.#counters.admitted--;
     this.#held.unshift(task);
+    task.readmit = true;
     task.heldAt = performance.now();
     // Held again (for a worker): counted as a hold, as the held-time histogram will count it.
     this.#counters.held++;
@@ -1168,6 +1208,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    */
   #updatePolling(): void {
     if (this.#destroyed) return;
+    this.#reaper.update();
     if (!this.#pollTimer) {
       if (this.#held.size === 0 && this.#active.size === 0 && !this.#anyPressure()) return;
       this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);
@@ -1224,6 +1265,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   }
 
   #shutdown(): void {
+    this.#reaper.stop();
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;
     this.#stopMainListener();

@@ -241,7 +241,9 @@ describe('decide: the warm way into the process', () => {
     ['a warm need no smaller than the full one is no way in', { workers: [worker(2, { warm: true })], warm: warmOption({ need: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['never while the process is under pressure', { workers: [worker(2, { warm: true })], process: reading({ used: 50 * MB, live: 50 * MB, underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['the main isolate still has its say', { workers: [worker(2, { warm: true })], mainNeed: 10 * MB, main: reading({ used: 75 * MB, live: 75 * MB }) }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
-    ['the full need fits: any worker, no warm flag', { workers: [worker(1), worker(2, { warm: true, used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 1 }],
+    ['the full need fits: a free warm worker still comes first, on its warm need', { workers: [worker(1), worker(2, { warm: true, used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 2, warm: true }],
+    ['the full need fits, no warm worker: the most room, on its full need', { workers: [worker(1), worker(2, { used: 40 * MB, live: 40 * MB })], process: reading() }, { kind: 'admit', worker: 1 }],
+    ['the full need fits, the warm worker is busy: a cold one now, on its full need', { workers: [worker(1), worker(2, { warm: true, free: false })], process: reading() }, { kind: 'admit', worker: 1 }],
   ];
   for (const [name, over, expected] of cases) {
     it(name, () => expect(decide(input({ ...full, process: busyProcess, warm: warmOption(), ...over }))).toEqual(expected));
@@ -262,7 +264,8 @@ describe('decide: the warm way into the process', () => {
                 if (decision.kind !== 'admit') continue;
                 if (decision.warm) {
                   warmAdmits++;
-                  expect(fits(process, fullNeed, water.high)).toBe(false);
+                  // A spawn goes warm only for want of room; a free warm worker is taken warm either way.
+                  if (decision.worker === 'spawn') expect(fits(process, fullNeed, water.high)).toBe(false);
                   expect(used + warmNeed).toBeLessThan(water.high * LIMIT);
                   expect(used + warmNeed + Math.max(fullNeed - warmNeed, surprise)).toBeLessThan(LIMIT);
                   if (decision.worker === 'spawn') expect(spawn && canSpawn).toBe(true);

@@ -56,6 +56,21 @@ describe("p-queue's controls", () => {
     expectAllSettled(pool, 3);
   });
 
+  it('pause() does not hold back tasks admitted before it (workers being started for them): they run and settle', async () => {
+    // A cold burst: each task goes to a worker started for it; the first worker ready is offered
+    // both, takes one, and the other is taken back to wait for the second worker. Before the fix
+    // that taken-back task waited for start() (this test timed out).
+    const pool = makePool({ minThreads: 0, maxThreads: 2, slowStart: false });
+    const admitted = [pool.run(100, { name: 'sleep' }), pool.run(100, { name: 'sleep' })];
+    pool.pause();
+    const later = pool.run(1, { name: 'sleep' });
+    expect(await settleAll(admitted)).toEqual([100, 100]);
+    expect(pool.size).toBe(1);
+    pool.start();
+    expect(await later).toBe(1);
+    expectAllSettled(pool, 3);
+  });
+
   it('onEmpty, onSizeLessThan and onIdle resolve when the queue gets there, at once when it is there already', async () => {
     const pool = makePool({ autoStart: false });
     await pool.onIdle();

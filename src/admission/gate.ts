@@ -120,8 +120,8 @@ export interface GateInput {
 export type Decision =
   /**
    * Run it now, on the worker with this thread id, or on a worker started for it (`'spawn'`).
-   * `warm`: admitted on its warm need only (the process could not take its full need), on a warm
-   * worker (see {@link WarmOption}).
+   * `warm`: admitted on its warm need only, on a warm worker (see {@link WarmOption}): the
+   * process could not take its full need, or the worker chosen is warm anyway.
    */
   | {
       /** Start the task. */
@@ -261,7 +261,8 @@ export function decide(input: GateInput): Decision {
     const waitsAnyway = !best && !input.canSpawn && anyFitsLater;
     return waitsAnyway && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
   }
-  if (best) return { kind: 'admit', worker: best.id };
+  // On a warm worker the run reuses what its name's earlier run freed: charged its warm need.
+  if (best) return best.warm === true && process !== undefined && fitsWarm(input, process, high) ? { kind: 'admit', worker: best.id, warm: true } : { kind: 'admit', worker: best.id };
   if (input.canSpawn) return { kind: 'admit', worker: 'spawn' };
   if (anyFitsLater) return { kind: 'busy' };
 
@@ -301,9 +302,11 @@ function decideWarm(input: GateInput, process: Reading, high: number): Decision 
 }
 
 /**
- * The free worker with the most headroom left after `need` (`best`), and whether any worker could
- * take the task later (`anyFitsLater`: waiting is worthwhile) — one that fits but is busy, or one
- * that does not fit but is not fresh (a GC may show room). `warmOnly`: among warm workers only.
+ * The free worker that fits: a warm one first (its allocator holds what an earlier run of the
+ * task's name freed, and the run reuses it rather than growing the process), then the most
+ * headroom left after `need` (`best`); and whether any worker could take the task later
+ * (`anyFitsLater`: waiting is worthwhile) — one that fits but is busy, or one that does not fit
+ * but is not fresh (a GC may show room). `warmOnly`: among warm workers only.
  */
 export function chooseWorker(
   workers: readonly WorkerReading[],
@@ -318,19 +321,22 @@ export function chooseWorker(
 } {
   let best: WorkerReading | undefined;
   let bestRoom = -Infinity;
+  let bestWarm = false;
   let anyFitsLater = false;
   for (const worker of workers) {
-    if (warmOnly && worker.warm !== true) continue;
+    const warm = worker.warm === true;
+    if (warmOnly && !warm) continue;
     if (!fits(worker, need, high)) {
       if (!worker.fresh) anyFitsLater = true;
       continue;
     }
     anyFitsLater = true;
-    if (!worker.free) continue;
+    if (!worker.free || (bestWarm && !warm)) continue;
     const room = high * worker.limit - levelOf(worker) - need;
-    if (room > bestRoom) {
+    if (room > bestRoom || (warm && !bestWarm)) {
       best = worker;
       bestRoom = room;
+      bestWarm = warm;
     }
   }
   return { best, anyFitsLater };

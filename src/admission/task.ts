@@ -64,6 +64,8 @@ export interface Task {
   warmRun: boolean;
   /** Admitted on its warm need, it waits for a worker being started, counting on that worker being warm. */
   warmSpawn: boolean;
+  /** Admitted once and taken back unrun (a withdrawn spawn): it was started before any pause, so a pause does not hold it. */
+  readmit: boolean;
 }
 
 /** How a task's memory need is chosen. */
@@ -105,6 +107,7 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     abortInPiscina: undefined,
     warmRun: false,
     warmSpawn: false,
+    readmit: false,
   };
   const memory = opts.memory;
   if (!source.reservations) {

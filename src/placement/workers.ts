@@ -417,10 +417,28 @@ export class WorkerRegistry {
     return live + need >= ceiling && live - fresh >= limit / 8 && fresh + need < ceiling;
   }
 
-  /** Terminates a worker so that Piscina replaces it; it is never chosen again. */
-  retire(worker: TrackedWorker): void {
+  /**
+   * Terminates a worker; it is never chosen again. `'recycled'`: Piscina replaces it (see
+   * `hygiene.ts`); `'reaped'`: idle above `minThreads` (see `idle-reaper.ts`).
+   */
+  retire(worker: TrackedWorker, reason: 'recycled' | 'reaped' = 'recycled'): void {
     worker.retiring = true;
+    worker.stopReason = reason;
     void worker.thread.terminate();
+  }
+
+  /** Workers ready for tasks and running none (nor being stopped). */
+  idleWorkers(): TrackedWorker[] {
+    const idle: TrackedWorker[] = [];
+    for (const worker of this.#workers.values()) if (!worker.retiring && !worker.gone && worker.running === 0) idle.push(worker);
+    return idle;
+  }
+
+  /** Workers the gate is stopping that have not exited yet. */
+  retiringCount(): number {
+    let count = 0;
+    for (const worker of this.#workers.values()) if (worker.retiring) count++;
+    return count;
   }
 
   /**

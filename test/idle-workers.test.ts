@@ -1,0 +1,82 @@
+// Piscina's `idleTimeout`, kept by the pool: idle workers above `minThreads` are reaped after
+// `idleTimeout`, never while tasks are held (Piscina never reaps a worker while its own queue has
+// work; heapgate holds that work itself). Real Piscina, real workers; worker starts and stops are
+// read from the pool's `workerCreate`/`workerDestroy` events and `threads`.
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
+import { expectAllSettled, settleAll } from './helpers/records.js';
+
+const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
+const pools: GatedPool[] = [];
+
+function makePool(options: Partial<GatedPoolOptions> = {}): GatedPool {
+  const pool = new GatedPool({ filename: tasks, minThreads: 0, maxThreads: 2, slowStart: false, memoryLimit: false, ...options });
+  pools.push(pool);
+  return pool;
+}
+
+/** Runs two overlapping sleeps, so that two workers are started; resolves when both are done. */
+async function warmTwoWorkers(pool: GatedPool): Promise<void> {
+  await settleAll([pool.run(150, { name: 'sleep' }), pool.run(150, { name: 'sleep' })]);
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.destroy()));
+});
+
+describe('idle workers (idleTimeout)', () => {
+  it('keeps every worker while a task is held, and reaps the idle ones above minThreads once none is (idleTimeout 0, as Piscina)', async () => {
+    const pool = makePool();
+    let destroyed = 0;
+    pool.on('workerDestroy', () => destroyed++);
+    const first = [pool.run(150, { name: 'sleep' }), pool.run(150, { name: 'sleep' })];
+    // Held (the pool is paused): both workers stay once their tasks are done, however long it is held.
+    pool.pause();
+    const held = pool.run(1, { name: 'sleep' });
+    await settleAll(first);
+    await delay(300);
+    expect(pool.size).toBe(1);
+    expect(pool.threads.length).toBe(2);
+    expect(destroyed).toBe(0);
+    pool.start();
+    await held;
+    // Nothing held or running: both are reaped (minThreads 0).
+    await vi.waitFor(() => expect(pool.threads.length).toBe(0), { timeout: 5000 });
+    expect(destroyed).toBe(2);
+    expectAllSettled(pool, 3);
+  });
+
+  it('reaps no further than minThreads', async () => {
+    const pool = makePool({ minThreads: 1 });
+    await warmTwoWorkers(pool);
+    await vi.waitFor(() => expect(pool.threads.length).toBe(1), { timeout: 5000 });
+    await delay(200);
+    expect(pool.threads.length).toBe(1);
+  });
+
+  it('waits idleTimeout before reaping, and never reaps with idleTimeout Infinity', async () => {
+    const timed = makePool({ idleTimeout: 60_000 });
+    const never = makePool({ idleTimeout: Infinity });
+    await Promise.all([warmTwoWorkers(timed), warmTwoWorkers(never)]);
+    await delay(300);
+    expect(timed.threads.length).toBe(2);
+    expect(never.threads.length).toBe(2);
+    expect(timed.options.idleTimeout).toBe(60_000);
+    expect(never.options.idleTimeout).toBe(Infinity);
+  });
+
+  it("reports the idleTimeout it was given, or Piscina's default (0)", () => {
+    expect(makePool().options.idleTimeout).toBe(0);
+    expect(makePool({ idleTimeout: 250 }).options.idleTimeout).toBe(250);
+  });
+
+  it("a worker reaped for idleness is reported by 'workerExit' (idle timeout is among its causes)", async () => {
+    const pool = makePool();
+    const exits: number[] = [];
+    pool.on('workerExit', ({ threadId }) => exits.push(threadId));
+    await warmTwoWorkers(pool);
+    await vi.waitFor(() => expect(pool.threads.length).toBe(0), { timeout: 5000 });
+    expect(exits).toHaveLength(2);
+  });
+});
