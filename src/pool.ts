@@ -227,8 +227,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     });
     this.#reaper = new IdleReaper(piscina.idleTimeout ?? PISCINA_IDLE_TIMEOUT, this.#workers, {
       keeps: (worker) => this.#heldTaskCanUse(worker),
-      threadCount: () => this.#piscina.threads.length - this.#workers.retiringCount(),
+      threadCount: () => this.#workers.size - this.#workers.retiringCount(),
       minThreads: this.#piscina.minThreads,
+      maxThreads: this.#piscina.maxThreads,
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
       answered: (task, failed, payload) => this.#answered(task, failed, payload),

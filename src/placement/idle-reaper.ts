@@ -13,10 +13,12 @@ import type { TrackedWorker, WorkerRegistry } from './workers.js';
 export interface ReaperHooks {
   /** Whether a held task can use this idle worker (it is kept, however long it idles). */
   readonly keeps: (worker: TrackedWorker) => boolean;
-  /** Workers Piscina has, ready or starting (Piscina's `threads.length`). */
+  /** Ready workers not being stopped (workers still starting are never idle here). */
   readonly threadCount: () => number;
   /** Piscina's `minThreads`. */
   readonly minThreads: number;
+  /** Piscina's `maxThreads`. */
+  readonly maxThreads: number;
 }
 
 export class IdleReaper {
@@ -42,7 +44,8 @@ export class IdleReaper {
 
   /** Looks at the workers again: call when a task or nudge ended, a worker started, or the held queue may have emptied. */
   update(): void {
-    if (this.#stopped || this.#idleTimeout === Infinity) return;
+    // Never anything to reap: the common case (minThreads = maxThreads) costs one compare per call.
+    if (this.#stopped || this.#idleTimeout === Infinity || this.#hooks.minThreads >= this.#hooks.maxThreads) return;
     // Nothing above minThreads: nothing to reap (the common case: minThreads = maxThreads).
     if (this.#hooks.threadCount() <= this.#hooks.minThreads) {
       if (this.#idleSince.size > 0) this.#idleSince.clear();
