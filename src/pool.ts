@@ -657,8 +657,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * Whether a held task can use this idle worker, so that it is not reaped for idleness: the head
    * of the queue waits for a worker (not for memory), or the worker is warm for the head's name
    * and a warm run of it needs less than its full need (its allocator holds what such a run
-   * reuses). A worker kept while the head waits for memory it cannot help with would only hold
-   * more of the process (its isolate) while the head waits.
+   * reuses) — or no warm run has been measured yet and tasks are running, whose ends will let the
+   * head in (its run there is the measurement). A worker kept while the head waits for memory it
+   * cannot help with would only hold more of the process (its isolate) while the head waits; so
+   * would a worker of unproven warmth once nothing runs.
    */
   #heldTaskCanUse(worker: TrackedWorker): boolean {
     const head = this.#held.head();
@@ -666,7 +668,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (!this.#held.blockedByMemory) return true;
     if (!worker.warmFor.has(head.learnAs)) return false;
     const warmNeed = this.#warmFootprints.need(head.learnAs);
-    return warmNeed !== undefined && warmNeed < head.heap + head.external;
+    return warmNeed === undefined ? this.#active.size > 0 : warmNeed < head.heap + head.external;
   }
 
   /** Whether a run of `task` would be measured to learn its name's need (slow start). */

@@ -181,10 +181,11 @@ export class WorkerRegistry {
       record.stopReason ??= record.retiring ? 'recycled' : record.running > 0 ? 'crashed' : 'reaped';
       this.#workers.delete(record.id);
       this.#largestLimit = undefined;
-      if (record.warmFor.size > 0) {
-        this.#inherited.push(record.warmFor);
-        if (this.#inherited.length > INHERITED_SETS) this.#inherited.shift();
-      }
+      // Every finished thread's arena goes on glibc's free list, the last on top, and the next
+      // thread started takes the top one: a worker that ran nothing hands on an arena that holds
+      // nothing of use (recorded too, or the next worker would be taken for warm when it is not).
+      this.#inherited.push(record.warmFor);
+      if (this.#inherited.length > INHERITED_SETS) this.#inherited.shift();
     }
     return removed;
   }

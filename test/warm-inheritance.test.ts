@@ -1,0 +1,47 @@
+// Which worker is warm for a task name (see accounting/warm-footprints.ts): a worker is warm for the
+// names that ran on it, and a worker started takes the arena of the last worker that exited (glibc
+// hands a finished thread's arena to the next thread, the last on top). Bookkeeping only: threads
+// are stand-ins with a thread id, as the registry reads nothing else of them here.
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { WorkerRegistry } from '../src/placement/workers.js';
+import { Board } from '../src/readings/board.js';
+
+const MiB = 2 ** 20;
+
+function thread(id: number): Worker {
+  return Object.assign(new EventEmitter(), { threadId: id }) as unknown as Worker;
+}
+
+function registry(): WorkerRegistry {
+  return new WorkerRegistry(new Board(8), { high: 0.9, low: 0.8 }, 1, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined });
+}
+
+describe('warm workers: what a worker started inherits', () => {
+  it('a worker started after one that ran a name exited is warm for it', () => {
+    const workers = registry();
+    const first = workers.add(thread(1))!;
+    workers.ranOn(first, 'job');
+    expect(workers.spawnWarm('job')).toBe(false);
+    workers.remove(1);
+    expect(workers.spawnWarm('job')).toBe(true);
+    expect(workers.add(thread(2))!.warmFor.has('job')).toBe(true);
+    expect(workers.spawnWarm('job')).toBe(false);
+  });
+
+  it('a worker that ran nothing and exited last hands on an arena with nothing in it: the next worker is not warm', () => {
+    const workers = registry();
+    const ran = workers.add(thread(1))!;
+    workers.ranOn(ran, 'job');
+    workers.add(thread(2));
+    workers.remove(1);
+    workers.remove(2);
+    // Thread 2's arena is on top: a worker started now takes it (before the fix: counted warm).
+    expect(workers.spawnWarm('job')).toBe(false);
+    expect(workers.add(thread(3))!.warmFor.has('job')).toBe(false);
+    // Then thread 1's.
+    expect(workers.spawnWarm('job')).toBe(true);
+    expect(workers.add(thread(4))!.warmFor.has('job')).toBe(true);
+  });
+});
