@@ -215,7 +215,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     setEnvironmentData(settingsKey(this.#poolId), settings as never);
     this.#piscina = new Piscina({
       ...piscina,
-      // Idle workers are reaped by the pool, never while tasks are held (see `idle-reaper.ts`).
+      // Idle workers are reaped by the pool, never while a held task can use them (see `idle-reaper.ts`).
       idleTimeout: Infinity,
       filename: ENTRY,
       name: this.#keyFor({ name: gate.name, file: undefined, learnAs: gate.name }, 0),

@@ -46,7 +46,7 @@ export class IdleReaper {
   update(): void {
     // Never anything to reap: the common case (minThreads = maxThreads) costs one compare per call.
     if (this.#stopped || this.#idleTimeout === Infinity || this.#hooks.minThreads >= this.#hooks.maxThreads) return;
-    // Nothing above minThreads: nothing to reap (the common case: minThreads = maxThreads).
+    // Nothing above minThreads now.
     if (this.#hooks.threadCount() <= this.#hooks.minThreads) {
       if (this.#idleSince.size > 0) this.#idleSince.clear();
       return;
