@@ -150,6 +150,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Whether the poll timer keeps the process alive (it does while tasks are held). */
   #pollRefed = false;
   #closing: Promise<void> | undefined;
+  /** `close()` was called (set before its first step, which may stop workers synchronously). */
+  #closeCalled = false;
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
   /** Paused (`pause()`, or `autoStart: false`): nothing starts until `start()`. */
@@ -296,7 +298,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    */
   wouldAdmit(question?: AdmissionQuestion): AdmissionCheck {
     const task = this.#questionTask(question);
-    if (this.#closing || this.#destroyed) return { admit: false, reason: 'closed' };
+    if (this.#closeCalled || this.#destroyed) return { admit: false, reason: 'closed' };
     if (this.#paused) return { admit: false, reason: 'paused' };
     if (this.#held.size > 0) return { admit: false, reason: 'queued' };
     const decision = this.#decision(task);
@@ -348,7 +350,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const { promise, resolve, reject } = Promise.withResolvers<O>();
     const task = createTask(++this.#lastTaskId, input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
     this.#counters.submitted++;
-    if (this.#closing || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
+    if (this.#closeCalled || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
     else this.#admit(task);
     this.#checkDrain();
@@ -388,6 +390,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     // Held tasks are finished, not left waiting for a `start()` that may never come.
     if (this.#paused && !this.#destroyed) this.start();
+    this.#closeCalled = true;
     this.#closing ??= (async () => {
       if (this.#held.size > 0 || this.#active.size > 0) {
         const drained = new Promise<boolean>((done) => this.#drainWaiters.push(() => done(true)));
@@ -561,7 +564,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** Whether `close()` or `destroy()` was called: new tasks are refused with `PoolClosedError`. */
   get closed(): boolean {
-    return this.#closing !== undefined || this.#destroyed;
+    return this.#closeCalled || this.#destroyed;
   }
 
   /** Whether a new task would have to wait: tasks are held, or every worker slot is taken. */
@@ -994,6 +997,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
 
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
   #placeOn(task: Task, worker: TrackedWorker): void {
+    this.#reaper.busy(worker);
     task.worker = worker;
     task.order = ++worker.placed;
     worker.running++;
@@ -1111,7 +1115,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Settles a task once: counts its outcome, releases its charge, and resolves or rejects it. */
   #settle(task: Task, outcome: Outcome, result: unknown): void {
     if (task.state === 'settled') return;
-    const heldFor = task.state === 'held' ? this.#leaveHeld(task) : 0;
+    const wasHeld = task.state === 'held';
+    const heldFor = wasHeld ? this.#leaveHeld(task) : 0;
     task.state = 'settled';
     task.unlisten?.();
     this.#active.delete(task);
@@ -1129,6 +1134,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
     if (this.#queueWaiters.any) this.#queueWaiters.check();
     this.#checkDrain();
+    // A held task that leaves unrun (cleared, aborted, timed out) may have been keeping idle workers.
+    if (wasHeld) this.#reaper.update();
   }
 
   /** The task's run is over: its charge is released and its name is no longer being learned (both once). */
@@ -1190,7 +1197,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const removed = this.#workers.remove(id);
     if (removed.length === 0) {
       // A worker that never became ready: if it was started for the spawn, the spawn comes back.
-      if (this.#dispatcher.spawning && !this.#closing && !this.#destroyed) {
+      if (this.#dispatcher.spawning && !this.#closeCalled && !this.#destroyed) {
         this.#startFailures++;
         this.#counters.startFailures++;
         this.#dispatcher.withdrawSpawn();
@@ -1199,7 +1206,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     }
     for (const worker of removed) {
       if (worker.stopReason === 'crashed' && !this.#destroyed) this.#counters.workerCrashes++;
-      if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closing && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
+      if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closeCalled && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }
     this.#schedulePump();
   }

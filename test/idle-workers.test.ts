@@ -66,6 +66,52 @@ describe('idle workers (idleTimeout)', () => {
     expect(never.options.idleTimeout).toBe(Infinity);
   });
 
+  it('a worker is reaped only after idleTimeout since its last task, however often it worked before', async () => {
+    // Found by a trial: the time a worker was first seen idle outlived the tasks placed on it
+    // afterwards, and a worker busy every 100 ms was reaped at its first idle deadline (4 workers
+    // started for 12 short tasks with idleTimeout 300; Piscina starts 1).
+    const pool = makePool({ idleTimeout: 300 });
+    let created = 0;
+    let destroyed = 0;
+    pool.on('workerCreate', () => created++);
+    pool.on('workerDestroy', () => destroyed++);
+    for (let round = 0; round < 10; round++) {
+      await pool.run(20, { name: 'sleep' });
+      await delay(100);
+    }
+    expect(created).toBe(1);
+    expect(destroyed).toBe(0);
+    await vi.waitFor(() => expect(pool.threads.length).toBe(0), { timeout: 5000 });
+  });
+
+  it('workers kept for held tasks are reaped once the last held task leaves unrun (clear, abort, timeout)', async () => {
+    // Found by a trial: the reaper looked again only after a pump, and a queue emptied by clear()
+    // kept its workers until some unrelated event.
+    const pool = makePool({ maxThreads: 3, idleTimeout: 100 });
+    const first = [1, 2, 3].map(() => pool.run(50, { name: 'sleep' }));
+    pool.pause();
+    const held = [pool.run(1, { name: 'sleep' }), pool.run(1, { name: 'sleep' })];
+    await settleAll(first);
+    await delay(200);
+    expect(pool.threads.length).toBe(3);
+    pool.clear();
+    await settleAll(held);
+    // Reaped by its own timer (idleTimeout 100): within 2 s, not at whatever event comes next.
+    await vi.waitFor(() => expect(pool.threads.length).toBe(0), { timeout: 2000 });
+    expectAllSettled(pool, 5);
+  });
+
+  it("close() stopping the workers is not a 'workerExit' (the pool asked), and closed is true from the call", async () => {
+    // Found by a trial (older than the reaper): close() stopped an idle pool's workers before its
+    // own flag was set, so they were reported as exits nobody asked for.
+    const pool = makePool({ minThreads: 1 });
+    const exits: boolean[] = [];
+    pool.on('workerExit', () => exits.push(pool.closed));
+    await pool.run(1, { name: 'sleep' });
+    await pool.close();
+    expect(exits).toEqual([]);
+  });
+
   it("reports the idleTimeout it was given, or Piscina's default (0)", () => {
     expect(makePool().options.idleTimeout).toBe(0);
     expect(makePool({ idleTimeout: 250 }).options.idleTimeout).toBe(250);

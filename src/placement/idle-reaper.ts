@@ -69,6 +69,11 @@ export class IdleReaper {
     if (earliest < Infinity) this.#arm(earliest + this.#idleTimeout);
   }
 
+  /** A task was placed on `worker`: its idleness, if it was idle, ends now. */
+  busy(worker: TrackedWorker): void {
+    if (this.#idleSince.size > 0) this.#idleSince.delete(worker);
+  }
+
   /** Stops reaping (the pool is closing: Piscina stops the workers). */
   stop(): void {
     this.#stopped = true;
