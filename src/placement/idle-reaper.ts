@@ -46,6 +46,8 @@ export class IdleReaper {
   update(): void {
     // Never anything to reap: the common case (minThreads = maxThreads) costs one compare per call.
     if (this.#stopped || this.#idleTimeout === Infinity || this.#hooks.minThreads >= this.#hooks.maxThreads) return;
+    // Every worker busy and none was idle: nothing to look at (the steady state under load).
+    if (this.#idleSince.size === 0 && this.#workers.idleCount() === 0) return;
     // Nothing above minThreads now.
     if (this.#hooks.threadCount() <= this.#hooks.minThreads) {
       if (this.#idleSince.size > 0) this.#idleSince.clear();
