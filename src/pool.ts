@@ -234,6 +234,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       threadCount: () => this.#workers.size - this.#workers.retiringCount(),
       minThreads: this.#piscina.minThreads,
       maxThreads: this.#piscina.maxThreads,
+      onReap: () => this.#counters.reaped++,
     });
     this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
       answered: (task, failed, payload) => this.#answered(task, failed, payload),

@@ -44,6 +44,7 @@ describe('idle workers (idleTimeout)', () => {
     // Nothing held or running: both are reaped (minThreads 0).
     await vi.waitFor(() => expect(pool.threads.length).toBe(0), { timeout: 5000 });
     expect(destroyed).toBe(2);
+    expect(pool.stats().counters.reaped).toBe(2);
     expectAllSettled(pool, 3);
   });
 

@@ -69,6 +69,7 @@ describe('heapgate/prometheus', () => {
       heapgate_tasks_held_total: 'counter',
       heapgate_tasks_settled_total: 'counter',
       heapgate_tasks_rejected_total: 'counter',
+      heapgate_worker_reaps_total: 'counter',
       heapgate_worker_recycles_total: 'counter',
       heapgate_worker_nudges_total: 'counter',
       heapgate_worker_crashes_total: 'counter',

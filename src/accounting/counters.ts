@@ -38,6 +38,8 @@ export interface CounterSnapshot {
   crashed: number;
   /** Idle workers terminated because their live heap kept them from taking a waiting task that a fresh worker could take (or stayed at the high-water mark). */
   recycled: number;
+  /** Idle workers above `minThreads` stopped after `idleTimeout` (Piscina's idle timeout, kept by the pool). */
+  reaped: number;
   /** Idle workers asked to collect before the gate held, refused or recycled because of them. */
   nudges: number;
   /** Workers that died before they were ready (started for a task). */
@@ -87,6 +89,7 @@ export class TaskCounters implements CounterSnapshot {
   failed = 0;
   crashed = 0;
   recycled = 0;
+  reaped = 0;
   nudges = 0;
   startFailures = 0;
   workerCrashes = 0;

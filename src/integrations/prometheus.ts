@@ -150,6 +150,7 @@ export function registerMetrics(pool: GatedPool, options?: PrometheusOptions): R
       reason === 'pressure' ? (['main', 'process', 'worker'] as const).map((scope): Sample => [{ reason, scope }, s.counters.pressureBy[scope]]) : [[{ reason, scope: 'none' }, count]],
     ),
   );
+  counter('worker_reaps_total', 'Idle workers above minThreads stopped after idleTimeout.', [], (s) => [[{}, s.counters.reaped]]);
   counter('worker_recycles_total', 'Idle workers terminated because their live heap kept them from taking a task a fresh worker could take.', [], (s) => [[{}, s.counters.recycled]]);
   counter('worker_nudges_total', 'Idle workers asked to collect garbage.', [], (s) => [[{}, s.counters.nudges]]);
   counter('worker_crashes_total', 'Workers that died with tasks on them.', [], (s) => [[{}, s.counters.workerCrashes]]);

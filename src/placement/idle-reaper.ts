@@ -19,6 +19,8 @@ export interface ReaperHooks {
   readonly minThreads: number;
   /** Piscina's `maxThreads`. */
   readonly maxThreads: number;
+  /** A worker is being stopped for idleness. */
+  readonly onReap: (worker: TrackedWorker) => void;
 }
 
 export class IdleReaper {
@@ -109,6 +111,7 @@ export class IdleReaper {
       if (threads <= this.#hooks.minThreads) break;
       this.#idleSince.delete(worker);
       this.#workers.retire(worker, 'reaped');
+      this.#hooks.onReap(worker);
       threads--;
     }
     this.update();
