@@ -231,7 +231,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     });
     this.#reaper = new IdleReaper(piscina.idleTimeout ?? PISCINA_IDLE_TIMEOUT, this.#workers, {
       keeps: (worker) => this.#heldTaskCanUse(worker),
-      threadCount: () => this.#workers.size - this.#workers.retiringCount(),
       minThreads: this.#piscina.minThreads,
       maxThreads: this.#piscina.maxThreads,
       onReap: () => this.#counters.reaped++,

@@ -13,8 +13,6 @@ import type { TrackedWorker, WorkerRegistry } from './workers.js';
 export interface ReaperHooks {
   /** Whether a held task can use this idle worker (it is kept, however long it idles). */
   readonly keeps: (worker: TrackedWorker) => boolean;
-  /** Ready workers not being stopped (workers still starting are never idle here). */
-  readonly threadCount: () => number;
   /** Piscina's `minThreads`. */
   readonly minThreads: number;
   /** Piscina's `maxThreads`. */
@@ -51,7 +49,8 @@ export class IdleReaper {
     // Every worker busy and none was idle: nothing to look at (the steady state under load).
     if (this.#idleSince.size === 0 && this.#workers.idleCount() === 0) return;
     // Nothing above minThreads now.
-    if (this.#hooks.threadCount() <= this.#hooks.minThreads) {
+    // Counted on ready workers not being stopped: workers still starting are never idle here.
+    if (this.#workers.keptCount() <= this.#hooks.minThreads) {
       if (this.#idleSince.size > 0) this.#idleSince.clear();
       return;
     }
@@ -69,7 +68,7 @@ export class IdleReaper {
       }
       earliest = Math.min(earliest, since);
     }
-    for (const worker of this.#idleSince.keys()) if (!this.#isIdle(worker)) this.#idleSince.delete(worker);
+    for (const worker of this.#idleSince.keys()) if (!this.#workers.isIdle(worker)) this.#idleSince.delete(worker);
     if (earliest < Infinity) this.#arm(earliest + this.#idleTimeout);
   }
 
@@ -84,10 +83,6 @@ export class IdleReaper {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#idleSince.clear();
-  }
-
-  #isIdle(worker: TrackedWorker): boolean {
-    return worker.running === 0 && !worker.retiring && !worker.gone && this.#workers.get(worker.id) === worker;
   }
 
   #arm(at: number): void {
@@ -105,8 +100,8 @@ export class IdleReaper {
     if (this.#stopped) return;
     const now = performance.now();
     // Longest idle first, while above minThreads.
-    const due = [...this.#idleSince].filter(([worker, since]) => this.#isIdle(worker) && !this.#hooks.keeps(worker) && now - since >= this.#idleTimeout).sort((a, b) => a[1] - b[1]);
-    let threads = this.#hooks.threadCount();
+    const due = [...this.#idleSince].filter(([worker, since]) => this.#workers.isIdle(worker) && !this.#hooks.keeps(worker) && now - since >= this.#idleTimeout).sort((a, b) => a[1] - b[1]);
+    let threads = this.#workers.keptCount();
     for (const [worker] of due) {
       if (threads <= this.#hooks.minThreads) break;
       this.#idleSince.delete(worker);

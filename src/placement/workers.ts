@@ -178,7 +178,8 @@ export class WorkerRegistry {
     }
     for (const record of removed) {
       record.gone = true;
-      record.stopReason ??= record.retiring ? 'recycled' : record.running > 0 ? 'crashed' : 'reaped';
+      // A worker the gate stopped has its reason already (`retire`).
+      record.stopReason ??= record.running > 0 ? 'crashed' : 'reaped';
       this.#workers.delete(record.id);
       this.#largestLimit = undefined;
       // Every finished thread's arena goes on glibc's free list, the last on top, and the next
@@ -213,10 +214,15 @@ export class WorkerRegistry {
     return false;
   }
 
+  /** Whether `worker` is ready for tasks and runs none (nor is being stopped or gone). */
+  isIdle(worker: TrackedWorker): boolean {
+    return !worker.retiring && !worker.gone && worker.running === 0;
+  }
+
   /** Workers ready for tasks and running none. */
   idleCount(): number {
     let idle = 0;
-    for (const worker of this.#workers.values()) if (!worker.retiring && !worker.gone && worker.running === 0) idle++;
+    for (const worker of this.#workers.values()) if (this.isIdle(worker)) idle++;
     return idle;
   }
 
@@ -428,17 +434,17 @@ export class WorkerRegistry {
     void worker.thread.terminate();
   }
 
-  /** Workers ready for tasks and running none (nor being stopped). */
+  /** Workers ready for tasks and running none (see {@link isIdle}). */
   idleWorkers(): TrackedWorker[] {
     const idle: TrackedWorker[] = [];
-    for (const worker of this.#workers.values()) if (!worker.retiring && !worker.gone && worker.running === 0) idle.push(worker);
+    for (const worker of this.#workers.values()) if (this.isIdle(worker)) idle.push(worker);
     return idle;
   }
 
-  /** Workers the gate is stopping that have not exited yet. */
-  retiringCount(): number {
+  /** Workers tracked and not being stopped. */
+  keptCount(): number {
     let count = 0;
-    for (const worker of this.#workers.values()) if (worker.retiring) count++;
+    for (const worker of this.#workers.values()) if (!worker.retiring) count++;
     return count;
   }
 
