@@ -118,8 +118,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   readonly #held: HeldQueue;
   readonly #dispatcher: Dispatcher;
   readonly #reaper: IdleReaper;
-  /** Read by the workers (see `WorkerSettings.signals`): word 0, whether the gate waits for memory. */
-  readonly #signals = new Int32Array(new SharedArrayBuffer(4));
   /** Tasks admitted (charged and sent) and not settled yet. */
   readonly #active = new Set<Task>();
   /** Runs in flight of names whose need nobody knows yet (see `admission/slow-start.ts`). */
@@ -214,7 +212,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
     this.#workerLimit = askedMb > 0 ? askedMb * MiB : tracker.limit;
     this.#board = new Board(maxThreads * 2 + 2);
-    const settings: WorkerSettings = { board: this.#board.buffer, filename: gate.filename, highWater: gate.highWater, signals: this.#signals.buffer as SharedArrayBuffer };
+    const settings: WorkerSettings = { board: this.#board.buffer, filename: gate.filename, highWater: gate.highWater };
     // Workers read it when they start: set before Piscina starts any.
     setEnvironmentData(settingsKey(this.#poolId), settings as never);
     this.#piscina = new Piscina({
@@ -1221,9 +1219,6 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #updatePolling(): void {
     if (this.#destroyed) return;
     this.#reaper.update();
-    // Workers collect at a task's end only while the gate waits for memory (see the worker runtime).
-    const waitsForMemory = this.#held.blockedByMemory || this.#process?.underPressure === true ? 1 : 0;
-    if (this.#signals[0] !== waitsForMemory) Atomics.store(this.#signals, 0, waitsForMemory);
     if (!this.#pollTimer) {
       if (this.#held.size === 0 && this.#active.size === 0 && !this.#anyPressure()) return;
       this.#pollTimer = setInterval(() => this.#poll(), this.#settings.pollIntervalMs);

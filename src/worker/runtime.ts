@@ -27,8 +27,6 @@ interface PoolContext {
   highWater: number;
   /** The pool's task module, a file URL; `undefined` when every task names its own. */
   filename: string | undefined;
-  /** The pool's signals (see `WorkerSettings.signals`). */
-  signals: Int32Array;
 }
 
 /** Task modules loaded in this worker, by file URL (a module stays loaded for the worker's life). */
@@ -73,7 +71,6 @@ function poolContext(poolId: number): PoolContext {
     slot: board.claim(threadId),
     highWater: settings.highWater,
     filename: settings.filename,
-    signals: new Int32Array(settings.signals),
   };
   pools.set(poolId, context);
   if (!publishing) {
@@ -125,18 +122,14 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
 
 /**
  * At the end of a task, before the result goes back, so that the readings the gate sees next are
- * true: while the gate waits for memory (the pool's signal), when off-heap memory grew by
- * {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the Buffers the task dropped, and a major
- * GC follows when that was not enough (their objects had outlived a GC during the task and only a
- * major GC frees them); when the heap in use is above the mark and the last live figure does not
- * already show the worker full, a full GC measures it. While the gate waits for nothing, the
- * Buffers are left to V8's own pace (forced GCs after every task cost the seed job ~10 %), and
- * should memory run short later, the gate asks idle workers holding them to collect (a nudge).
+ * true: when off-heap memory grew by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the
+ * Buffers the task dropped, and a major GC follows when that was not enough (their objects had
+ * outlived a GC during the task and only a major GC frees them); when the heap in use is above the
+ * mark and the last live figure does not already show the worker full, a full GC measures it.
  */
-function publishAfterTask(context: PoolContext, externalAtStart: number): Promise<void> | undefined {
-  const ceiling = context.highWater * isolateTracker().limit;
-  const wanted = Atomics.load(context.signals, 0) === 1;
-  const sweep = (snapshot: IsolateSnapshot): boolean => wanted && snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
+function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> | undefined {
+  const ceiling = highWater * isolateTracker().limit;
+  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
   if (!sweep(atEnd) && !measure(atEnd)) {
@@ -219,7 +212,7 @@ function end(run: Run): Promise<void> | undefined {
     busy?.end();
     busy = undefined;
   }
-  return publishAfterTask(run.context, run.externalAtStart);
+  return publishAfterTask(run.context.highWater, run.externalAtStart);
 }
 
 /** What a task that threw ends with: its error as is, or the envelope that keeps all of it (`task-error.ts`). */

@@ -69,9 +69,4 @@ export interface WorkerSettings {
   filename: string | undefined;
   /** The pool's high-water fraction. */
   highWater: number;
-  /**
-   * One Int32 the pool writes and its workers read: 1 while the gate waits for memory (the head of
-   * the queue is held for memory, or the process is under pressure), 0 otherwise.
-   */
-  signals: SharedArrayBuffer;
 }
