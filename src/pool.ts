@@ -133,6 +133,13 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   /** Why the head of the queue was last held for memory; cleared when the head starts (or one starts with none held). */
   #blockedBy: MemoryPressureError | undefined;
   #startFailures = 0;
+  /**
+   * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
+   * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
+   * offering a pending spawn to it; declined there (the gate placed a task on that worker
+   * already), the spawn would make Piscina start one more worker. So no spawn goes before.
+   */
+  #startingUp: boolean;
   #lastStartError: unknown;
   #pumping = false;
   #pumpAgain = false;
@@ -261,6 +268,14 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     // Piscina's first workers count as ready at once (it sends them tasks while they start); their
     // `workerCreate` comes a microtask later.
     for (const thread of this.#piscina.threads) this.#workers.add(thread);
+    this.#startingUp = this.#workers.size > 0;
+    // Queued after Piscina's announcements, so it runs after them.
+    if (this.#startingUp) {
+      queueMicrotask(() => {
+        this.#startingUp = false;
+        this.#schedulePump();
+      });
+    }
     this.#piscina.on('workerCreate', (view: WorkerView) => {
       this.#onWorkerCreate(view.id);
       this.emit('workerCreate', view);
@@ -712,7 +727,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #canSpawn(): boolean {
     const maxThreads = this.#piscina.maxThreads;
     // Piscina's thread list (ready and starting workers) is built on each call: asked only when the ready ones leave room.
-    return this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
+    return !this.#startingUp && this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
   }
 
   /**

@@ -26,6 +26,18 @@ afterEach(async () => {
 });
 
 describe('idle workers (idleTimeout)', () => {
+  it('a burst submitted right after construction starts one worker per task beyond the first, no more', async () => {
+    // Piscina announces its first workers a microtask after construction and offers its queue to
+    // each; a spawn sent before that was offered to a worker already busy with a task the gate placed
+    // there, declined, and Piscina started another worker for it (4 workers for 2 tasks, 2 reaped).
+    const pool = makePool({ minThreads: 1, maxThreads: 4 });
+    let created = 0;
+    pool.on('workerCreate', () => created++);
+    await settleAll([pool.run(200, { name: 'sleep' }), pool.run(200, { name: 'sleep' })]);
+    expect(created).toBe(2);
+    expectAllSettled(pool, 2);
+  });
+
   it('keeps every worker while a task is held, and reaps the idle ones above minThreads once none is (idleTimeout 0, as Piscina)', async () => {
     const pool = makePool();
     let destroyed = 0;
