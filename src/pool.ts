@@ -137,7 +137,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
    * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
    * offering a pending spawn to it; declined there (the gate placed a task on that worker
-   * already), the spawn would make Piscina start one more worker. So no spawn goes before.
+   * already), the spawn would make Piscina start one more worker. So a spawn the gate admits
+   * before then waits for them (the decision itself is unchanged).
    */
   #startingUp: boolean;
   #lastStartError: unknown;
@@ -727,7 +728,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #canSpawn(): boolean {
     const maxThreads = this.#piscina.maxThreads;
     // Piscina's thread list (ready and starting workers) is built on each call: asked only when the ready ones leave room.
-    return !this.#startingUp && this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
+    return this.#startFailures < MAX_START_FAILURES && this.#workers.size < maxThreads && this.#piscina.threads.length < maxThreads;
   }
 
   /**
@@ -772,6 +773,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
         // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
         // them, unseen by the gate. It waits here until they are placed (only more spawns go now).
         if (decision.worker !== 'spawn' && this.#dispatcher.spawning) return 'hold';
+        // Before Piscina's first workers are announced, a spawn would start two workers (see `#startingUp`).
+        if (decision.worker === 'spawn' && this.#startingUp) return 'hold';
         this.#start(task, decision.worker, decision.warm === true);
         return 'started';
       case 'too-large':
