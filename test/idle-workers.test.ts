@@ -26,6 +26,24 @@ afterEach(async () => {
 });
 
 describe('idle workers (idleTimeout)', () => {
+  it('a spawn Piscina offers to a worker whose task has just answered is placed there, not taken back (no extra worker)', async () => {
+    // The pool's module takes ~300 ms to load, so a worker started for the spawn is still starting
+    // when the sleep on the first worker answers. Piscina offers the spawn to that worker before
+    // the pool has seen the answer; taken back there, Piscina started one more worker for it.
+    const slow = new URL('./fixtures/slow-load.mjs', import.meta.url).href;
+    const pool = makePool({ filename: slow, minThreads: 1, maxThreads: 3 });
+    await pool.run(1);
+    let created = 0;
+    pool.on('workerCreate', () => created++);
+    const first = pool.run(100, { filename: tasks, name: 'sleep' });
+    const spawned = pool.run(1, { filename: tasks, name: 'sleep' });
+    await settleAll([first, spawned]);
+    // Whatever was started has announced itself by now (~300 ms to start).
+    await delay(800);
+    expect(created).toBe(1);
+    expectAllSettled(pool, 3);
+  });
+
   it('a burst submitted right after construction starts one worker per task beyond the first, no more', async () => {
     // Piscina announces its first workers a microtask after construction and offers its queue to
     // each; a spawn sent before that was offered to a worker already busy with a task the gate placed

@@ -19,6 +19,8 @@ const MAX_KEYS = 4096;
 /** The part of Piscina's worker view the balancer reads. */
 export interface PiscinaWorkerView {
   readonly id: number;
+  /** Piscina's count of the worker's tasks (`Infinity` while it runs an abortable one). */
+  readonly currentUsage?: number;
 }
 
 /** What the dispatcher reports to the pool. */

@@ -203,9 +203,12 @@ export class WorkerRegistry {
    * Piscina, an abortable task never shares a worker: aborting it stops the worker. `reserves`:
    * the task has a memory need (see {@link #capacityOf}).
    */
-  #canTake(worker: TrackedWorker, exclusive: boolean, reserves = true): boolean {
+  #canTake(worker: TrackedWorker, exclusive: boolean, reserves = true, answered = 0): boolean {
     if (worker.retiring || worker.gone) return false;
-    return exclusive ? worker.running === 0 : worker.running < this.#capacityOf(worker, reserves) && worker.exclusive === 0;
+    const running = worker.running - answered;
+    // With none of its tasks left, neither is an abortable one.
+    const abortable = running === 0 ? 0 : worker.exclusive;
+    return exclusive ? running === 0 : running < this.#capacityOf(worker, reserves) && abortable === 0;
   }
 
   /** Whether any worker was under pressure at its last reading. */
@@ -370,13 +373,18 @@ export class WorkerRegistry {
 
   /**
    * The worker to place a task needing `need` heap bytes on, among those Piscina offers (its ready
-   * workers), by the gate's own choice: free by the gate's count, and fits.
+   * workers), by the gate's own choice: free by the gate's count (less the answers Piscina has
+   * received for it that the pool has not seen yet), and fits.
    */
-  choosePlacement(offered: readonly { id: number }[], need: number, exclusive: boolean): number | undefined {
+  choosePlacement(offered: readonly { id: number; currentUsage?: number }[], need: number, exclusive: boolean): number | undefined {
     const candidates: WorkerReading[] = [];
     for (const view of offered) {
       const worker = this.#workers.get(view.id);
-      if (!worker || !this.#canTake(worker, exclusive, need > 0)) continue;
+      // Piscina offers its queue as a task's answer arrives, before the pool has seen that answer:
+      // Piscina's count of the worker's tasks is then below the pool's by the answers in flight.
+      const usage = view.currentUsage;
+      const answered = worker && typeof usage === 'number' && usage < worker.running ? worker.running - usage : 0;
+      if (!worker || !this.#canTake(worker, exclusive, need > 0, answered)) continue;
       candidates.push({ ...this.reading(worker, exclusive, need > 0), free: true });
     }
     return chooseWorker(candidates, need, this.#water.high).best?.id;
