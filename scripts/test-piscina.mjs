@@ -19,6 +19,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// The suite's files run on this Node; heapgate refuses Node < 22 at import, which would fail
+// every test with nothing but an empty message.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 22 && !process.argv.includes('--baseline')) {
+  console.error(`test-piscina: heapgate needs Node >= 22; this is Node ${process.version}. Run \`npm run test:piscina\` (npm scripts use the Node 24 devDependency).`);
+  process.exit(1);
+}
+
 const baseline = process.argv.includes('--baseline');
 const extraArg = process.argv.find((arg) => arg.startsWith('--options='))?.slice('--options='.length);
 const extra = extraArg === undefined ? undefined : JSON.parse(extraArg);
