@@ -38,8 +38,11 @@ describe('idle workers (idleTimeout)', () => {
     const first = pool.run(100, { filename: tasks, name: 'sleep' });
     const spawned = pool.run(1, { filename: tasks, name: 'sleep' });
     await settleAll([first, spawned]);
-    // Whatever was started has announced itself by now (~300 ms to start).
-    await delay(800);
+    // Piscina's thread list holds the workers still starting: the one for the spawn, and no other.
+    expect(pool.threads.length).toBe(2);
+    // Waited for, not timed: a loaded machine may take well over the module's 300 ms to start it.
+    for (let look = 0; look < 200 && created === 0; look++) await delay(25);
+    await delay(300);
     expect(created).toBe(1);
     expectAllSettled(pool, 3);
   });
