@@ -1152,8 +1152,9 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (this.#held.size === 0 && this.#active.size === 0) this.#notifyDrained();
     if (this.#queueWaiters.any) this.#queueWaiters.check();
     this.#checkDrain();
-    // A held task that leaves unrun (cleared, aborted, timed out) may have been keeping idle workers.
-    if (wasHeld) this.#reaper.update();
+    // A held task that leaves unrun (cleared, aborted, timed out) may have been keeping idle workers,
+    // and the poll timer that keeps the process alive while tasks are held.
+    if (wasHeld) this.#updatePolling();
   }
 
   /** The task's run is over: its charge is released and its name is no longer being learned (both once). */
@@ -1268,7 +1269,11 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       this.#process?.reading(0);
       this.#workers.readings();
     }
-    if (idle) return;
+    if (idle) {
+      // Still polled for a scope under pressure, but no task holds the process open any more.
+      this.#updatePolling();
+      return;
+    }
     this.#workers.sampleBusy();
     this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
 import { makeTree, MiB } from './helpers/cgroup-tree.js';
+import { runFixture } from './helpers/child.js';
 
 const tasks = new URL('./fixtures/regressions/tasks.mjs', import.meta.url).href;
 const dieOnStart = fileURLToPath(new URL('./fixtures/regressions/die-on-start.mjs', import.meta.url));
@@ -465,5 +466,17 @@ describe('found by a loaded CI run of the images example', () => {
     } finally {
       ballast.fill(0);
     }
+  });
+});
+
+describe('found by the new-user trial of 2026-12-01', () => {
+  // A task held for process memory that left the queue unrun (aborted, cleared, timed out) left the
+  // poll timer referenced: with the process still above its mark, the pool polled on and the
+  // process never exited, although nothing was held or running any more.
+  it.each(['abort', 'clear', 'timeout'])('a held task that leaves the queue unrun (%s) does not keep the process alive', async (how) => {
+    const child = await runFixture<{ heldBefore: number; underPressure: boolean; settled: string }>('regressions/exit-after-held.mjs', [how], [], 30_000);
+    expect(child.json).toMatchObject({ heldBefore: 1, underPressure: true, settled: { abort: 'ABORT_ERR', clear: 'ERR_QUEUE_CLEARED', timeout: 'ERR_WAIT_TIMEOUT' }[how] });
+    // Killed by the 30 s bound otherwise (signal SIGTERM, code null).
+    expect({ code: child.code, signal: child.signal }).toEqual({ code: 0, signal: null });
   });
 });
