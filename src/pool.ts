@@ -31,7 +31,7 @@ import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting
 import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
 import { IdleReaper } from './placement/idle-reaper.js';
-import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
+import { isWarmFor, WorkerRegistry, type TrackedWorker } from './placement/workers.js';
 import { defaultWorkerLimits } from './placement/worker-limits.js';
 import { stopWorkers } from './placement/stop-workers.js';
 import { Board } from './readings/board.js';
@@ -386,7 +386,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       policy: this.#settings.policy,
       counters: this.#counters.snapshot(),
       estimates: this.#estimates.snapshot(),
-      warmNeeds: this.#warmFootprints.snapshot(),
+      warmFractions: this.#warmFootprints.snapshot(),
       heldTime: this.#heldTime.snapshot(),
     };
   }
@@ -641,7 +641,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned');
     input.warm = this.#warmOptionFor(task);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
-    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined);
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined, task.heap + task.external);
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -661,21 +661,21 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
   #warmOptionFor(task: Task): WarmOption | undefined {
     const full = task.heap + task.external;
     if (!this.#process || full <= 0) return undefined;
-    const need = this.#warmFootprints.need(task.learnAs);
+    const need = this.#warmFootprints.need(task.learnAs, full);
     if (need === undefined || need >= full) return undefined;
     let surprise = 0;
     for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
     const option = this.#warmOption;
     option.need = need;
-    option.spawn = this.#workers.spawnWarm(task.learnAs);
+    option.spawn = this.#workers.spawnWarm(task.learnAs, full);
     option.surprise = surprise;
     return option;
   }
 
   /**
    * Whether a held task can use this idle worker, so that it is not reaped for idleness: the head
-   * of the queue waits for a worker (not for memory), or the worker is warm for the head's name
-   * and a warm run of it needs less than its full need (its allocator holds what such a run
+   * of the queue waits for a worker (not for memory), or the worker is warm for the head's run
+   * (its name, at its size) and a warm run of it needs less than its full need (its allocator holds what such a run
    * reuses) — or no warm run has been measured yet and tasks are running, whose ends will let the
    * head in (its run there is the measurement). A worker kept while the head waits for memory it
    * cannot help with would only hold more of the process (its isolate) while the head waits; so
@@ -685,9 +685,10 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     const head = this.#held.head();
     if (!head) return false;
     if (!this.#held.blockedByMemory) return true;
-    if (!worker.warmFor.has(head.learnAs)) return false;
-    const warmNeed = this.#warmFootprints.need(head.learnAs);
-    return warmNeed === undefined ? this.#active.size > 0 : warmNeed < head.heap + head.external;
+    const full = head.heap + head.external;
+    if (!isWarmFor(worker.warmFor, head.learnAs, full)) return false;
+    const warmNeed = this.#warmFootprints.need(head.learnAs, full);
+    return warmNeed === undefined ? this.#active.size > 0 : warmNeed < full;
   }
 
   /** Whether a run of `task` would be measured to learn its name's need (slow start). */
@@ -991,7 +992,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (!this.#pollTimer) this.#updatePolling();
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
-    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmFootprints.need(task.learnAs) : undefined);
+    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmFootprints.need(task.learnAs, task.heap + task.external) : undefined);
     if (warm && !worker) {
       task.warmSpawn = true;
       this.#workers.warmSpawnPending = true;
@@ -1024,7 +1025,7 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
-    if (task.charge && !worker.warmTaken && worker.warmFor.has(task.learnAs)) {
+    if (task.charge && !worker.warmTaken && isWarmFor(worker.warmFor, task.learnAs, task.heap + task.external)) {
       task.warmRun = true;
       worker.warmTaken = true;
     }
@@ -1090,7 +1091,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       if (worker) {
         this.#learn(task, worker);
         // Only tasks that reserve are ever charged a warm need.
-        if (task.charge) this.#workers.ranOn(worker, task.learnAs);
+        const size = this.#runSize(task);
+        if (task.charge && size > 0) this.#workers.ranOn(worker, task.learnAs, size);
       }
       // The freed worker gets its next task first; the finished one is settled right after (its
       // charge and learning run end now, so the decision sees them gone).
@@ -1107,12 +1109,22 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     this.#pump();
   }
 
+  /**
+   * The full need (heap and off-heap) of a run that finished: declared or learned, or for a
+   * learning run the need just learned from it (its charge was a guess, not its size); 0 unknown.
+   */
+  #runSize(task: Task): number {
+    if (task.estimate === 'declared' || task.estimate === 'learned') return task.heap + task.external;
+    const learned = this.#needSource.learned(task.learnAs);
+    return learned ? learned.heap + learned.external : 0;
+  }
+
   /** Records the task's measured growth when its worker measured this very run. */
   #learn(task: Task, worker: TrackedWorker): void {
     if (this.#board.measuredOrder(worker.id) !== task.order) return;
     const measured = this.#board.readMeasure(worker.id);
     if (!measured || measured.order !== task.order) return;
-    if (task.warmRun) this.#warmFootprints.record(task.learnAs, measured.resident);
+    if (task.warmRun) this.#warmFootprints.record(task.learnAs, measured.resident, task.heap + task.external);
     if (!Number.isFinite(measured.heap)) return;
     if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
   }

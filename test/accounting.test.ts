@@ -39,21 +39,30 @@ describe('ledger', () => {
 });
 
 describe('warm footprints', () => {
-  it('knows nothing before a warm run, then reserves the decaying peak with a margin', () => {
+  it('knows nothing before a warm run, then reserves the decaying peak fraction of a run\'s full need, with a margin', () => {
     const footprints = new WarmFootprints();
-    expect(footprints.need('job')).toBeUndefined();
-    footprints.record('job', 80 * MB);
-    expect(footprints.need('job')).toBe(100 * MB);
-    footprints.record('job', 40 * MB);
-    expect(footprints.need('job')).toBe(Math.ceil(72 * MB * 1.25));
-    footprints.record('job', 120 * MB);
-    expect(footprints.need('job')).toBe(150 * MB);
+    expect(footprints.need('job', 200 * MB)).toBeUndefined();
+    footprints.record('job', 80 * MB, 200 * MB);
+    expect(footprints.need('job', 200 * MB)).toBe(100 * MB);
+    footprints.record('job', 40 * MB, 200 * MB);
+    expect(footprints.need('job', 200 * MB)).toBeCloseTo(200 * MB * 0.36 * 1.25, -1);
+    footprints.record('job', 120 * MB, 200 * MB);
+    expect(footprints.need('job', 200 * MB)).toBe(150 * MB);
+  });
+
+  it('charges a larger run of the name in proportion, not the bytes small runs made resident', () => {
+    const footprints = new WarmFootprints();
+    // Small runs that reuse nothing (they fault what they use): a run 20 times larger is charged its full need and more.
+    footprints.record('fill', 5.5 * MB, 5 * MB);
+    expect(footprints.need('fill', 81 * MB)).toBeGreaterThanOrEqual(81 * MB);
+    expect(footprints.snapshot()).toEqual({ fill: 1.375 });
   });
 
   it('ignores what was not measured', () => {
     const footprints = new WarmFootprints();
-    footprints.record('job', Number.NaN);
-    footprints.record('job', -1);
-    expect(footprints.need('job')).toBeUndefined();
+    footprints.record('job', Number.NaN, MB);
+    footprints.record('job', -1, MB);
+    footprints.record('job', MB, 0);
+    expect(footprints.need('job', MB)).toBeUndefined();
   });
 });

@@ -51,6 +51,19 @@ describe.skipIf(!support.ok)('inside a real memory cgroup (256 MiB)', () => {
     });
   });
 
+  // Found by a new user's workload (2026-12-01): small runs of a name made the workers warm for it,
+  // and the four large runs were each charged the small runs' warm need (~5 MiB) instead of their
+  // 81 MiB: all four started, and the kernel killed the process, every time.
+  it('a name run small, then large with exact declared needs: the large runs are not charged the small runs\' warm need (no kill)', async () => {
+    await withCgroup(location!, LIMIT, async (cgroup) => {
+      const run = await runFixture<{ statuses: string[]; settled: number; source: string }>('run-cgroup-warm-sizes.mjs', [], [], 90_000, cgroup.dir);
+      console.log(`GatedPool, warm at 4 MiB then 4 × 80 MiB: exit ${run.code} signal ${run.signal}, oom_kill ${cgroup.oomKills()}, peak ${Math.round((cgroup.peak() ?? 0) / 2 ** 20)} MiB`, run.json);
+      expect(cgroup.oomKills()).toBe(0);
+      expect(run.code).toBe(0);
+      expect(run.json).toMatchObject({ statuses: ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'], settled: 16, source: 'cgroup' });
+    });
+  });
+
   it('page cache filling the cgroup is not pressure: every task admitted under policy reject', async () => {
     await withCgroup(location!, LIMIT, async (cgroup) => {
       const run = await runFixture<Cache>('run-cgroup-cache.mjs', ['224', '24'], [], 90_000, cgroup.dir);

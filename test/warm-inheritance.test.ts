@@ -22,26 +22,52 @@ describe('warm workers: what a worker started inherits', () => {
   it('a worker started after one that ran a name exited is warm for it', () => {
     const workers = registry();
     const first = workers.add(thread(1))!;
-    workers.ranOn(first, 'job');
-    expect(workers.spawnWarm('job')).toBe(false);
+    workers.ranOn(first, 'job', 100 * MiB);
+    expect(workers.spawnWarm('job', 100 * MiB)).toBe(false);
     workers.remove(1);
-    expect(workers.spawnWarm('job')).toBe(true);
+    expect(workers.spawnWarm('job', 100 * MiB)).toBe(true);
     expect(workers.add(thread(2))!.warmFor.has('job')).toBe(true);
-    expect(workers.spawnWarm('job')).toBe(false);
+    expect(workers.spawnWarm('job', 100 * MiB)).toBe(false);
   });
 
   it('a worker that ran nothing and exited last hands on an arena with nothing in it: the next worker is not warm', () => {
     const workers = registry();
     const ran = workers.add(thread(1))!;
-    workers.ranOn(ran, 'job');
+    workers.ranOn(ran, 'job', 100 * MiB);
     workers.add(thread(2));
     workers.remove(1);
     workers.remove(2);
     // Thread 2's arena is on top: a worker started now takes it (before the fix: counted warm).
-    expect(workers.spawnWarm('job')).toBe(false);
+    expect(workers.spawnWarm('job', 100 * MiB)).toBe(false);
     expect(workers.add(thread(3))!.warmFor.has('job')).toBe(false);
     // Then thread 1's.
-    expect(workers.spawnWarm('job')).toBe(true);
+    expect(workers.spawnWarm('job', 100 * MiB)).toBe(true);
     expect(workers.add(thread(4))!.warmFor.has('job')).toBe(true);
+  });
+});
+
+describe('warm workers: warm for runs up to the largest that ran there', () => {
+  // Found by a new user's workload (2026-12-01): a name's small runs made its workers warm, and four
+  // 80 MiB runs of it were then each charged the small runs' warm need (~5 MiB) in a 256 MiB
+  // container, and all four started: the kernel killed the process. An arena holds what the runs
+  // on it freed; a larger run has to make new memory resident.
+  it('a worker that ran a name at 4 MiB is not warm for it at 80 MiB, and is at 4 MiB', () => {
+    const workers = registry();
+    const worker = workers.add(thread(1))!;
+    workers.ranOn(worker, 'fill', 4 * MiB);
+    expect(workers.reading(worker, false, true, 'fill', 80 * MiB).warm).toBe(false);
+    expect(workers.reading(worker, false, true, 'fill', 4 * MiB).warm).toBe(true);
+    // A larger run there makes it warm up to that size; a smaller one later does not lower it.
+    workers.ranOn(worker, 'fill', 96 * MiB);
+    workers.ranOn(worker, 'fill', 4 * MiB);
+    expect(workers.reading(worker, false, true, 'fill', 80 * MiB).warm).toBe(true);
+  });
+
+  it('a worker started inherits the sizes with the names', () => {
+    const workers = registry();
+    workers.ranOn(workers.add(thread(1))!, 'fill', 4 * MiB);
+    workers.remove(1);
+    expect(workers.spawnWarm('fill', 80 * MiB)).toBe(false);
+    expect(workers.spawnWarm('fill', 4 * MiB)).toBe(true);
   });
 });

@@ -143,10 +143,11 @@ export interface PoolStats {
   /** Memory needs learned per task name from measured runs (used when `run()` declares none). */
   estimates: Record<string, Estimate>;
   /**
-   * Per task name, the process bytes a run reserves on a worker warm for it (its allocator holds
-   * what an earlier run freed): the decaying peak of what warm runs made resident, with a margin.
+   * Per task name, the fraction of a run's full need (heap and off-heap) it reserves in the process
+   * on a worker warm for it (its allocator holds what an earlier run of at least that size freed):
+   * the decaying peak of what warm runs made resident, as a fraction of their need, with a margin.
    */
-  warmNeeds: Record<string, number>;
+  warmFractions: Record<string, number>;
   /** How long tasks were held before they left the held queue, however they left it (seconds, cumulative buckets). */
   heldTime: HeldTimeSnapshot;
 }

@@ -5,8 +5,11 @@
  * arena to the next thread started). Such a run reuses those pages: the process grows by far less
  * than the run allocates (measured for the seed job: 188 MiB of first-touch faults cold, 65–78 MiB
  * warm). Measured on the worker as its thread's first-touch page faults over runs it had to
- * itself, placed on a worker warm for the name. Kept as a decaying maximum with a margin, as
- * learned needs are (see `estimates.ts`): a warm run that faults more raises it at once.
+ * itself, placed on a worker warm for the name. Kept as a fraction of the run's full need (heap
+ * and off-heap), as a decaying maximum with a margin, as learned needs are (see `estimates.ts`):
+ * a warm run that faults more raises it at once. A run of the name needing more than the runs
+ * measured is charged in proportion (runs of one name may differ widely in size: measured, four
+ * 80 MiB runs charged the 5 MiB warm need of earlier 4 MiB runs got the process OOM-killed).
  */
 
 const DECAY = 0.9;
@@ -15,27 +18,29 @@ const MARGIN = 1.25;
 const MAX_NAMES = 1000;
 
 export class WarmFootprints {
+  /** Per name: the decaying peak of (bytes a warm run made resident) / (its full need). */
   readonly #peak = new Map<string, number>();
 
-  /** Records the bytes one warm run of `name` made resident. */
-  record(name: string, resident: number): void {
-    if (!Number.isFinite(resident) || resident < 0) return;
+  /** Records the bytes one warm run of `name`, whose full need was `full` bytes, made resident. */
+  record(name: string, resident: number, full: number): void {
+    if (!Number.isFinite(resident) || resident < 0 || !(full > 0)) return;
+    const fraction = resident / full;
     const known = this.#peak.get(name);
     this.#peak.delete(name);
-    this.#peak.set(name, known === undefined ? resident : Math.max(resident, known * DECAY));
+    this.#peak.set(name, known === undefined ? fraction : Math.max(fraction, known * DECAY));
     if (this.#peak.size > MAX_NAMES) this.#peak.delete(this.#peak.keys().next().value as string);
   }
 
-  /** Process bytes to reserve for a warm run of `name`, or `undefined` before one was measured. */
-  need(name: string): number | undefined {
+  /** Process bytes to reserve for a warm run of `name` needing `full` bytes, or `undefined` before one was measured. */
+  need(name: string, full: number): number | undefined {
     const peak = this.#peak.get(name);
-    return peak === undefined ? undefined : Math.ceil(peak * MARGIN);
+    return peak === undefined ? undefined : Math.ceil(peak * MARGIN * full);
   }
 
-  /** The warm need of every name recorded, bytes. */
+  /** Per name recorded, the fraction of a run's full need reserved when it runs warm. */
   snapshot(): Record<string, number> {
-    const needs: Record<string, number> = {};
-    for (const name of this.#peak.keys()) needs[name] = this.need(name) as number;
-    return needs;
+    const fractions: Record<string, number> = {};
+    for (const [name, peak] of this.#peak) fractions[name] = Math.round(peak * MARGIN * 1000) / 1000;
+    return fractions;
   }
 }

@@ -74,10 +74,12 @@ export interface TrackedWorker extends Account {
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
   /**
-   * Task names it is warm for: runs of them finished on it, or on the worker whose allocator
-   * memory it inherited (see `accounting/warm-footprints.ts`).
+   * Task names it is warm for, each with the largest full need (heap and off-heap, bytes) of a run
+   * of it that finished on it, or on the worker whose allocator memory it inherited (see
+   * `accounting/warm-footprints.ts`). Its allocator holds what such a run freed: a larger run
+   * would have to make new memory resident, so it is warm only for runs needing at most that.
    */
-  warmFor: Set<string>;
+  warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
   warmTaken: boolean;
 }
@@ -118,7 +120,7 @@ export class WorkerRegistry {
    * What finished workers were warm for, the last one on top: the allocator gives a new thread
    * the memory of the thread that finished last, so the next worker started inherits the top set.
    */
-  readonly #inherited: Set<string>[] = [];
+  readonly #inherited: Map<string, number>[] = [];
   /** A task admitted on its warm need waits for a worker being started (it counts on the top set). */
   #warmSpawnPending = false;
 
@@ -155,7 +157,7 @@ export class WorkerRegistry {
       readingReserved: -1,
       processReserved: { heap: 0, external: 0 },
       publishedLimit: undefined,
-      warmFor: this.#inherited.pop() ?? new Set(),
+      warmFor: this.#inherited.pop() ?? new Map(),
       warmTaken: false,
     };
     this.#workers.set(id, record);
@@ -258,24 +260,24 @@ export class WorkerRegistry {
    * pressure flags brought up to date. `warmName`: the task's name, when it has a warm need (each
    * reading says whether its worker is warm for it).
    */
-  readings(exclusive = false, reserves = true, warmName?: string): WorkerReading[] {
+  readings(exclusive = false, reserves = true, warmName?: string, warmFull = 0): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
     const out = this.#readings;
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker, exclusive, reserves, warmName));
+      out.push(this.reading(worker, exclusive, reserves, warmName, warmFull));
     }
     return out;
   }
 
   /** One worker's reading, with its pressure flag brought up to date (the worker's own object, valid until the next call). */
-  reading(worker: TrackedWorker, exclusive = false, reserves = true, warmName?: string): WorkerReading {
+  reading(worker: TrackedWorker, exclusive = false, reserves = true, warmName?: string, warmFull = 0): WorkerReading {
     const figures = this.#read(worker);
     const reading = worker.reading;
     reading.free = this.#canTake(worker, exclusive, reserves);
     reading.fresh = worker.nudged;
-    reading.warm = warmName !== undefined && !worker.warmTaken && worker.warmFor.has(warmName);
+    reading.warm = warmName !== undefined && !worker.warmTaken && isWarmFor(worker.warmFor, warmName, warmFull);
     // Pressure moves only with the figures or the reservation.
     if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
     worker.readingFrom = figures;
@@ -294,17 +296,18 @@ export class WorkerRegistry {
     return reading;
   }
 
-  /** A run of `name` finished on `worker`: it is warm for that name from now on. */
-  ranOn(worker: TrackedWorker, name: string): void {
+  /** A run of `name` needing `full` bytes finished on `worker`: it is warm for runs of that name needing at most the largest such run. */
+  ranOn(worker: TrackedWorker, name: string, full: number): void {
     const names = worker.warmFor;
+    const largest = Math.max(full, names.get(name) ?? 0);
     names.delete(name);
-    names.add(name);
-    if (names.size > WARM_NAMES) names.delete(names.values().next().value as string);
+    names.set(name, largest);
+    if (names.size > WARM_NAMES) names.delete(names.keys().next().value as string);
   }
 
-  /** Whether a worker started now would be warm for `name` (and no warm task waits for one already). */
-  spawnWarm(name: string): boolean {
-    return !this.#warmSpawnPending && this.#inherited.at(-1)?.has(name) === true;
+  /** Whether a worker started now would be warm for a run of `name` needing `full` bytes (and no warm task waits for one already). */
+  spawnWarm(name: string, full: number): boolean {
+    return !this.#warmSpawnPending && isWarmFor(this.#inherited.at(-1), name, full);
   }
 
   /** Whether a task admitted on its warm need waits for a worker being started; set when one is, cleared when it is placed or ends. */
@@ -558,4 +561,16 @@ export class WorkerRegistry {
       updatedAt: sampleIsNewer ? sample.at : published.updatedAt,
     };
   }
+}
+
+/**
+ * A run up to this factor larger than the largest that ran on a worker still counts as its size:
+ * learned needs move by about their margin from run to run (see `accounting/estimates.ts`).
+ */
+const WARM_SIZE_TOLERANCE = 1.25;
+
+/** Whether `names` (a worker's warm names) makes it warm for a run of `name` needing `full` bytes. */
+export function isWarmFor(names: ReadonlyMap<string, number> | undefined, name: string, full: number): boolean {
+  const largest = names?.get(name);
+  return largest !== undefined && largest * WARM_SIZE_TOLERANCE >= full;
 }
