@@ -637,8 +637,8 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    // Alone, and with a need that is known (declared or learned), not guessed: see `fitsAlone`.
-    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned');
+    // Alone, and with a need that is known (declared or learned), or the run that learns it: see `fitsAlone`.
+    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || this.#learns(task));
     input.warm = this.#warmOptionFor(task);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
     input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined, task.heap + task.external);

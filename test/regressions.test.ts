@@ -480,3 +480,29 @@ describe('found by the new-user trial of 2026-12-01', () => {
     expect({ code: child.code, signal: child.signal }).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('found by the memory trial of 2026-12-01', () => {
+  // The first run of an unknown name reserves as much heap as its worker can hold. With memory the
+  // pool does not own filling the process to where that reservation crossed the high-water mark,
+  // the run was held (or refused) in an idle pool, so the name could never be learned: every run
+  // of it waited until maxWaitMs, nothing running (a name returning its input, 80 MiB of other
+  // memory in a 192 MiB container). Alone, it may use the room above the mark, as a known need may.
+  it('an idle pool starts the run that learns an unknown name when only the room above the high-water mark holds it', async () => {
+    const limit = process.memoryUsage.rss() + 200 * MiB;
+    const pool = makePool({ maxThreads: 1, memoryLimit: limit, policy: 'reject', resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    expect(await pool.run(1, { name: 'echo', memory: 1024 })).toBe(1);
+    const room = pool.stats().workers[0]!.limit;
+    // Other memory brings usage plus that room to ~0.93 of the limit: over the 0.85 mark, under the limit.
+    const ballast = Buffer.alloc(Math.max(0, Math.floor(0.93 * limit - room - pool.stats().process!.used)), 1);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const used = pool.stats().process!.used;
+      expect(used + room).toBeGreaterThanOrEqual(0.85 * limit);
+      expect(used + room).toBeLessThan(limit);
+      expect(await rejection(pool.run(2, { name: 'sleep' }), 10_000)).toEqual({ resolved: 2 });
+      expect(pool.stats().estimates.sleep).toBeDefined();
+    } finally {
+      ballast.fill(0);
+    }
+  });
+});

@@ -98,7 +98,7 @@ export interface GateInput {
   process: Reading | undefined;
   /**
    * Whether the task would run alone (nothing of the pool running) and its need is known (declared
-   * or learned, not a guess): see {@link fitsAlone}. Default false.
+   * or learned) or it is the run that learns it (slow start): see {@link fitsAlone}. Default false.
    */
   alone?: boolean;
   /** The workers that exist and are ready. */
@@ -222,7 +222,11 @@ export function fits(reading: Reading, need: number, high: number): boolean {
  * Whether `need` more bytes fit the process for a task that would run alone, with a need that is
  * known: below the limit itself, not below `high` × limit, and never while the scope is under
  * pressure. The room above the mark absorbs what the gate cannot see coming — tasks running
- * together, needs that are guesses; with none running and the need known, it is this task's. It also keeps an idle pool from waiting forever on usage that no collection
+ * together, needs that are guesses; with none running and the need known, it is this task's. The
+ * run that learns an unknown name's need counts as known here: it reserves as much heap as its
+ * worker can hold, and an idle pool that held it for want of the mark's room would never learn
+ * the name (found by a new user: a name returning its input, 80 MiB of other memory in a 192 MiB
+ * container, nothing running: held until `maxWaitMs`, every time). It also keeps an idle pool from waiting forever on usage that no collection
  * lowers: memory an allocator keeps after earlier tasks (malloc arenas) counts in the process's
  * usage, and a task that runs next reuses it (measured: 12 image jobs of 44 MiB with a limit of
  * RSS + 160 MiB stalled, nothing running, at 140 of 213 MiB, in 8 of 8 runs on a loaded machine).
