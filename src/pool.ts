@@ -1287,11 +1287,30 @@ export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolE
       return;
     }
     this.#workers.sampleBusy();
-    this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
+    const wallNow = Date.now();
+    this.#slowStart.observe(wallNow, (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
+    this.#shareQuietLearners(wallNow);
     this.#pump();
   }
 
   /** A scope entered or left pressure: the `'pressure'` event and channel. */
+  /**
+   * A learning run runs alone on its worker only while it may still be growing: once quiet (see
+   * `SlowStart`), other tasks may join its worker, judged on that worker's readings, which hold
+   * what it has grown to (its measurement is then lost unless it ends alone). Otherwise a run that
+   * waits (a timer, I/O, a message) would keep every other task off its worker for as long as it
+   * waits; with one worker, off the pool. A run with an abort signal stays alone, as in Piscina.
+   */
+  #shareQuietLearners(now: number): void {
+    for (const task of this.#active) {
+      const worker = task.worker;
+      if (!task.learning || !task.exclusive || task.signal !== undefined || !worker) continue;
+      if (!this.#slowStart.isQuiet(task.learnAs, task, now)) continue;
+      task.exclusive = false;
+      worker.exclusive--;
+    }
+  }
+
   #pressure(info: GatedPoolEvents['pressure'][0]): void {
     if (info.underPressure) this.#updatePolling();
     this.emit('pressure', info);

@@ -40,10 +40,14 @@ export class SlowStart<Run extends object> {
   mayStart(name: string, now: number): boolean {
     const runs = this.#runs.get(name);
     if (!runs) return true;
-    for (const run of runs.values()) {
-      if (run.placedAt === undefined || now - Math.max(run.placedAt, run.risingAt) < QUIET_MS) return false;
-    }
+    for (const run of runs.values()) if (!quiet(run, now)) return false;
     return true;
+  }
+
+  /** Whether `run` of `name` is quiet at `now`: on its worker for {@link QUIET_MS}, and not grown by {@link RISE_BYTES} over the last {@link QUIET_MS}. */
+  isQuiet(name: string, run: Run, now: number): boolean {
+    const tracked = this.#runs.get(name)?.get(run);
+    return tracked !== undefined && quiet(tracked, now);
   }
 
   /** The most any run of `name` in flight has grown its worker so far, bytes (0 when none). */
@@ -98,4 +102,8 @@ export class SlowStart<Run extends object> {
     if (!runs?.delete(run)) return;
     if (runs.size === 0) this.#runs.delete(name);
   }
+}
+
+function quiet(run: LearningRun, now: number): boolean {
+  return run.placedAt !== undefined && now - Math.max(run.placedAt, run.risingAt) >= QUIET_MS;
 }
