@@ -90,6 +90,33 @@ describe('running tasks', () => {
     expectAllSettled(pool, 5);
   });
 
+  // Found by a new user's trial (2026-12-01): a throwing getter replaced the task's error with the
+  // getter's; a DOMException came back a plain Error without its code; a thrown function stopped
+  // the worker and came back as a WorkerCrashError saying the task had *returned* it.
+  it("a task's error survives a throwing getter; a DOMException keeps its class and code; a thrown value that cannot be cloned is described, and the worker lives", async () => {
+    const pool = makePool({ maxThreads: 1 });
+    let created = 0;
+    pool.on('workerCreate', () => created++);
+    const out = await settleAll([
+      pool.run(null, { name: 'failWithThrowingGetter' }),
+      pool.run(null, { name: 'failDomException' }),
+      pool.run('function', { name: 'throwUncloneable' }),
+      pool.run('object', { name: 'throwUncloneable' }),
+    ]);
+    expect(out[0]).toBeInstanceOf(Error);
+    expect((out[0] as Error).message).toBe('the real failure');
+    expect('detail' in (out[0] as Error)).toBe(false);
+    expect(out[1]).toBeInstanceOf(DOMException);
+    expect(out[1]).toMatchObject({ name: 'NotFoundError', message: 'not here', code: 8 });
+    for (const [index, what] of [[2, 'a function'], [3, 'an object']] as const) {
+      expect(out[index]).toBeInstanceOf(Error);
+      expect((out[index] as Error).message).toContain(`the task threw a value that cannot be sent to the main thread: ${what}`);
+    }
+    expect(pool.stats().counters).toMatchObject({ failed: 4, crashed: 0 });
+    expect(created).toBeLessThanOrEqual(1);
+    expectAllSettled(pool, 4);
+  });
+
   it('a pool with no filename runs tasks that name their own module; a run naming none is refused', async () => {
     const pool = new GatedPool({ maxThreads: 2 });
     pools.push(pool);

@@ -4,9 +4,11 @@
  * and every other own property. When an error would lose any of those, the worker sends this
  * envelope instead (as a result, so Piscina passes it as is), and the main side rebuilds the
  * error from it: its class (for the standard ones), `name`, `message`, `stack`, `cause`, and each
- * own enumerable property that can be cloned. `throw null` is sent as an envelope too: Piscina
- * takes a null error for success, and the task would resolve with null. Other errors, and other
- * thrown values, cross as they are.
+ * own enumerable property that can be cloned (one whose getter throws is left out). `throw null`
+ * is sent as an envelope too: Piscina takes a null error for success, and the task would resolve
+ * with null. A thrown value that cannot be cloned at all (a function, a symbol) would stop the
+ * worker; an envelope says what it was instead. `DOMException`s (cloned with their class and
+ * `code`), other errors, and other thrown values cross as they are.
  */
 
 /** The key marking an envelope, and its value. */
@@ -50,18 +52,55 @@ function standardKind(error: Error): string {
  */
 export function encodeTaskError(error: unknown): Envelope | undefined {
   if (error === null) return { [KEY]: VERSION, kind: 'null', name: '', message: '', stack: undefined, props: {} };
-  if (!(error instanceof Error)) return undefined;
+  if (!(error instanceof Error)) {
+    if (cloneable(error)) return undefined;
+    return { [KEY]: VERSION, kind: 'Error', name: 'Error', message: `the task threw a value that cannot be sent to the main thread: ${describeThrown(error)}`, stack: undefined, props: {} };
+  }
+  if (error instanceof DOMException) return undefined;
   const kind = standardKind(error);
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(error)) {
     if (key === 'cause') continue;
-    const value = (error as unknown as Record<string, unknown>)[key];
-    if (cloneable(value)) props[key] = value;
+    const value = read(error, key);
+    if (value !== UNREADABLE && cloneable(value)) props[key] = value;
   }
-  if (Object.keys(props).length === 0 && error.name === kind) return undefined;
-  const envelope: Envelope = { [KEY]: VERSION, kind, name: error.name, message: error.message, stack: error.stack, props };
-  if ('cause' in error) envelope.cause = cloneable(error.cause) ? error.cause : String(error.cause);
+  const name = text(read(error, 'name'), 'Error');
+  if (Object.keys(props).length === 0 && name === kind && cloneable(error)) return undefined;
+  const stack = read(error, 'stack');
+  const envelope: Envelope = { [KEY]: VERSION, kind, name, message: text(read(error, 'message'), ''), stack: typeof stack === 'string' ? stack : undefined, props };
+  if ('cause' in error) {
+    const cause = read(error, 'cause');
+    envelope.cause = cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable');
+  }
   return envelope;
+}
+
+const UNREADABLE = Symbol('unreadable');
+
+/** A property of a thrown error, or {@link UNREADABLE} when reading it throws (a getter). */
+function read(error: Error, key: string): unknown {
+  try {
+    return (error as unknown as Record<string, unknown>)[key];
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+/** A string for a value read off an error: itself when a string, else `String()` of it, else `fallback`. */
+function text(value: unknown, fallback: string): string {
+  if (typeof value === 'string') return value;
+  if (value === UNREADABLE) return fallback;
+  try {
+    return String(value);
+  } catch {
+    return fallback;
+  }
+}
+
+function describeThrown(value: unknown): string {
+  if (typeof value === 'function') return `a function (${value.name === '' ? 'anonymous' : value.name})`;
+  if (typeof value === 'symbol') return `a symbol (${value.description ?? ''})`;
+  return `${typeof value === 'object' ? 'an object' : typeof value} holding a value that cannot be cloned (a function, a symbol, …)`;
 }
 
 /** Whether a task's result is an envelope (main side). Cheap for any result: one type check, one property read. */
