@@ -79,17 +79,17 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
 
 /** Options of one `run()`. */
 export interface RunOptions {
-  /** The export of the task module to call. Default: the pool's `name`, else `'default'`. */
-  name?: string;
+  /** The export of the task module to call. Default (also for `null`, as in Piscina): the pool's `name`, else `'default'`. */
+  name?: string | null;
   /** The task module for this run (an absolute path or a `file:` URL), instead of the pool's. */
   filename?: string | URL | null;
   /** Objects to transfer (not copy) to the worker, as in Piscina. */
   transferList?: readonly Transferable[];
   /**
    * Aborts the task while it is held (it is dropped) or while it runs (its worker is stopped). An
-   * `AbortSignal`, or (as in Piscina) an `EventEmitter` that emits `'abort'`.
+   * `AbortSignal`, or (as in Piscina) an `EventEmitter` that emits `'abort'`; `null` is none.
    */
-  signal?: AbortSource;
+  signal?: AbortSource | null;
   /**
    * The task's estimated memory need, reserved from admission until it settles. A number is heap
    * bytes: reserved in the worker that runs it, in the main isolate (where its result lands) and

@@ -91,10 +91,11 @@ const poolIds = ((globalThis as Record<symbol, { next: number } | undefined>)[Sy
 /**
  * A worker-thread pool (Piscina) with a memory-aware admission gate in front of it.
  *
- * @typeParam I - the task input type.
- * @typeParam O - the task result type.
+ * @typeParam I - the task input type (`any` by default, as in Piscina's `Piscina<T = any, R = any>`: code typed for Piscina compiles unchanged).
+ * @typeParam O - the task result type (`any` by default, as in Piscina).
  */
-export class GatedPool<I = unknown, O = unknown> extends EventEmitter<GatedPoolEvents> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #settings: GateSettings;
   readonly #water: WaterMarks;
   readonly #poolId = poolIds.next++;

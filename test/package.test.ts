@@ -33,6 +33,13 @@ describe('the published package', () => {
     expect(tarball).toBeDefined();
     const listing = execFileSync('tar', ['-tzf', join(work, tarball as string)], { encoding: 'utf8' }).split('\n');
     expect(listing).toContain('package/dist/index.js');
+    // One build's chunks only: a stale hashed chunk of an earlier build is not shipped.
+    const chunks = new Map<string, number>();
+    for (const file of listing) {
+      const chunk = /^package\/dist\/([a-z-]+?)-[A-Za-z0-9_-]{8}\.d\.cts$/.exec(file)?.[1];
+      if (chunk !== undefined) chunks.set(chunk, (chunks.get(chunk) ?? 0) + 1);
+    }
+    expect([...chunks.values()].every((count) => count === 1)).toBe(true);
     expect(listing).toContain('package/dist/worker/entry.cjs');
     expect(listing).toContain('package/dist/index.cjs');
     expect(listing).toContain('package/dist/index.d.cts');
@@ -111,6 +118,12 @@ describe('the published package', () => {
         'const out: Promise<number> = pool.run(21, options);',
         'const stats: PoolStats = pool.stats();',
         'const input = undefined as unknown as GateInput;',
+        // Code typed for Piscina compiles unchanged: `any` by default, and its run options' nulls.
+        'export async function piscinaStyle(untyped: GatedPool): Promise<number> {',
+        "  const n: number = await untyped.run({ a: 1 }, { name: 'double' });",
+        '  await untyped.run(1, { name: null, signal: null, filename: null });',
+        '  return n;',
+        '}',
         'export const used = [out, stats.held, decide, input, MemoryPressureError];',
       ].join('\n'),
     );

@@ -58,7 +58,7 @@ export interface RefusedForNow {
 /** The task a check is made for: what `run()` would be given. */
 export interface AdmissionQuestion {
   /** The task name (its export; needs are learned per name). Default: the pool's `name`. */
-  name?: string;
+  name?: string | null;
   /** The declared need, as in `run()`. Default: the need learned for `name`, if any. */
   memory?: number | MemoryNeed;
   /** The task module, as in `run()`. Default: the pool's `filename`. */
