@@ -483,6 +483,16 @@ function validatePiscinaNumbers(o: Record<string, unknown>): void {
   }
 }
 
+/** Checks `close()`'s options (`{ force?: boolean }`); returns `force`. Throws a `TypeError` naming what is wrong. */
+export function validateCloseOptions(options: unknown): boolean | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`close options must be an object, got ${describe(options)}`);
+  const o = options as Record<string, unknown>;
+  refuseUnknown(o, ['force'], 'close options');
+  if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError(`close options.force must be a boolean, got ${describe(o.force)}`);
+  return o.force;
+}
+
 /** Validates one `run()`'s options. */
 export function validateRunOptions(options: unknown): RunOptions {
   if (options === undefined) return {};

@@ -41,7 +41,7 @@ import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, type HeapgateError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
-import { defaultMaxThreads, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
+import { defaultMaxThreads, validateCloseOptions, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
 import {
   admitChannel,
@@ -399,9 +399,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * ended as by {@link destroy}.
    */
   close(options?: { force?: boolean }): Promise<void> {
-    if (options !== undefined && (typeof options !== 'object' || options === null)) return Promise.reject(new TypeError(`close options must be an object, got ${String(options)}`));
-    const force = options?.force;
-    if (force !== undefined && typeof force !== 'boolean') return Promise.reject(new TypeError(`close options.force must be a boolean, got ${String(force)}`));
+    let force: boolean | undefined;
+    try {
+      force = validateCloseOptions(options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     if (force && !this.#destroyed) {
       for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
     }

@@ -719,7 +719,10 @@ describe('close and destroy', () => {
 
   it('close() options are checked; Symbol.asyncDispose closes', async () => {
     const pool = makePool({ maxThreads: 1 });
-    await expect(pool.close({ force: 'yes' } as never)).rejects.toThrow(/close options\.force must be a boolean, got yes/);
+    await expect(pool.close({ force: 'yes' } as never)).rejects.toThrow('close options.force must be a boolean, got "yes"');
+    // A misspelled option is refused, not ignored (a mistyped `force` would wait for closeTimeout).
+    await expect(pool.close({ forse: true } as never)).rejects.toThrow('close options.forse is not an option (did you mean force?)');
+    await expect(pool.close('x' as never)).rejects.toThrow('close options must be an object, got "x"');
     expect(await pool.run('x')).toBe('x');
     await pool[Symbol.asyncDispose]();
     const [late] = await settleAll([pool.run('late')]);
