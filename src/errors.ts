@@ -53,10 +53,12 @@ export class QueueFullError extends HeapgateError {
   /** The `maxQueue` bound that was reached. */
   readonly maxQueue: number;
 
-  constructor(maxQueue: number) {
+  /** `waitsFor`: why the task could not start at once (said in the message). */
+  constructor(maxQueue: number, waitsFor: 'a worker' | 'memory' | 'slow start' = 'a worker') {
     // Piscina's words first, so that code matching them keeps working.
     const piscina = maxQueue === 0 ? 'No task queue available and all Workers are busy' : 'Task queue is at limit';
-    super('ERR_QUEUE_FULL', `${piscina}: the queue of held tasks is full (maxQueue: ${maxQueue})`);
+    const why = waitsFor === 'a worker' ? '' : waitsFor === 'memory' ? '; the task waits for memory' : '; the task waits for a run of its name to be measured (slow start: declare `memory`, or set `slowStart: false`)';
+    super('ERR_QUEUE_FULL', `${piscina}: the queue of held tasks is full (maxQueue: ${maxQueue})${why}`);
     this.maxQueue = maxQueue;
   }
 }

@@ -870,7 +870,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (this.#refusedTooLarge(task)) return;
     // As in Piscina, the slots of workers being started that no task has claimed yet count as room.
     if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity()) {
-      this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue));
+      const waitsFor = task.lastPressure ? 'memory' : this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now()) ? 'slow start' : 'a worker';
+      this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue, waitsFor));
       return;
     }
     this.#held.push(task);

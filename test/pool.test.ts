@@ -645,6 +645,19 @@ describe('worker starts', () => {
     expectAllSettled(pool, 3);
   });
 
+  // Found by a new user's trial (2026-12-01): with maxQueue 0, a second unknown task beside an idle
+  // worker was refused saying "all Workers are busy": it waited for slow start, not for a worker.
+  it('maxQueue 0 refuses unknown work held for slow start with a message saying so', async () => {
+    const pool = makePool({ minThreads: 2, maxThreads: 2, maxQueue: 0 });
+    const [first, second] = await settleAll([pool.run(30, { name: 'sleep' }), pool.run(40, { name: 'sleep' })]);
+    expect(first).toBe(30);
+    expect(second).toBeInstanceOf(QueueFullError);
+    expect((second as Error).message).toMatch(/^No task queue available and all Workers are busy: .*waits for a run of its name to be measured \(slow start/);
+    // Once learned, both start (two idle workers).
+    expect(await settleAll([pool.run(1, { name: 'sleep' }), pool.run(2, { name: 'sleep' })])).toEqual([1, 2]);
+    expectAllSettled(pool, 4);
+  });
+
   it('idleThreads counts ready workers running no task', async () => {
     const pool = makePool({ minThreads: 2, maxThreads: 2 });
     await settleAll([pool.run(1, { name: 'sleep' }), pool.run(1, { name: 'sleep', memory: MB })]);
