@@ -877,7 +877,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#held.push(task);
     task.heldAt = performance.now();
     this.#counters.held++;
-    this.#counters.heldBy[task.lastPressure?.scope ?? 'busy']++;
+    // Why it waits: its own pressure, else the memory the head waits for (it waits behind it), else its turn.
+    this.#counters.heldBy[task.lastPressure?.scope ?? (this.#held.blockedByMemory ? this.#blockedBy?.scope : undefined) ?? 'busy']++;
     if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, scope: task.lastPressure?.scope });
     if (holdChannel.hasSubscribers) holdChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, scope: task.lastPressure?.scope } satisfies HoldMessage);
     this.#updatePolling();

@@ -520,6 +520,22 @@ describe('found by the memory trial of 2026-12-01', () => {
   });
 });
 
+describe('found by the memory trial of 2026-12-01, counters', () => {
+  // Tasks that arrived behind a head held for memory were counted as held for a worker ('busy'):
+  // 47 tasks that timed out waiting for the main isolate read heldBy { busy: 59, main: 0 }.
+  it('tasks held behind a head that waits for memory are counted held by that scope', async () => {
+    const ballast = Buffer.alloc(80 * MiB, 1);
+    try {
+      const pool = makePool({ maxThreads: 1, memoryLimit: 64 * MiB, maxWaitMs: 300 });
+      const outcomes = await within(Promise.all([1, 2, 3].map((value) => outcome(pool.run(value, { name: 'echo', memory: SMALL })))), 10_000);
+      expect(outcomes).toEqual(['ERR_WAIT_TIMEOUT', 'ERR_WAIT_TIMEOUT', 'ERR_WAIT_TIMEOUT']);
+      expect(pool.stats().counters.heldBy).toMatchObject({ process: 3, busy: 0 });
+    } finally {
+      ballast.fill(0);
+    }
+  });
+});
+
 describe('found by the new-user trial of 2026-12-01, again', () => {
   // A learning run runs alone on its worker; one that waited (a timer here) kept every other task
   // off its worker for as long as it waited — with one worker, off the pool: a declared 1 KiB task
