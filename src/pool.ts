@@ -1087,8 +1087,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Piscina answered for a task that ran (or was sent): learn from it, settle it, decide again. */
   #answered(task: Task, failed: boolean, payload: unknown): void {
     // A task's own error that cloning would have stripped comes as a result (see `worker/task-error.ts`).
+    let thrownByTask = false;
     if (!failed && isTaskError(payload)) {
       failed = true;
+      thrownByTask = true;
       payload = decodeTaskError(payload);
     }
     const worker = task.worker;
@@ -1110,7 +1112,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#updatePolling();
       return;
     }
-    const [outcome, reason] = this.#classify(task, payload, worker);
+    const [outcome, reason] = this.#classify(task, payload, worker, thrownByTask);
     this.#settle(task, outcome, reason);
     this.#pump();
   }
@@ -1135,9 +1137,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
   }
 
-  #classify(task: Task, error: unknown, worker: TrackedWorker | undefined): [Outcome, unknown] {
+  /** `thrownByTask`: the error came from the task's own code (an envelope), not from Piscina. */
+  #classify(task: Task, error: unknown, worker: TrackedWorker | undefined, thrownByTask: boolean): [Outcome, unknown] {
     if (task.aborted || task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal?.reason)];
     if (this.#destroyed) return ['rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was running')];
+    if (thrownByTask) return ['failed', error];
     // Piscina could not post it (Node's structured clone refused the input or transferList).
     if (error instanceof DOMException && error.name === 'DataCloneError') return ['rejected.input', new TaskInputError(task.name, error)];
     const code = (error as { code?: unknown } | null)?.code;

@@ -102,6 +102,7 @@ describe('running tasks', () => {
       pool.run(null, { name: 'failDomException' }),
       pool.run('function', { name: 'throwUncloneable' }),
       pool.run('object', { name: 'throwUncloneable' }),
+      pool.run(null, { name: 'failDataClone' }),
     ]);
     expect(out[0]).toBeInstanceOf(Error);
     expect((out[0] as Error).message).toBe('the real failure');
@@ -112,9 +113,12 @@ describe('running tasks', () => {
       expect(out[index]).toBeInstanceOf(Error);
       expect((out[index] as Error).message).toContain(`the task threw a value that cannot be sent to the main thread: ${what}`);
     }
-    expect(pool.stats().counters).toMatchObject({ failed: 4, crashed: 0 });
+    // The task's own DataCloneError is its own failure, not a refused input (found reviewing the DOMException fix).
+    expect(out[4]).toBeInstanceOf(DOMException);
+    expect(out[4]).toMatchObject({ name: 'DataCloneError' });
+    expect(pool.stats().counters).toMatchObject({ failed: 5, crashed: 0, rejected: { input: 0 } });
     expect(created).toBeLessThanOrEqual(1);
-    expectAllSettled(pool, 4);
+    expectAllSettled(pool, 5);
   });
 
   it('a pool with no filename runs tasks that name their own module; a run naming none is refused', async () => {

@@ -6,10 +6,14 @@
  * error from it: its class (for the standard ones), `name`, `message`, `stack`, `cause`, and each
  * own enumerable property that can be cloned (one whose getter throws is left out). `throw null`
  * is sent as an envelope too: Piscina takes a null error for success, and the task would resolve
- * with null. A thrown value that cannot be cloned at all (a function, a symbol) would stop the
- * worker; an envelope says what it was instead. `DOMException`s (cloned with their class and
- * `code`), other errors, and other thrown values cross as they are.
+ * with null. So is every `DOMException` (rebuilt with its class, name and so its `code`): one
+ * crossing as itself could not be told from the `DataCloneError` Piscina rejects with when the
+ * *input* cannot be sent. A thrown value that cannot be cloned at all (a function, a symbol)
+ * would stop the worker; an envelope says what it was instead. Errors from another realm are
+ * errors too. Other errors, and other thrown values, cross as they are. Encoding never throws: a
+ * value it cannot read becomes an envelope saying so.
  */
+import { types } from 'node:util';
 
 /** The key marking an envelope, and its value. */
 const KEY = '__heapgateTaskError';
@@ -51,13 +55,21 @@ function standardKind(error: Error): string {
  * `undefined` when it crosses as it is.
  */
 export function encodeTaskError(error: unknown): Envelope | undefined {
+  try {
+    return encode(error);
+  } catch {
+    return { [KEY]: VERSION, kind: 'Error', name: 'Error', message: 'the task threw a value that cannot be read (a revoked proxy, a throwing trap)', stack: undefined, props: {} };
+  }
+}
+
+function encode(error: unknown): Envelope | undefined {
   if (error === null) return { [KEY]: VERSION, kind: 'null', name: '', message: '', stack: undefined, props: {} };
-  if (!(error instanceof Error)) {
+  if (!(error instanceof Error) && !types.isNativeError(error)) {
     if (cloneable(error)) return undefined;
     return { [KEY]: VERSION, kind: 'Error', name: 'Error', message: `the task threw a value that cannot be sent to the main thread: ${describeThrown(error)}`, stack: undefined, props: {} };
   }
-  if (error instanceof DOMException) return undefined;
-  const kind = standardKind(error);
+  const domException = error instanceof DOMException;
+  const kind = domException ? 'DOMException' : standardKind(error);
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(error)) {
     if (key === 'cause') continue;
@@ -65,13 +77,12 @@ export function encodeTaskError(error: unknown): Envelope | undefined {
     if (value !== UNREADABLE && cloneable(value)) props[key] = value;
   }
   const name = text(read(error, 'name'), 'Error');
-  if (Object.keys(props).length === 0 && name === kind && cloneable(error)) return undefined;
+  const hasCause = 'cause' in error;
+  const cause = hasCause ? read(error, 'cause') : undefined;
+  if (!domException && Object.keys(props).length === 0 && name === kind && error instanceof Error && (!hasCause || (cause !== UNREADABLE && cloneable(cause)))) return undefined;
   const stack = read(error, 'stack');
   const envelope: Envelope = { [KEY]: VERSION, kind, name, message: text(read(error, 'message'), ''), stack: typeof stack === 'string' ? stack : undefined, props };
-  if ('cause' in error) {
-    const cause = read(error, 'cause');
-    envelope.cause = cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable');
-  }
+  if (hasCause) envelope.cause = cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable');
   return envelope;
 }
 
@@ -98,7 +109,10 @@ function text(value: unknown, fallback: string): string {
 }
 
 function describeThrown(value: unknown): string {
-  if (typeof value === 'function') return `a function (${value.name === '' ? 'anonymous' : value.name})`;
+  if (typeof value === 'function') {
+    const name = text(read(value as unknown as Error, 'name'), '');
+    return `a function (${name === '' ? 'anonymous' : name})`;
+  }
   if (typeof value === 'symbol') return `a symbol (${value.description ?? ''})`;
   return `${typeof value === 'object' ? 'an object' : typeof value} holding a value that cannot be cloned (a function, a symbol, …)`;
 }
@@ -111,8 +125,13 @@ export function isTaskError(value: unknown): value is Envelope {
 /** What the task threw, rebuilt from its envelope (main side). */
 export function decodeTaskError(envelope: Envelope): unknown {
   if (envelope.kind === 'null') return null;
-  const Kind = STANDARD[envelope.kind] ?? Error;
-  const error = 'cause' in envelope ? new Kind(envelope.message, { cause: envelope.cause }) : new Kind(envelope.message);
+  const error =
+    envelope.kind === 'DOMException'
+      ? new DOMException(envelope.message, envelope.name)
+      : 'cause' in envelope
+        ? new (STANDARD[envelope.kind] ?? Error)(envelope.message, { cause: envelope.cause })
+        : new (STANDARD[envelope.kind] ?? Error)(envelope.message);
+  if (envelope.kind === 'DOMException' && 'cause' in envelope) Object.defineProperty(error, 'cause', { value: envelope.cause, writable: true, configurable: true, enumerable: false });
   if (error.name !== envelope.name) Object.defineProperty(error, 'name', { value: envelope.name, writable: true, configurable: true, enumerable: false });
   if (envelope.stack !== undefined) Object.defineProperty(error, 'stack', { value: envelope.stack, writable: true, configurable: true, enumerable: false });
   Object.assign(error, envelope.props);
