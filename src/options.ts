@@ -116,6 +116,16 @@ export type AbortSource =
       readonly aborted?: boolean;
       /** Why it was aborted: the `cause` of the `AbortError`. */
       readonly reason?: unknown;
+    }
+  | {
+      /** An `EventTarget`-shaped signal (Piscina's `AbortSignalEventTarget`): the pool's listener for `'abort'`. */
+      addEventListener(event: 'abort', listener: () => void, options?: { once: boolean }): unknown;
+      /** Removes that listener once the task has settled. */
+      removeEventListener?(event: 'abort', listener: () => void): unknown;
+      /** Read when the task is submitted: `true` settles it with `AbortError`. */
+      readonly aborted?: boolean;
+      /** Why it was aborted: the `cause` of the `AbortError`. */
+      readonly reason?: unknown;
     };
 
 /** Whether `value` can abort a task (see {@link AbortSource}). */

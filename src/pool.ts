@@ -17,14 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, tooLarge, type Capacities, type Decision, type GateInput, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, measuredLevel, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
 import { createTask, learnNeed, type NeedSource, type Task } from './admission/task.js';
 import type { AdmissionCheck, AdmissionQuestion } from './admission/admission-check.js';
 import { Ledger } from './accounting/ledger.js';
-import { Estimates } from './accounting/estimates.js';
+import { Estimates, LEARNED_MARGIN } from './accounting/estimates.js';
 import { WarmFootprints } from './accounting/warm-footprints.js';
 import { HeldTime } from './accounting/held-time.js';
 import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting/counters.js';
@@ -161,6 +161,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #closing: Promise<void> | undefined;
   /** `close()` was called (set before its first step, which may stop workers synchronously). */
   #closeCalled = false;
+  /** The pool's timers and readers are stopped (close finished, or destroy). */
+  #shutDown = false;
   #destroyed = false;
   #drainWaiters: (() => void)[] = [];
   /** Paused (`pause()`, or `autoStart: false`): nothing starts until `start()`. */
@@ -641,11 +643,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    // Alone, and with a need that is known (declared or learned), or the run that learns it: see `fitsAlone`.
-    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || this.#learns(task));
+    // Alone, and with a need that is known (declared or learned), or the run that learns it with a
+    // margin on its guess (which bounds only its old generation: not its young one, nor off-heap
+    // bytes): see `fitsAlone`.
+    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(input.process, task)));
     input.warm = this.#warmOptionFor(task);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
-    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined, task.heap + task.external);
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined, this.#warmSize(task));
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -671,7 +675,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
     const option = this.#warmOption;
     option.need = need;
-    option.spawn = this.#workers.spawnWarm(task.learnAs, full);
+    option.spawn = this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
     option.surprise = surprise;
     return option;
   }
@@ -690,9 +694,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!head) return false;
     if (!this.#held.blockedByMemory) return true;
     const full = head.heap + head.external;
-    if (!isWarmFor(worker.warmFor, head.learnAs, full)) return false;
+    if (!isWarmFor(worker.warmFor, head.learnAs, this.#warmSize(head))) return false;
     const warmNeed = this.#warmFootprints.need(head.learnAs, full);
     return warmNeed === undefined ? this.#active.size > 0 : warmNeed < full;
+  }
+
+  /** Whether the process could take a learning run's guessed need with {@link LEARNED_MARGIN} on top, below its limit. */
+  #guessFitsAlone(process: Reading | undefined, task: Task): boolean {
+    return process === undefined || measuredLevel(process) + process.reserved + (task.heap + task.external) * LEARNED_MARGIN < process.limit;
   }
 
   /** Whether a run of `task` would be measured to learn its name's need (slow start). */
@@ -1031,7 +1040,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
-    if (task.charge && !worker.warmTaken && isWarmFor(worker.warmFor, task.learnAs, task.heap + task.external)) {
+    if (task.charge && !worker.warmTaken && isWarmFor(worker.warmFor, task.learnAs, this.#warmSize(task))) {
       task.warmRun = true;
       worker.warmTaken = true;
     }
@@ -1097,9 +1106,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (worker) this.#leave(task, worker);
     if (!failed) {
       if (worker) {
-        this.#learn(task, worker);
+        const size = this.#learn(task, worker);
         // Only tasks that reserve are ever charged a warm need.
-        const size = this.#runSize(task);
         if (task.charge && size > 0) this.#workers.ranOn(worker, task.learnAs, size);
       }
       // The freed worker gets its next task first; the finished one is settled right after (its
@@ -1118,23 +1126,30 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /**
-   * The full need (heap and off-heap) of a run that finished: declared or learned, or for a
-   * learning run the need just learned from it (its charge was a guess, not its size); 0 unknown.
+   * Records the task's measured growth when its worker measured this very run. Returns the run's
+   * size for warmth (see `isWarmFor`): its declared need, else what it was measured to grow (a
+   * learned need is a name's peak with a margin, not this run's size); 0 when unknown.
    */
-  #runSize(task: Task): number {
-    if (task.estimate === 'declared' || task.estimate === 'learned') return task.heap + task.external;
-    const learned = this.#needSource.learned(task.learnAs);
-    return learned ? learned.heap + learned.external : 0;
+  #learn(task: Task, worker: TrackedWorker): number {
+    const declared = task.estimate === 'declared' ? task.heap + task.external : 0;
+    if (this.#board.measuredOrder(worker.id) !== task.order) return declared;
+    const measured = this.#board.readMeasure(worker.id);
+    if (!measured || measured.order !== task.order) return declared;
+    const grown = Number.isFinite(measured.heap) && Number.isFinite(measured.external) ? measured.heap + measured.external : 0;
+    const size = declared > 0 ? declared : grown;
+    if (task.warmRun && size > 0) this.#warmFootprints.record(task.learnAs, measured.resident, size);
+    if (!Number.isFinite(measured.heap)) return size;
+    if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
+    return size;
   }
 
-  /** Records the task's measured growth when its worker measured this very run. */
-  #learn(task: Task, worker: TrackedWorker): void {
-    if (this.#board.measuredOrder(worker.id) !== task.order) return;
-    const measured = this.#board.readMeasure(worker.id);
-    if (!measured || measured.order !== task.order) return;
-    if (task.warmRun) this.#warmFootprints.record(task.learnAs, measured.resident, task.heap + task.external);
-    if (!Number.isFinite(measured.heap)) return;
-    if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
+  /**
+   * The size a worker must have run a task's name at to be warm for it: its declared need; for a
+   * learned need (a name's peak with a 1.25 margin), the peak without the margin.
+   */
+  #warmSize(task: Task): number {
+    const full = task.heap + task.external;
+    return task.estimate === 'learned' ? full / LEARNED_MARGIN : full;
   }
 
   /** `thrownByTask`: the error came from the task's own code (an envelope), not from Piscina. */
@@ -1214,12 +1229,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         task.abortInPiscina?.(signal.reason);
       }
     };
-    if (signal instanceof AbortSignal || typeof (signal as Partial<AbortSignal>).addEventListener === 'function') {
-      const target = signal as AbortSignal;
+    if ('addEventListener' in signal && typeof signal.addEventListener === 'function') {
+      const target = signal;
       target.addEventListener('abort', onAbort, { once: true });
-      task.unlisten = () => target.removeEventListener('abort', onAbort);
-    } else {
-      const emitter = signal as Exclude<AbortSource, AbortSignal>;
+      task.unlisten = () => target.removeEventListener?.('abort', onAbort);
+    } else if ('once' in signal) {
+      const emitter = signal;
       emitter.once('abort', onAbort);
       task.unlisten = () => emitter.removeListener?.('abort', onAbort);
     }
@@ -1258,7 +1273,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * stop a timer per task.
    */
   #updatePolling(): void {
-    if (this.#destroyed) return;
+    // After shutdown nothing is polled again (workers exiting still pump).
+    if (this.#destroyed || this.#shutDown) return;
     this.#reaper.update();
     if (!this.#pollTimer) {
       if (this.#held.size === 0 && this.#active.size === 0 && !this.#anyPressure()) return;
@@ -1297,30 +1313,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return;
     }
     this.#workers.sampleBusy();
-    const wallNow = Date.now();
-    this.#slowStart.observe(wallNow, (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
-    this.#shareQuietLearners(wallNow);
+    this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();
   }
 
   /** A scope entered or left pressure: the `'pressure'` event and channel. */
-  /**
-   * A learning run runs alone on its worker only while it may still be growing: once quiet (see
-   * `SlowStart`), other tasks may join its worker, judged on that worker's readings, which hold
-   * what it has grown to (its measurement is then lost unless it ends alone). Otherwise a run that
-   * waits (a timer, I/O, a message) would keep every other task off its worker for as long as it
-   * waits; with one worker, off the pool. A run with an abort signal stays alone, as in Piscina.
-   */
-  #shareQuietLearners(now: number): void {
-    for (const task of this.#active) {
-      const worker = task.worker;
-      if (!task.learning || !task.exclusive || task.signal !== undefined || !worker) continue;
-      if (!this.#slowStart.isQuiet(task.learnAs, task, now)) continue;
-      task.exclusive = false;
-      worker.exclusive--;
-    }
-  }
-
   #pressure(info: GatedPoolEvents['pressure'][0]): void {
     if (info.underPressure) this.#updatePolling();
     this.emit('pressure', info);
@@ -1339,6 +1336,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   #shutdown(): void {
+    this.#shutDown = true;
     this.#reaper.stop();
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;

@@ -39,6 +39,7 @@ describe('the published package', () => {
       const chunk = /^package\/dist\/([a-z-]+?)-[A-Za-z0-9_-]{8}\.d\.cts$/.exec(file)?.[1];
       if (chunk !== undefined) chunks.set(chunk, (chunks.get(chunk) ?? 0) + 1);
     }
+    expect(chunks.size).toBeGreaterThan(0);
     expect([...chunks.values()].every((count) => count === 1)).toBe(true);
     expect(listing).toContain('package/dist/worker/entry.cjs');
     expect(listing).toContain('package/dist/index.cjs');
@@ -119,6 +120,7 @@ describe('the published package', () => {
         'const stats: PoolStats = pool.stats();',
         'const input = undefined as unknown as GateInput;',
         // Code typed for Piscina compiles unchanged: `any` by default, and its run options' nulls.
+        "export const asPiscina: Pick<import('piscina').Piscina, 'run'> = new GatedPool();",
         'export async function piscinaStyle(untyped: GatedPool): Promise<number> {',
         "  const n: number = await untyped.run({ a: 1 }, { name: 'double' });",
         '  await untyped.run(1, { name: null, signal: null, filename: null });',

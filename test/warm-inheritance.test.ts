@@ -63,6 +63,16 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     expect(workers.reading(worker, false, true, 'fill', 80 * MiB).warm).toBe(true);
   });
 
+  // Found by review: with a tolerance above the largest run, a run 1.25 × larger was charged the
+  // warm fraction of its whole need although the difference had to be made resident anew.
+  it('warm only up to the largest run that finished there, not a byte more', () => {
+    const workers = registry();
+    const worker = workers.add(thread(1))!;
+    workers.ranOn(worker, 'fill', 64 * MiB);
+    expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(true);
+    expect(workers.reading(worker, false, true, 'fill', 64 * MiB + 1).warm).toBe(false);
+  });
+
   it('a worker started inherits the sizes with the names', () => {
     const workers = registry();
     workers.ranOn(workers.add(thread(1))!, 'fill', 4 * MiB);

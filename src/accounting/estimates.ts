@@ -2,7 +2,7 @@
  * Learned memory estimates per task name, from what earlier runs actually grew their worker
  * (heap and off-heap, measured by the worker for runs it had to itself). Kept conservative: a
  * decaying maximum (each new run multiplies the old peak by {@link DECAY} before comparing), used
- * only after {@link MIN_SAMPLES} runs, with a {@link MARGIN} on top for peaks the 10 ms sampling
+ * only after {@link MIN_SAMPLES} runs, with a {@link LEARNED_MARGIN} on top for peaks the 10 ms sampling
  * missed. A one-off spike fades by half in about 7 runs; a steady need is kept.
  */
 import type { Growth } from '../worker/growth-meter.js';
@@ -10,7 +10,8 @@ import type { Growth } from '../worker/growth-meter.js';
 const DECAY = 0.9;
 /** Runs measured before a name's need is used: the first one (until then it runs alone, see the pool's slow start). */
 const MIN_SAMPLES = 1;
-const MARGIN = 1.25;
+/** The margin on top of a name's measured peak in its learned need. */
+export const LEARNED_MARGIN = 1.25;
 /**
  * Learned needs below this are taken as none: a no-op task measures a few KiB of noise, and a need
  * of zero spares such tasks the reservation bookkeeping (busy periods, credits) altogether.
@@ -66,7 +67,7 @@ export class Estimates {
 
 function needOf(estimate: Estimate): Growth | undefined {
   if (estimate.samples < MIN_SAMPLES) return undefined;
-  const heap = estimate.heap < NOISE_BYTES ? 0 : Math.ceil(estimate.heap * MARGIN);
-  const external = estimate.external < NOISE_BYTES ? 0 : Math.ceil(estimate.external * MARGIN);
+  const heap = estimate.heap < NOISE_BYTES ? 0 : Math.ceil(estimate.heap * LEARNED_MARGIN);
+  const external = estimate.external < NOISE_BYTES ? 0 : Math.ceil(estimate.external * LEARNED_MARGIN);
   return { heap, external };
 }

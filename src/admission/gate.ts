@@ -223,8 +223,8 @@ export function fits(reading: Reading, need: number, high: number): boolean {
  * known: below the limit itself, not below `high` × limit, and never while the scope is under
  * pressure. The room above the mark absorbs what the gate cannot see coming — tasks running
  * together, needs that are guesses; with none running and the need known, it is this task's. The
- * run that learns an unknown name's need counts as known here: it reserves as much heap as its
- * worker can hold, and an idle pool that held it for want of the mark's room would never learn
+ * run that learns an unknown name's need counts as known here when its guess (as much heap as its
+ * worker can hold) fits with a 1.25 margin (the pool checks that): an idle pool that held it for want of the mark's room would never learn
  * the name (found by a new user: a name returning its input, 80 MiB of other memory in a 192 MiB
  * container, nothing running: held until `maxWaitMs`, every time). It also keeps an idle pool from waiting forever on usage that no collection
  * lowers: memory an allocator keeps after earlier tasks (malloc arenas) counts in the process's

@@ -44,12 +44,6 @@ export class SlowStart<Run extends object> {
     return true;
   }
 
-  /** Whether `run` of `name` is quiet at `now`: on its worker for {@link QUIET_MS}, and not grown by {@link RISE_BYTES} over the last {@link QUIET_MS}. */
-  isQuiet(name: string, run: Run, now: number): boolean {
-    const tracked = this.#runs.get(name)?.get(run);
-    return tracked !== undefined && quiet(tracked, now);
-  }
-
   /** The most any run of `name` in flight has grown its worker so far, bytes (0 when none). */
   grownSoFar(name: string): number {
     let grown = 0;

@@ -564,13 +564,11 @@ export class WorkerRegistry {
 }
 
 /**
- * A run up to this factor larger than the largest that ran on a worker still counts as its size:
- * learned needs move by about their margin from run to run (see `accounting/estimates.ts`).
+ * Whether `names` (a worker's warm names) makes it warm for a run of `name` of `size` bytes: a run
+ * of it at least that large finished there (its allocator holds what that run freed; a larger
+ * run must make the difference resident anew).
  */
-const WARM_SIZE_TOLERANCE = 1.25;
-
-/** Whether `names` (a worker's warm names) makes it warm for a run of `name` needing `full` bytes. */
-export function isWarmFor(names: ReadonlyMap<string, number> | undefined, name: string, full: number): boolean {
+export function isWarmFor(names: ReadonlyMap<string, number> | undefined, name: string, size: number): boolean {
   const largest = names?.get(name);
-  return largest !== undefined && largest * WARM_SIZE_TOLERANCE >= full;
+  return largest !== undefined && largest >= size;
 }
