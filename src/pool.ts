@@ -62,6 +62,8 @@ import {
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
 const MiB = 2 ** 20;
 /** Least time between two reads of the cgroup's memory.stat (or RSS). */
+/** How far short of a learned peak a worker's largest run may fall and still count warm (charged on top). */
+const LEARNED_WARM_SHORTFALL = 0.1;
 const STAT_REFRESH_MS = 100;
 /** Piscina's default `idleTimeout`, ms. */
 const PISCINA_IDLE_TIMEOUT = 0;
@@ -669,7 +671,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #warmOptionFor(task: Task): WarmOption | undefined {
     const full = task.heap + task.external;
     if (!this.#process || full <= 0) return undefined;
-    const need = this.#warmFootprints.need(task.learnAs, full);
+    const need = this.#warmNeed(task);
     if (need === undefined || need >= full) return undefined;
     let surprise = 0;
     for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
@@ -695,7 +697,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!this.#held.blockedByMemory) return true;
     const full = head.heap + head.external;
     if (!isWarmFor(worker.warmFor, head.learnAs, this.#warmSize(head))) return false;
-    const warmNeed = this.#warmFootprints.need(head.learnAs, full);
+    const warmNeed = this.#warmNeed(head);
     return warmNeed === undefined ? this.#active.size > 0 : warmNeed < full;
   }
 
@@ -1007,7 +1009,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!this.#pollTimer) this.#updatePolling();
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
-    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmFootprints.need(task.learnAs, task.heap + task.external) : undefined);
+    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmNeed(task) : undefined);
     if (warm && !worker) {
       task.warmSpawn = true;
       this.#workers.warmSpawnPending = true;
@@ -1144,12 +1146,29 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /**
-   * The size a worker must have run a task's name at to be warm for it: its declared need; for a
-   * learned need (a name's peak with a 1.25 margin), the peak without the margin.
+   * The size a worker must have run a task's name at to be warm for it: its declared need. For a
+   * learned need (a name's peak with a 1.25 margin) {@link LEARNED_WARM_SHORTFALL} less than the
+   * peak without its margin: runs of one name differ by about that, and a worker whose largest run
+   * fell short by that much would otherwise never count warm. The shortfall is charged on top of
+   * the warm need (see {@link #warmNeed}): what a run larger than the worker's largest makes
+   * resident anew is never more.
    */
   #warmSize(task: Task): number {
     const full = task.heap + task.external;
-    return task.estimate === 'learned' ? full / LEARNED_MARGIN : full;
+    return task.estimate === 'learned' ? (full / LEARNED_MARGIN) * (1 - LEARNED_WARM_SHORTFALL) : full;
+  }
+
+  /**
+   * The process bytes a warm run of `task` is charged, or `undefined` before a warm run of its name
+   * was measured: the warm fraction of its size (declared, or for a learned need the peak without
+   * its margin: warm fractions are of measured sizes, and carry a margin of their own).
+   */
+  #warmNeed(task: Task): number | undefined {
+    const full = task.heap + task.external;
+    const size = task.estimate === 'learned' ? full / LEARNED_MARGIN : full;
+    const need = this.#warmFootprints.need(task.learnAs, size);
+    if (need === undefined) return undefined;
+    return task.estimate === 'learned' ? Math.ceil(need + size * LEARNED_WARM_SHORTFALL) : need;
   }
 
   /** `thrownByTask`: the error came from the task's own code (an envelope), not from Piscina. */
