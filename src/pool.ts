@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, measuredLevel, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fitsAlone, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -61,9 +61,9 @@ import {
 
 const ENTRY = fileURLToPath(new URL('./worker/entry.cjs', import.meta.url));
 const MiB = 2 ** 20;
-/** Least time between two reads of the cgroup's memory.stat (or RSS). */
 /** How far short of a learned peak a worker's largest run may fall and still count warm (charged on top). */
 const LEARNED_WARM_SHORTFALL = 0.1;
+/** Least time between two reads of the cgroup's memory.stat (or RSS). */
 const STAT_REFRESH_MS = 100;
 /** Piscina's default `idleTimeout`, ms. */
 const PISCINA_IDLE_TIMEOUT = 0;
@@ -651,7 +651,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(input.process, task)));
     input.warm = this.#warmOptionFor(task);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
-    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, this.#process && task.heap + task.external > 0 ? task.learnAs : undefined, this.#warmSize(task));
+    const warmName = this.#process && task.heap + task.external > 0 ? task.learnAs : undefined;
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, warmName, warmName === undefined ? 0 : this.#warmSize(task));
     input.canSpawn = this.#canSpawn();
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
     input.workerFloor = this.#workers.freshFloor();
@@ -701,9 +702,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     return warmNeed === undefined ? this.#active.size > 0 : warmNeed < full;
   }
 
-  /** Whether the process could take a learning run's guessed need with {@link LEARNED_MARGIN} on top, below its limit. */
+  /** Whether the process could take a learning run's guessed need with {@link LEARNED_MARGIN} on top, alone (see `fitsAlone`). */
   #guessFitsAlone(process: Reading | undefined, task: Task): boolean {
-    return process === undefined || measuredLevel(process) + process.reserved + (task.heap + task.external) * LEARNED_MARGIN < process.limit;
+    return process === undefined || fitsAlone(process, (task.heap + task.external) * LEARNED_MARGIN);
   }
 
   /** Whether a run of `task` would be measured to learn its name's need (slow start). */
@@ -1146,26 +1147,29 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /**
-   * The size a worker must have run a task's name at to be warm for it: its declared need. For a
-   * learned need (a name's peak with a 1.25 margin) {@link LEARNED_WARM_SHORTFALL} less than the
-   * peak without its margin: runs of one name differ by about that, and a worker whose largest run
-   * fell short by that much would otherwise never count warm. The shortfall is charged on top of
-   * the warm need (see {@link #warmNeed}): what a run larger than the worker's largest makes
-   * resident anew is never more.
+   * The size of a run of `task` as warm runs are measured: its declared need, or for a learned need
+   * (a name's peak with a {@link LEARNED_MARGIN}) that peak without its margin.
    */
-  #warmSize(task: Task): number {
+  #runSize(task: Task): number {
     const full = task.heap + task.external;
-    return task.estimate === 'learned' ? (full / LEARNED_MARGIN) * (1 - LEARNED_WARM_SHORTFALL) : full;
+    return task.estimate === 'learned' ? full / LEARNED_MARGIN : full;
   }
 
   /**
-   * The process bytes a warm run of `task` is charged, or `undefined` before a warm run of its name
-   * was measured: the warm fraction of its size (declared, or for a learned need the peak without
-   * its margin: warm fractions are of measured sizes, and carry a margin of their own).
+   * The size a worker must have run a task's name at to be warm for it: its run size, less
+   * {@link LEARNED_WARM_SHORTFALL} for a learned need (runs of one name differ by about that, and a
+   * worker whose largest run fell short by that much would otherwise never count warm). The
+   * shortfall is charged on top of the warm need (see {@link #warmNeed}): what a run larger than
+   * the worker's largest makes resident anew is never more.
    */
+  #warmSize(task: Task): number {
+    const size = this.#runSize(task);
+    return task.estimate === 'learned' ? size * (1 - LEARNED_WARM_SHORTFALL) : size;
+  }
+
+  /** The process bytes a warm run of `task` is charged: the warm fraction of its run size (plus the shortfall), or `undefined` before a warm run of its name was measured. */
   #warmNeed(task: Task): number | undefined {
-    const full = task.heap + task.external;
-    const size = task.estimate === 'learned' ? full / LEARNED_MARGIN : full;
+    const size = this.#runSize(task);
     const need = this.#warmFootprints.need(task.learnAs, size);
     if (need === undefined) return undefined;
     return task.estimate === 'learned' ? Math.ceil(need + size * LEARNED_WARM_SHORTFALL) : need;

@@ -74,10 +74,10 @@ export interface TrackedWorker extends Account {
   /** Its old-generation limit once it has published it (it does not change); `undefined`: it has published nothing yet. */
   publishedLimit: number | undefined;
   /**
-   * Task names it is warm for, each with the largest full need (heap and off-heap, bytes) of a run
-   * of it that finished on it, or on the worker whose allocator memory it inherited (see
+   * Task names it is warm for, each with the size (bytes, see the pool's `#learn`) of the largest
+   * run of it that finished on it, or on the worker whose allocator memory it inherited (see
    * `accounting/warm-footprints.ts`). Its allocator holds what such a run freed: a larger run
-   * would have to make new memory resident, so it is warm only for runs needing at most that.
+   * would have to make new memory resident, so it is warm only for runs no larger.
    */
   warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
@@ -260,24 +260,24 @@ export class WorkerRegistry {
    * pressure flags brought up to date. `warmName`: the task's name, when it has a warm need (each
    * reading says whether its worker is warm for it).
    */
-  readings(exclusive = false, reserves = true, warmName?: string, warmFull = 0): WorkerReading[] {
+  readings(exclusive = false, reserves = true, warmName?: string, warmSize = 0): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
     const out = this.#readings;
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker, exclusive, reserves, warmName, warmFull));
+      out.push(this.reading(worker, exclusive, reserves, warmName, warmSize));
     }
     return out;
   }
 
   /** One worker's reading, with its pressure flag brought up to date (the worker's own object, valid until the next call). */
-  reading(worker: TrackedWorker, exclusive = false, reserves = true, warmName?: string, warmFull = 0): WorkerReading {
+  reading(worker: TrackedWorker, exclusive = false, reserves = true, warmName?: string, warmSize = 0): WorkerReading {
     const figures = this.#read(worker);
     const reading = worker.reading;
     reading.free = this.#canTake(worker, exclusive, reserves);
     reading.fresh = worker.nudged;
-    reading.warm = warmName !== undefined && !worker.warmTaken && isWarmFor(worker.warmFor, warmName, warmFull);
+    reading.warm = warmName !== undefined && !worker.warmTaken && isWarmFor(worker.warmFor, warmName, warmSize);
     // Pressure moves only with the figures or the reservation.
     if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
     worker.readingFrom = figures;
@@ -296,18 +296,18 @@ export class WorkerRegistry {
     return reading;
   }
 
-  /** A run of `name` needing `full` bytes finished on `worker`: it is warm for runs of that name needing at most the largest such run. */
-  ranOn(worker: TrackedWorker, name: string, full: number): void {
+  /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */
+  ranOn(worker: TrackedWorker, name: string, size: number): void {
     const names = worker.warmFor;
-    const largest = Math.max(full, names.get(name) ?? 0);
+    const largest = Math.max(size, names.get(name) ?? 0);
     names.delete(name);
     names.set(name, largest);
     if (names.size > WARM_NAMES) names.delete(names.keys().next().value as string);
   }
 
-  /** Whether a worker started now would be warm for a run of `name` needing `full` bytes (and no warm task waits for one already). */
-  spawnWarm(name: string, full: number): boolean {
-    return !this.#warmSpawnPending && isWarmFor(this.#inherited.at(-1), name, full);
+  /** Whether a worker started now would be warm for a run of `name` of `size` bytes (and no warm task waits for one already). */
+  spawnWarm(name: string, size: number): boolean {
+    return !this.#warmSpawnPending && isWarmFor(this.#inherited.at(-1), name, size);
   }
 
   /** Whether a task admitted on its warm need waits for a worker being started; set when one is, cleared when it is placed or ends. */

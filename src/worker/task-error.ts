@@ -58,7 +58,7 @@ export function encodeTaskError(error: unknown): Envelope | undefined {
   try {
     return encode(error);
   } catch {
-    return { [KEY]: VERSION, kind: 'Error', name: 'Error', message: 'the task threw a value that cannot be read (a revoked proxy, a throwing trap)', stack: undefined, props: {} };
+    return plainError('the task threw a value that cannot be read (a revoked proxy, a throwing trap)');
   }
 }
 
@@ -66,7 +66,7 @@ function encode(error: unknown): Envelope | undefined {
   if (error === null) return { [KEY]: VERSION, kind: 'null', name: '', message: '', stack: undefined, props: {} };
   if (!(error instanceof Error) && !types.isNativeError(error)) {
     if (cloneable(error)) return undefined;
-    return { [KEY]: VERSION, kind: 'Error', name: 'Error', message: `the task threw a value that cannot be sent to the main thread: ${describeThrown(error)}`, stack: undefined, props: {} };
+    return plainError(`the task threw a value that cannot be sent to the main thread: ${describeThrown(error)}`);
   }
   const domException = error instanceof DOMException;
   const kind = domException ? 'DOMException' : standardKind(error);
@@ -84,6 +84,11 @@ function encode(error: unknown): Envelope | undefined {
   const envelope: Envelope = { [KEY]: VERSION, kind, name, message: text(read(error, 'message'), ''), stack: typeof stack === 'string' ? stack : undefined, props };
   if (hasCause) envelope.cause = cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable');
   return envelope;
+}
+
+/** An envelope for an `Error` with `message` and nothing else (what the task threw could not be sent). */
+function plainError(message: string): Envelope {
+  return { [KEY]: VERSION, kind: 'Error', name: 'Error', message, stack: undefined, props: {} };
 }
 
 const UNREADABLE = Symbol('unreadable');
