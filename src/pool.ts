@@ -31,7 +31,7 @@ import { TaskCounters, type CounterSnapshot, type PoolStats } from './accounting
 import { Dispatcher } from './placement/dispatcher.js';
 import { WorkerHygiene } from './placement/hygiene.js';
 import { IdleReaper } from './placement/idle-reaper.js';
-import { isWarmFor, WorkerRegistry, type TrackedWorker } from './placement/workers.js';
+import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
 import { defaultWorkerLimits } from './placement/worker-limits.js';
 import { stopWorkers } from './placement/stop-workers.js';
 import { Board } from './readings/board.js';
@@ -172,6 +172,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #queueWaiters = new QueueWaiters();
   /** The head that cannot start, and since when tasks behind it may overtake it (see `#mayOvertake`). */
   #overtaken: Task | undefined;
+  /** When a task was last refused for memory outside the main isolate (`performance.now()`). */
+  #refusedMemoryAt = -Infinity;
   #overtakeSince = 0;
 
   /** Piscina's `move()`: marks a value to be transferred, not copied, with a task's result or input. */
@@ -697,7 +699,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!head) return false;
     if (!this.#held.blockedByMemory) return true;
     const full = head.heap + head.external;
-    if (!isWarmFor(worker.warmFor, head.learnAs, this.#warmSize(head))) return false;
+    if (!this.#workers.isWarm(worker, head.learnAs, this.#warmSize(head))) return false;
     const warmNeed = this.#warmNeed(head);
     return warmNeed === undefined ? this.#active.size > 0 : warmNeed < full;
   }
@@ -813,6 +815,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #heldFor(task: Task, reason: 'memory' | 'a worker'): void {
     const isHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
     if (isHead) this.#held.setBlockedByMemory(reason === 'memory');
+    if (reason === 'memory') this.#updateMemoryWanted();
   }
 
   /**
@@ -827,6 +830,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const relief = this.#relieve(task, decision);
     if (relief || this.#settings.policy === 'wait') return 'hold';
     this.#settle(task, 'rejected.pressure', error);
+    if (decision.scope !== 'main') this.#updateMemoryWanted(true);
     return 'settled';
   }
 
@@ -932,6 +936,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     } finally {
       this.#pumping = false;
     }
+    this.#updateMemoryWanted();
     this.#updatePolling();
   }
 
@@ -1043,7 +1048,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
-    if (task.charge && !worker.warmTaken && isWarmFor(worker.warmFor, task.learnAs, this.#warmSize(task))) {
+    if (task.charge && this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task))) {
       task.warmRun = true;
       worker.warmTaken = true;
     }
@@ -1343,6 +1348,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** A scope entered or left pressure: the `'pressure'` event and channel. */
   #pressure(info: GatedPoolEvents['pressure'][0]): void {
     if (info.underPressure) this.#updatePolling();
+    this.#updateMemoryWanted();
     this.emit('pressure', info);
     if (pressureChannel.hasSubscribers) pressureChannel.publish({ pool: this, ...info } satisfies PressureMessage);
   }
@@ -1350,6 +1356,19 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Whether any scope was under pressure at its last reading. */
   #anyPressure(): boolean {
     return this.#main.underPressure || this.#process?.underPressure === true || this.#workers.anyUnderPressure();
+  }
+
+  /**
+   * Tells the workers whether memory is wanted (see `Board.memoryWanted`): the head of the queue
+   * waits for room in the process or a worker, a task was refused it less than `retryAfterMs` ago
+   * (`'reject'`: it is retried then), or either scope is under pressure. Then workers collect what their tasks leave; otherwise V8 collects
+   * it as they allocate again. The main isolate's pressure is not the workers' garbage.
+   */
+  #updateMemoryWanted(refused = false): void {
+    const now = performance.now();
+    if (refused) this.#refusedMemoryAt = now;
+    const wanted = now - this.#refusedMemoryAt < this.#settings.retryAfterMs || (this.#held.blockedByMemory && this.#blockedBy !== undefined && this.#blockedBy.scope !== 'main') || this.#process?.underPressure === true || this.#workers.anyUnderPressure();
+    if (this.#board.memoryWanted !== wanted) this.#board.memoryWanted = wanted;
   }
 
   #notifyDrained(): void {

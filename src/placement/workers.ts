@@ -277,7 +277,7 @@ export class WorkerRegistry {
     const reading = worker.reading;
     reading.free = this.#canTake(worker, exclusive, reserves);
     reading.fresh = worker.nudged;
-    reading.warm = warmName !== undefined && !worker.warmTaken && isWarmFor(worker.warmFor, warmName, warmSize);
+    reading.warm = warmName !== undefined && this.isWarm(worker, warmName, warmSize);
     // Pressure moves only with the figures or the reservation.
     if (worker.readingFrom === figures && worker.readingReserved === worker.reserved) return reading;
     worker.readingFrom = figures;
@@ -294,6 +294,15 @@ export class WorkerRegistry {
       this.#hooks.onPressure(worker, reading);
     }
     return reading;
+  }
+
+  /**
+   * Whether a run of `name` of `size` bytes placed on `worker` now would reuse what its allocator
+   * holds from earlier runs (see `isWarmFor`): not while a warm run already claims it, nor while
+   * garbage its tasks left still takes that memory (`BoardReading.leftovers`).
+   */
+  isWarm(worker: TrackedWorker, name: string, size: number): boolean {
+    return !worker.warmTaken && isWarmFor(worker.warmFor, name, size) && this.#board.read(worker.id)?.leftovers !== true;
   }
 
   /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */

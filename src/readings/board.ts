@@ -12,13 +12,16 @@
  * busy ({@link Board.writeBusy}, when a busy period starts and ends, every few ms between); and
  * the growth of the last task it ran alone ({@link Board.writeMeasure}, before its result goes
  * back, so the main side finds it when the result arrives).
+ *
+ * After the slots, one word the pool writes for every worker: whether it wants memory back
+ * ({@link Board.memoryWanted}): workers then collect the garbage their tasks leave.
  */
 import type { IsolateSnapshot } from './isolate.js';
 
 const OWNER = 0;
 const SEQ = 1;
 const HEADER_INT32S = 2;
-const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'fresh', 'updatedAt'] as const;
+const FIELDS = ['used', 'live', 'retained', 'limit', 'external', 'majorGcs', 'collections', 'fresh', 'updatedAt', 'leftovers'] as const;
 const BUSY_FIELDS = ['baseHeap', 'heap', 'baseExternal', 'external', 'resident', 'since', 'at', 'ended', 'tasks'] as const;
 const MEASURE_FIELDS = ['order', 'heap', 'external', 'resident'] as const;
 const BUSY_OFFSET = FIELDS.length;
@@ -26,6 +29,8 @@ const MEASURE_OFFSET = FIELDS.length + BUSY_FIELDS.length;
 const FLOATS = MEASURE_OFFSET + MEASURE_FIELDS.length;
 const SLOT_BYTES = HEADER_INT32S * 4 + FLOATS * 8;
 const READ_ATTEMPTS = 8;
+/** The pool-wide words after the slots: [memory wanted (0 or 1)]. */
+const TAIL_BYTES = 8;
 
 /** What a worker publishes. `live` is `undefined` before its first major GC. */
 export interface BoardReading extends IsolateSnapshot {
@@ -38,6 +43,11 @@ export interface BoardReading extends IsolateSnapshot {
   fresh: number | undefined;
   /** When the reading was written, `Date.now()` milliseconds. */
   updatedAt: number;
+  /**
+   * Whether off-heap garbage a task left is still uncollected (no memory was wanted at its end):
+   * until it is collected, the worker's allocator cannot give that memory to a new run.
+   */
+  leftovers: boolean;
 }
 
 /**
@@ -88,8 +98,8 @@ export class Board {
   readonly #decoded: ({ seq: number; owner: number; reading: BoardReading | undefined } | undefined)[] = [];
 
   constructor(bufferOrSlots: SharedArrayBuffer | number) {
-    this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(bufferOrSlots * SLOT_BYTES) : bufferOrSlots;
-    this.slots = Math.floor(this.buffer.byteLength / SLOT_BYTES);
+    this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(bufferOrSlots * SLOT_BYTES + TAIL_BYTES) : bufferOrSlots;
+    this.slots = Math.floor((this.buffer.byteLength - TAIL_BYTES) / SLOT_BYTES);
     this.#ints = new Int32Array(this.buffer);
     this.#floats = new Float64Array(this.buffer);
   }
@@ -132,7 +142,7 @@ export class Board {
 
   /** Writes a reading into `slot` (worker side). */
   write(slot: number, reading: BoardReading): void {
-    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh ?? Number.NaN, reading.updatedAt]);
+    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh ?? Number.NaN, reading.updatedAt, reading.leftovers ? 1 : 0]);
   }
 
   /** Writes the busy section of `slot` (worker side). */
@@ -202,9 +212,22 @@ export class Board {
         collections: field(6),
         fresh: Number.isNaN(fresh) ? undefined : fresh,
         updatedAt: field(8),
+        leftovers: field(9) === 1,
       };
     });
     return reading && reading.updatedAt !== 0 ? reading : undefined;
+  }
+
+  /**
+   * Whether the pool wants memory back: a task waits for (or was refused) room in the process or a
+   * worker, or a scope is under pressure. Read by workers, written by the pool only.
+   */
+  get memoryWanted(): boolean {
+    return Atomics.load(this.#ints, (this.slots * SLOT_BYTES) / 4) === 1;
+  }
+
+  set memoryWanted(wanted: boolean) {
+    Atomics.store(this.#ints, (this.slots * SLOT_BYTES) / 4, wanted ? 1 : 0);
   }
 
   /** Writes `values` at float `offset` of `slot` under its sequence lock. */

@@ -19,11 +19,16 @@ type HeapStatsWithExternal = v8.HeapInfo & { external_memory?: number };
 export class BusyPeriod {
   readonly #board: Board;
   readonly #slot: number;
-  readonly #baseHeap: number;
-  readonly #baseExternal: number;
+  /**
+   * The lowest heap in use and off-heap bytes seen in the period: growth is counted from there, so
+   * garbage present at its start that a GC frees during it does not hide the tasks' own growth.
+   */
+  #baseHeap: number;
+  #baseExternal: number;
   readonly #since = Date.now();
   #timer: NodeJS.Timeout | undefined;
   readonly #tasksStarted: () => number;
+  readonly #onTick: () => void;
   /** This thread's fault bytes when residency tracking began; `undefined` while not tracked. */
   #baseFaults: number | undefined;
 
@@ -32,10 +37,11 @@ export class BusyPeriod {
    * tasks this worker has started in all (published, so the main side can tell whether a task it
    * has just placed here has started yet).
    */
-  constructor(board: Board, slot: number, atStart: { used: number; external: number }, tasksStarted: () => number) {
+  constructor(board: Board, slot: number, atStart: { used: number; external: number }, tasksStarted: () => number, onTick: () => void = () => undefined) {
     this.#board = board;
     this.#slot = slot;
     this.#tasksStarted = tasksStarted;
+    this.#onTick = onTick;
     this.#baseHeap = atStart.used;
     this.#baseExternal = atStart.external;
     this.#write(atStart.used, atStart.external, 0);
@@ -61,8 +67,12 @@ export class BusyPeriod {
   }
 
   #tick(): void {
+    this.#onTick();
     const stats = v8.getHeapStatistics() as HeapStatsWithExternal;
-    this.#write(stats.used_heap_size, stats.external_memory ?? 0, 0);
+    const external = stats.external_memory ?? 0;
+    this.#baseHeap = Math.min(this.#baseHeap, stats.used_heap_size);
+    this.#baseExternal = Math.min(this.#baseExternal, external);
+    this.#write(stats.used_heap_size, external, 0);
   }
 
   #write(heap: number, external: number, ended: number): void {

@@ -81,12 +81,19 @@ function poolContext(poolId: number): PoolContext {
   return context;
 }
 
+/**
+ * Off-heap garbage tasks left was not collected at their ends because the pool did not want memory
+ * then: the off-heap bytes before the first of those tasks. Gone once the pool wants memory (see
+ * {@link collectLeftovers}), or once V8 itself has brought the off-heap bytes back near that figure.
+ */
+let leftoversAbove: number | undefined;
 /** Off-heap bytes at the last look (a task's end or a publish): where the next task starts. */
 let externalSeen = 0;
 /** What was last written to the board. */
 let published: IsolateSnapshot | undefined;
 /** Whether the board has this worker's `fresh` figure (it is known from its first task on). */
 let freshPublished = false;
+let publishedLeftovers = false;
 /** Changes smaller than this (heap in use, off-heap) are not worth a board write after a task. */
 const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
 
@@ -97,14 +104,17 @@ const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
  */
 function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
   externalSeen = snapshot.external;
+  if (leftoversAbove !== undefined && snapshot.external - leftoversAbove < OFF_HEAP_SWEEP_BYTES) leftoversAbove = undefined;
+  const leftovers = leftoversAbove !== undefined;
   if (!publishing || publishing.slot === -1) return;
-  if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined)) return;
+  if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined) && publishedLeftovers === leftovers) return;
   published = snapshot;
   freshPublished = fresh !== undefined;
   // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
   // limit, `used` (which it never exceeds) stands in for it.
   const retained = snapshot.used < snapshot.limit / 2 ? snapshot.used : isolateTracker().retained();
-  publishing.board.write(publishing.slot, { ...snapshot, retained, fresh, updatedAt: Date.now() });
+  publishedLeftovers = leftovers;
+  publishing.board.write(publishing.slot, { ...snapshot, retained, fresh, updatedAt: Date.now(), leftovers });
 }
 
 function sameReading(a: IsolateSnapshot, b: IsolateSnapshot): boolean {
@@ -121,18 +131,25 @@ function sameReading(a: IsolateSnapshot, b: IsolateSnapshot): boolean {
 const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
 
 /**
- * At the end of a task, before the result goes back, so that the readings the gate sees next are
- * true: when off-heap memory grew by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the
- * Buffers the task dropped, and a major GC follows when that was not enough (their objects had
- * outlived a GC during the task and only a major GC frees them); when the heap in use is above the
- * mark and the last live figure does not already show the worker full, a full GC measures it.
+ * At the end of a task, before the result goes back. While the pool wants memory
+ * (`Board.memoryWanted`), the readings the gate sees next must be true: when off-heap memory grew
+ * by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the Buffers the task dropped while
+ * their objects are young, and a major GC follows when that was not enough (their objects outlived
+ * a GC during the task). Otherwise they are left for V8 to collect as the worker allocates again,
+ * or for the pool to ask for once it wants memory: a GC at a task's end sets the isolate's next
+ * limits from an almost empty heap (measured: the next run of a fetch-heavy job took 25–40 % more
+ * CPU), and a minor GC asked for while V8 is marking finishes a major one. When the heap in use is
+ * above the mark and the last live figure does not already show the worker full, a full GC
+ * measures it.
  */
-function publishAfterTask(highWater: number, externalAtStart: number): Promise<void> | undefined {
+function publishAfterTask(board: Board, highWater: number, externalAtStart: number): Promise<void> | undefined {
   const ceiling = highWater * isolateTracker().limit;
   const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
-  if (!sweep(atEnd) && !measure(atEnd)) {
+  const grew = sweep(atEnd);
+  if (grew && !board.memoryWanted) leftoversAbove = Math.min(leftoversAbove ?? Number.POSITIVE_INFINITY, externalAtStart);
+  if (!(grew && board.memoryWanted) && !measure(atEnd)) {
     publish(atEnd, true);
     return undefined;
   }
@@ -145,6 +162,15 @@ async function collectThenPublish(sweep: (snapshot: IsolateSnapshot) => boolean,
   await new Promise((resolve) => setImmediate(resolve));
   if (sweep(tracker.snapshot())) tracker.collect('minor');
   if (sweep(tracker.snapshot()) || measure(tracker.snapshot())) tracker.collect('major');
+  leftoversAbove = undefined;
+  publish();
+}
+
+/** Collects what earlier tasks left (see {@link leftoversAbove}) once the pool wants memory. */
+function collectLeftovers(board: Board): void {
+  if (leftoversAbove === undefined || !board.memoryWanted) return;
+  leftoversAbove = undefined;
+  isolateTracker().collect('major');
   publish();
 }
 
@@ -155,6 +181,7 @@ async function collectNow(): Promise<void> {
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
   isolateTracker().collect('major');
+  leftoversAbove = undefined;
   publish();
 }
 
@@ -186,10 +213,12 @@ interface Run {
 }
 
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
+  // Before anything is read for this task: its starting point is then without that garbage.
+  if (running === 0) collectLeftovers(context.board);
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
-  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started);
+  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started, () => collectLeftovers(context.board));
   if (flags.offHeap) busy?.trackResidency();
   const meter = running === 1 && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
   const faultsAtStart = running === 1 && flags.offHeap ? threadFaultBytes() : undefined;
@@ -212,7 +241,7 @@ function end(run: Run): Promise<void> | undefined {
     busy?.end();
     busy = undefined;
   }
-  return publishAfterTask(run.context.highWater, run.externalAtStart);
+  return publishAfterTask(run.context.board, run.context.highWater, run.externalAtStart);
 }
 
 /** What a task that threw ends with: its error as is, or the envelope that keeps all of it (`task-error.ts`). */
