@@ -148,6 +148,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #pumping = false;
   #pumpAgain = false;
   #pumpScheduled = false;
+  /** When a task was last refused room in the process or a worker, or a consumer asked for it (`performance.now()`). */
+  #memoryAskedAt = Number.NEGATIVE_INFINITY;
   readonly #pumpSoon = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
@@ -172,8 +174,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #queueWaiters = new QueueWaiters();
   /** The head that cannot start, and since when tasks behind it may overtake it (see `#mayOvertake`). */
   #overtaken: Task | undefined;
-  /** When a task was last refused for memory outside the main isolate (`performance.now()`). */
-  #refusedMemoryAt = -Infinity;
   #overtakeSince = 0;
 
   /** Piscina's `move()`: marks a value to be transferred, not copied, with a task's result or input. */
@@ -350,6 +350,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const task = this.#questionTask(question);
     const decision = this.#decision(task);
     if (decision === 'learning' || decision.kind !== 'pressure') return false;
+    if (decision.scope !== 'main') this.#memoryAsked();
     return this.#relieve(task, decision);
   }
 
@@ -787,6 +788,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     }
     const decision = this.#decision(task);
     if (decision === 'learning') return 'hold';
+    task.waitsForMemory = decision.kind === 'pressure' ? decision.scope : decision.kind === 'busy' ? decision.memory : undefined;
     switch (decision.kind) {
       case 'admit':
         // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
@@ -815,7 +817,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #heldFor(task: Task, reason: 'memory' | 'a worker'): void {
     const isHead = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
     if (isHead) this.#held.setBlockedByMemory(reason === 'memory');
-    if (reason === 'memory') this.#updateMemoryWanted();
+    if (task.waitsForMemory !== undefined) this.#updateMemoryWanted();
   }
 
   /**
@@ -830,7 +832,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const relief = this.#relieve(task, decision);
     if (relief || this.#settings.policy === 'wait') return 'hold';
     this.#settle(task, 'rejected.pressure', error);
-    if (decision.scope !== 'main') this.#updateMemoryWanted(true);
+    if (decision.scope !== 'main') this.#memoryAsked();
     return 'settled';
   }
 
@@ -1039,6 +1041,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
   #placeOn(task: Task, worker: TrackedWorker): void {
+    // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
+    const warm = task.charge !== undefined && this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task));
     this.#reaper.busy(worker);
     task.worker = worker;
     task.order = ++worker.placed;
@@ -1047,8 +1051,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
-    // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
-    if (task.charge && this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task))) {
+    if (warm) {
       task.warmRun = true;
       worker.warmTaken = true;
     }
@@ -1359,16 +1362,25 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /**
-   * Tells the workers whether memory is wanted (see `Board.memoryWanted`): the head of the queue
-   * waits for room in the process or a worker, a task was refused it less than `retryAfterMs` ago
-   * (`'reject'`: it is retried then), or either scope is under pressure. Then workers collect what their tasks leave; otherwise V8 collects
-   * it as they allocate again. The main isolate's pressure is not the workers' garbage.
+   * Tells the workers whether memory is wanted (see `Board.memoryWanted`): then they collect the
+   * garbage their tasks leave, otherwise V8 collects it as they allocate again. Wanted while the
+   * head of the queue would not fit the process or a worker (whether or not it also waits for a
+   * worker), for `retryAfterMs` after a task was refused such room or a consumer asked for it
+   * (`relievePressure`), and while either scope is under pressure. The main isolate's memory is
+   * not the workers' garbage.
    */
-  #updateMemoryWanted(refused = false): void {
-    const now = performance.now();
-    if (refused) this.#refusedMemoryAt = now;
-    const wanted = now - this.#refusedMemoryAt < this.#settings.retryAfterMs || (this.#held.blockedByMemory && this.#blockedBy !== undefined && this.#blockedBy.scope !== 'main') || this.#process?.underPressure === true || this.#workers.anyUnderPressure();
+  #updateMemoryWanted(): void {
+    const headWaitsOutsideMain = this.#held.head()?.waitsForMemory !== undefined && this.#held.head()?.waitsForMemory !== 'main';
+    const askedRecently = performance.now() - this.#memoryAskedAt < this.#settings.retryAfterMs;
+    const underPressure = this.#process?.underPressure === true || this.#workers.anyUnderPressure();
+    const wanted = headWaitsOutsideMain || askedRecently || underPressure;
     if (this.#board.memoryWanted !== wanted) this.#board.memoryWanted = wanted;
+  }
+
+  /** A task was refused room in the process or a worker, or a consumer asked for it: memory is wanted for a while. */
+  #memoryAsked(): void {
+    this.#memoryAskedAt = performance.now();
+    this.#updateMemoryWanted();
   }
 
   #notifyDrained(): void {

@@ -87,11 +87,11 @@ describe('decide: scopes, workers, spawning', () => {
   const table: [string, Partial<GateInput>, Decision][] = [
     ['admits on the only worker', {}, { kind: 'admit', worker: 1 }],
     ['process under pressure comes first', { process: reading({ underPressure: true, used: 90 * MB, live: 90 * MB }), main: reading({ underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 90 * MB, limit: LIMIT }],
-    ['process without room for the task, not under pressure, no worker free: busy (decided again when one frees)', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy' }],
+    ['process without room for the task, not under pressure, no worker free: busy, waiting for memory too (decided again when one frees)', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy', memory: 'process' }],
     ['process without room for the task, not under pressure, a worker free: pressure', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
     ['process without room for the task, not under pressure, can spawn: pressure', { process: reading({ used: 75 * MB, live: 75 * MB }), need: 10 * MB, workers: [], canSpawn: true }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
     ['process under pressure, no worker free: pressure', { process: reading({ used: 75 * MB, live: 75 * MB, underPressure: true }), workers: [worker(1, { free: false })] }, { kind: 'pressure', scope: 'process', used: 75 * MB, limit: LIMIT }],
-    ['main without room for the task, not under pressure, no worker free: busy', { main: reading({ used: 75 * MB, live: 75 * MB }), mainNeed: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy' }],
+    ['main without room for the task, not under pressure, no worker free: busy, waiting for memory too', { main: reading({ used: 75 * MB, live: 75 * MB }), mainNeed: 10 * MB, workers: [worker(1, { free: false })] }, { kind: 'busy', memory: 'main' }],
     ['main without room, no worker could ever take the task: pressure on main, the first scope', { main: reading({ used: 75 * MB, live: 75 * MB }), mainNeed: 10 * MB, workers: [worker(1, { used: 90 * MB, live: 90 * MB })] }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
     ['process with room: goes on to main', { process: reading(), main: reading({ used: 95 * MB, live: 90 * MB }) }, { kind: 'pressure', scope: 'main', used: 90 * MB, limit: LIMIT }],
     ['main tier 2 admits despite garbage', { main: reading({ used: 95 * MB, live: 20 * MB }) }, { kind: 'admit', worker: 1 }],
@@ -204,7 +204,7 @@ describe('decide: invariants over a grid of readings', () => {
               }
               if (mainFits && workerFits && free) expect(decision).toEqual({ kind: 'admit', worker: 7 });
               if (!mainFits && (couldStartNow || main.underPressure || !waitsForWorker)) expect(decision).toMatchObject({ kind: 'pressure', scope: 'main' });
-              if (!mainFits && waitsForWorker && !main.underPressure) expect(decision).toEqual({ kind: 'busy' });
+              if (!mainFits && waitsForWorker && !main.underPressure) expect(decision).toEqual({ kind: 'busy', memory: 'main' });
               if (mainFits && !workerFits && !canSpawn) expect(decision).toMatchObject({ kind: 'pressure', scope: 'worker' });
               if (mainFits && workerFits && !free && !canSpawn) expect(decision).toEqual({ kind: 'busy' });
             }
@@ -233,7 +233,7 @@ describe('decide: the warm way into the process', () => {
   const cases: [string, Partial<GateInput>, Decision][] = [
     ['a free warm worker takes it on its warm need', { workers: [worker(1), worker(2, { warm: true })] }, { kind: 'admit', worker: 2, warm: true }],
     ['no warm worker, none to start: process pressure', { workers: [worker(1)] }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
-    ['the warm worker is busy: wait for it', { workers: [worker(1), worker(2, { warm: true, free: false })] }, { kind: 'busy' }],
+    ['the warm worker is busy: wait for it (the process could not take the task but warm)', { workers: [worker(1), worker(2, { warm: true, free: false })] }, { kind: 'busy', memory: 'process' }],
     ['a worker started now inherits warmth: spawn on the warm need', { workers: [worker(1)], canSpawn: true, warm: warmOption({ spawn: true }) }, { kind: 'admit', worker: 'spawn', warm: true }],
     ['a worker started now would be cold: process pressure', { workers: [worker(1)], canSpawn: true }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['were it cold after all, the process would reach its limit: no', { workers: [worker(2, { warm: true })], process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],

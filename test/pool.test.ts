@@ -462,6 +462,7 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     // (it did, before: and slowed the next run of a fetch-heavy job by 25–40 % CPU).
     const roomy = makePool({ filename: hold, maxThreads: 1, minThreads: 1, memoryLimit: false });
     await roomy.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 16 * MB } });
+    expect(roomy.stats().workers[0]).toMatchObject({ external: expect.any(Number), leftovers: true });
     expect(roomy.stats().workers[0]!.external).toBeGreaterThan(16 * MB);
     expectAllSettled(roomy, 1);
     await roomy.destroy();
@@ -477,7 +478,36 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     await expect(tight.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 860 * MB } })).rejects.toMatchObject({ code: 'ERR_MEMORY_PRESSURE', scope: 'process' });
     await holding;
     expect(tight.stats().workers[0]!.external).toBeLessThan(8 * MB);
+    expect(tight.stats().workers[0]!.leftovers).toBe(false);
     expectAllSettled(tight, 3);
+  });
+
+  it("while a held task waits for the process's memory, a worker busy with another task collects what its last task left", async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2, policy: 'wait', maxWaitMs: 400, memoryLimit: 1024 * MB });
+    await pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 16 * MB } });
+    expect(pool.stats().workers[0]!.external).toBeGreaterThan(16 * MB);
+    const holding = pool.run({ mb: 1, ms: 600 }, { memory: 2 * MB });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.stats().workers[0]!.external).toBeGreaterThan(16 * MB);
+    // Not alone, it does not fit the process: held for memory.
+    const big = pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 860 * MB } }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(pool.stats().held).toBe(1);
+    expect(pool.stats().workers[0]!.external).toBeLessThan(8 * MB);
+    await holding;
+    await big;
+    expectAllSettled(pool, 3);
+  });
+
+  it('a run that starts on garbage its worker left is not measured: learned needs do not come out low', async () => {
+    // Roomy: memory is never wanted, so each run leaves its 24 MiB for V8, and the next starts on
+    // it; a GC in the middle of the run frees it (measured from its start, the run grew 12 MiB).
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, memoryLimit: 1024 * MB });
+    for (let run = 0; run < 6; run++) {
+      await pool.run(24, { name: 'collectMidway' });
+      expect(pool.stats().estimates.collectMidway?.external ?? 0).toBeGreaterThan(22 * MB);
+    }
+    expectAllSettled(pool, 6);
   });
 
   it('an idle worker whose live heap stays full after the nudge is recycled', async () => {

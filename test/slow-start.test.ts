@@ -53,6 +53,23 @@ describe('slow start', () => {
     expect(slow.grownSoFar('job')).toBe(0);
   });
 
+  // Found by review: a learning run's worker may hold garbage an earlier task left when the run is
+  // placed (its published level is the base), and collect it as the run starts; growth from the
+  // lower point up to the old base was not seen, so a growing run looked quiet.
+  it('after a fall below its base (garbage collected), growth is counted from the lower point', () => {
+    const slow = new SlowStart<object>();
+    started(slow, 'job', 0, 100 * MiB);
+    slow.observe(100, () => 20 * MiB);
+    let level = 20 * MiB;
+    for (let now = 150; now <= 100 + 2 * QUIET_MS; now += 50) {
+      level += RISE_BYTES / 2;
+      slow.observe(now, () => level);
+      expect(slow.mayStart('job', now)).toBe(false);
+    }
+    expect(level).toBeLessThan(100 * MiB);
+    expect(slow.grownSoFar('job')).toBe(level - 20 * MiB);
+  });
+
   it('every run of the name in flight must be quiet; readings are asked for from when each was placed', () => {
     const slow = new SlowStart<object>();
     const first = started(slow, 'job', 0, 0);

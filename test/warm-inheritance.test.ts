@@ -80,4 +80,20 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     expect(workers.spawnWarm('fill', 80 * MiB)).toBe(false);
     expect(workers.spawnWarm('fill', 4 * MiB)).toBe(true);
   });
+
+  it("a worker whose last task's garbage is still uncollected (leftovers on its slot), or that runs a task, is not warm", () => {
+    const board = new Board(8);
+    const workers = new WorkerRegistry(board, { high: 0.9, low: 0.8 }, 2, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined });
+    const worker = workers.add(thread(1))!;
+    workers.ranOn(worker, 'fill', 64 * MiB);
+    const slot = board.claim(1);
+    const reading = { used: 8 * MiB, live: 8 * MiB, retained: 8 * MiB, limit: 64 * MiB, external: 80 * MiB, majorGcs: 1, collections: 0, fresh: 8 * MiB, updatedAt: Date.now(), leftovers: true };
+    board.write(slot, reading);
+    expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(false);
+    expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
+    board.write(slot, { ...reading, external: 1 * MiB, leftovers: false });
+    expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(true);
+    worker.running = 1;
+    expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
+  });
 });

@@ -135,6 +135,11 @@ export type Decision =
   | {
       /** Wait for a worker. */
       kind: 'busy';
+      /**
+       * The scope that could not take it now either, were a worker free (not under pressure, so
+       * the task waits for the worker, not refused); absent when only the worker stands in the way.
+       */
+      memory?: 'main' | 'process';
     }
   /** A scope is too full for this task now: hold it or reject it, as the policy says. */
   | {
@@ -263,7 +268,7 @@ export function decide(input: GateInput): Decision {
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
   if (blocked) {
     const waitsAnyway = !best && !input.canSpawn && anyFitsLater;
-    return waitsAnyway && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
+    return waitsAnyway && !blocked.reading.underPressure ? { kind: 'busy', memory: blocked.scope } : pressure(blocked.scope, blocked.reading);
   }
   // On a warm worker the run reuses what its name's earlier run freed: charged its warm need.
   if (best) return best.warm === true && process !== undefined && fitsWarm(input, process, high) ? { kind: 'admit', worker: best.id, warm: true } : { kind: 'admit', worker: best.id };
@@ -276,8 +281,8 @@ export function decide(input: GateInput): Decision {
 }
 
 /** The main isolate, when it cannot take the task now. */
-function mainBlocks(input: GateInput, high: number): { scope: Scope; reading: Reading } | undefined {
-  return fits(input.main, input.mainNeed, high) ? undefined : { scope: 'main', reading: input.main };
+function mainBlocks(input: GateInput, high: number): { scope: 'main'; reading: Reading } | undefined {
+  return fits(input.main, input.mainNeed, high) ? undefined : { scope: 'main' as const, reading: input.main };
 }
 
 /**
@@ -298,11 +303,11 @@ function decideWarm(input: GateInput, process: Reading, high: number): Decision 
   const blocked = mainBlocks(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, input.need, high, true);
   const spawnWarm = input.canSpawn && input.warm?.spawn === true;
-  if (blocked) return !best && !spawnWarm && anyFitsLater && !blocked.reading.underPressure ? { kind: 'busy' } : pressure(blocked.scope, blocked.reading);
+  if (blocked) return !best && !spawnWarm && anyFitsLater && !blocked.reading.underPressure ? { kind: 'busy', memory: blocked.scope } : pressure(blocked.scope, blocked.reading);
   if (best) return { kind: 'admit', worker: best.id, warm: true };
   if (spawnWarm) return { kind: 'admit', worker: 'spawn', warm: true };
   // A warm worker that fits is busy: waiting for it is waiting for a worker, not for memory.
-  return anyFitsLater && !process.underPressure ? { kind: 'busy' } : pressure('process', process);
+  return anyFitsLater && !process.underPressure ? { kind: 'busy', memory: 'process' } : pressure('process', process);
 }
 
 /**

@@ -28,6 +28,11 @@ interface LearningRun {
   /** The highest memory level of its worker seen while it ran, and when that last rose by {@link RISE_BYTES} or more. */
   peak: number | undefined;
   risingAt: number;
+  /**
+   * What it had grown (peak less base) before its worker's memory fell below its base (garbage
+   * collected as it ran): growth is counted from that lower point on, and this is kept.
+   */
+  grownBefore: number;
 }
 
 /** A worker's memory for a run placed at `since`: heap in use plus off-heap bytes read at `since` or later; `undefined` when there is no such reading. */
@@ -48,6 +53,7 @@ export class SlowStart<Run extends object> {
   grownSoFar(name: string): number {
     let grown = 0;
     for (const run of this.#runs.get(name)?.values() ?? []) {
+      grown = Math.max(grown, run.grownBefore);
       if (run.base !== undefined && run.peak !== undefined) grown = Math.max(grown, run.peak - run.base);
     }
     return grown;
@@ -60,7 +66,7 @@ export class SlowStart<Run extends object> {
       runs = new Map();
       this.#runs.set(name, runs);
     }
-    runs.set(run, { placedAt: undefined, base: undefined, peak: undefined, risingAt: -Infinity });
+    runs.set(run, { placedAt: undefined, base: undefined, peak: undefined, risingAt: -Infinity, grownBefore: 0 });
   }
 
   /** `run` reached its worker at `now`; `base`: that worker's memory before it (as last published). */
@@ -82,6 +88,12 @@ export class SlowStart<Run extends object> {
         if (tracked.peak === undefined) {
           tracked.peak = level;
           tracked.base ??= level;
+        } else if (tracked.base !== undefined && level < tracked.base) {
+          // Garbage its worker held was collected: growth from here would not show above the old
+          // peak, so it is counted from here (a fall itself is quiet).
+          tracked.grownBefore = Math.max(tracked.grownBefore, tracked.peak - tracked.base);
+          tracked.base = level;
+          tracked.peak = level;
         } else if (level >= tracked.peak + RISE_BYTES) {
           tracked.peak = level;
           tracked.risingAt = now;

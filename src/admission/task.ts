@@ -54,6 +54,8 @@ export interface Task {
   exclusive: boolean;
   /** Why it was last held, when memory pressure was the reason. */
   lastPressure: MemoryPressureError | undefined;
+  /** At its last decision, the scope whose memory could not take it (whether or not it also waited for a worker); `undefined` when none. */
+  waitsForMemory: 'main' | 'process' | 'worker' | undefined;
   /** Removes the pool's abort listener from `signal`. */
   unlisten: (() => void) | undefined;
   /** Its signal fired while it ran (an emitter signal has no `aborted` of its own to ask later). */
@@ -102,6 +104,7 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     learning: false,
     exclusive: false,
     lastPressure: undefined,
+    waitsForMemory: undefined,
     unlisten: undefined,
     aborted: false,
     abortInPiscina: undefined,

@@ -92,6 +92,11 @@ export interface WorkerStats extends WorkerReading {
   external: number;
   /** When its readings were last refreshed, `Date.now()` ms; 0 when never. */
   updatedAt: number;
+  /**
+   * Off-heap garbage its tasks left is still uncollected: no memory was wanted when they ended
+   * (see *How the gate decides* in the README). It is not warm for any name until collected.
+   */
+  leftovers: boolean;
 }
 
 /** Callbacks into the pool. */
@@ -298,11 +303,12 @@ export class WorkerRegistry {
 
   /**
    * Whether a run of `name` of `size` bytes placed on `worker` now would reuse what its allocator
-   * holds from earlier runs (see `isWarmFor`): not while a warm run already claims it, nor while
-   * garbage its tasks left still takes that memory (`BoardReading.leftovers`).
+   * holds from earlier runs (see `isWarmFor`): only on a worker running nothing (a task running
+   * beside it would use that memory too, and may leave garbage in it), and not while garbage its
+   * tasks left still takes that memory (`BoardReading.leftovers`).
    */
   isWarm(worker: TrackedWorker, name: string, size: number): boolean {
-    return !worker.warmTaken && isWarmFor(worker.warmFor, name, size) && this.#board.read(worker.id)?.leftovers !== true;
+    return !worker.warmTaken && worker.running === 0 && isWarmFor(worker.warmFor, name, size) && this.#board.read(worker.id)?.leftovers !== true;
   }
 
   /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */
@@ -341,6 +347,7 @@ export class WorkerRegistry {
         running: worker.running,
         external: read.external,
         updatedAt: read.updatedAt,
+        leftovers: this.#board.read(worker.id)?.leftovers === true,
       };
     });
   }
@@ -350,7 +357,9 @@ export class WorkerRegistry {
    * task's bytes twice (once reserved, once again in the cgroup's charge). For each worker:
    * - once it says every task placed on it has returned: all its tasks reserved (they need
    *   nothing more; what they left is in usage or already freed);
-   * - while they run, heap: what its heap in use has grown since it went busy, up to their heap
+   * - while they run, heap: what its heap in use has grown since the lowest point of its busy
+   *   period (garbage present when it went busy and collected since does not hide growth; with
+   *   more than one task per worker, growth by one that has ended counts too), up to their heap
    *   needs (published every few ms while its tasks await; from a main-thread sample when that is
    *   newer, as during synchronous work). Heap objects are written when allocated: resident.
    * - while they run, off-heap: what its thread has made resident beyond that heap growth (its
@@ -429,10 +438,10 @@ export class WorkerRegistry {
   }
 
   /**
-   * Whether recycling the worker would make room for a task needing `need` heap bytes: it could
-   * not take it even fully collected (its live heap after a major GC, plus `need`, reaches the
-   * high-water mark), what it keeps beyond what it carried fresh (its own `fresh` figure) is worth
-   * a restart (a worker start): an eighth of its limit or more, and a fresh worker could take the
+   * Whether recycling the worker would make room for a task needing `need` heap bytes: it cannot
+   * take it by the gate's own rule (`fits`: asked once it has been collected, that is as collected
+   * as it gets), what it keeps beyond what it carried fresh (its own `fresh` figure) is worth a
+   * restart (a worker start): an eighth of its limit or more, and a fresh worker could take the
    * task. A hot worker (live at the mark) always is.
    */
   worthRecycling(worker: TrackedWorker, need: number): boolean {
@@ -441,7 +450,9 @@ export class WorkerRegistry {
     const ceiling = this.#water.high * limit;
     if (live >= ceiling) return true;
     if (fresh === undefined) return false;
-    return live + need >= ceiling && live - fresh >= limit / 8 && fresh + need < ceiling;
+    // The same test as the decision that found it blocking: a second, looser one (its live heap
+    // alone) left a worker just between the two neither fit nor worth recycling, refused forever.
+    return !fits(this.reading(worker), need, this.#water.high) && live - fresh >= limit / 8 && fresh + need < ceiling;
   }
 
   /**

@@ -7,6 +7,9 @@
  * process's usage, so it is not counted twice (see `WorkerRegistry.materialized`). Refreshed every
  * {@link TICK_MS} ms once a task awaits (a synchronous task ends before a timer could fire, so none
  * is started for it; the main side samples the heaps of workers busy with synchronous work).
+ * Growth is counted from the lowest heap and off-heap figures seen in the period. Before each
+ * refresh it calls its owner's `beforeTick` (the runtime collects garbage earlier tasks left there
+ * once the pool wants memory).
  */
 import v8 from 'node:v8';
 import type { Board } from '../readings/board.js';
@@ -28,20 +31,20 @@ export class BusyPeriod {
   readonly #since = Date.now();
   #timer: NodeJS.Timeout | undefined;
   readonly #tasksStarted: () => number;
-  readonly #onTick: () => void;
+  readonly #beforeTick: () => void;
   /** This thread's fault bytes when residency tracking began; `undefined` while not tracked. */
   #baseFaults: number | undefined;
 
   /**
    * `atStart`: heap in use and off-heap bytes as the first task starts. `tasksStarted`: how many
    * tasks this worker has started in all (published, so the main side can tell whether a task it
-   * has just placed here has started yet).
+   * has just placed here has started yet). `beforeTick`: called before each refresh.
    */
-  constructor(board: Board, slot: number, atStart: { used: number; external: number }, tasksStarted: () => number, onTick: () => void = () => undefined) {
+  constructor(board: Board, slot: number, atStart: { used: number; external: number }, tasksStarted: () => number, beforeTick: () => void = () => undefined) {
     this.#board = board;
     this.#slot = slot;
     this.#tasksStarted = tasksStarted;
-    this.#onTick = onTick;
+    this.#beforeTick = beforeTick;
     this.#baseHeap = atStart.used;
     this.#baseExternal = atStart.external;
     this.#write(atStart.used, atStart.external, 0);
@@ -67,7 +70,7 @@ export class BusyPeriod {
   }
 
   #tick(): void {
-    this.#onTick();
+    this.#beforeTick();
     const stats = v8.getHeapStatistics() as HeapStatsWithExternal;
     const external = stats.external_memory ?? 0;
     this.#baseHeap = Math.min(this.#baseHeap, stats.used_heap_size);

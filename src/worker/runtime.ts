@@ -83,16 +83,18 @@ function poolContext(poolId: number): PoolContext {
 
 /**
  * Off-heap garbage tasks left was not collected at their ends because the pool did not want memory
- * then: the off-heap bytes before the first of those tasks. Gone once the pool wants memory (see
- * {@link collectLeftovers}), or once V8 itself has brought the off-heap bytes back near that figure.
+ * then: the off-heap bytes before the first of those tasks; `undefined` when there is none. Cleared
+ * by a major GC this worker runs (see {@link collectLeftovers}), or once V8 itself has brought the
+ * off-heap bytes back within {@link OFF_HEAP_SWEEP_BYTES} of that figure.
  */
-let leftoversAbove: number | undefined;
+let offHeapBeforeLeftovers: number | undefined;
 /** Off-heap bytes at the last look (a task's end or a publish): where the next task starts. */
 let externalSeen = 0;
 /** What was last written to the board. */
 let published: IsolateSnapshot | undefined;
 /** Whether the board has this worker's `fresh` figure (it is known from its first task on). */
 let freshPublished = false;
+/** The `leftovers` flag last written to the board. */
 let publishedLeftovers = false;
 /** Changes smaller than this (heap in use, off-heap) are not worth a board write after a task. */
 const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
@@ -104,8 +106,8 @@ const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
  */
 function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
   externalSeen = snapshot.external;
-  if (leftoversAbove !== undefined && snapshot.external - leftoversAbove < OFF_HEAP_SWEEP_BYTES) leftoversAbove = undefined;
-  const leftovers = leftoversAbove !== undefined;
+  if (offHeapBeforeLeftovers !== undefined && snapshot.external - offHeapBeforeLeftovers < OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = undefined;
+  const leftovers = offHeapBeforeLeftovers !== undefined;
   if (!publishing || publishing.slot === -1) return;
   if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined) && publishedLeftovers === leftovers) return;
   published = snapshot;
@@ -135,41 +137,48 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
  * (`Board.memoryWanted`), the readings the gate sees next must be true: when off-heap memory grew
  * by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the Buffers the task dropped while
  * their objects are young, and a major GC follows when that was not enough (their objects outlived
- * a GC during the task). Otherwise they are left for V8 to collect as the worker allocates again,
- * or for the pool to ask for once it wants memory: a GC at a task's end sets the isolate's next
- * limits from an almost empty heap (measured: the next run of a fetch-heavy job took 25–40 % more
- * CPU), and a minor GC asked for while V8 is marking finishes a major one. When the heap in use is
- * above the mark and the last live figure does not already show the worker full, a full GC
- * measures it.
+ * a GC during the task) or when earlier tasks left garbage. Otherwise what it dropped is left for V8
+ * to collect as the worker allocates again, or for the pool to ask for once it wants memory: a GC
+ * at a task's end sets the isolate's next limits from an almost empty heap (measured: the next run
+ * of a fetch-heavy job took 25–40 % more CPU), and a minor GC asked for while V8 is marking
+ * finishes a major one. When the heap in use is above the mark and the last live figure does not
+ * already show the worker full, a full GC measures it.
  */
 function publishAfterTask(board: Board, highWater: number, externalAtStart: number): Promise<void> | undefined {
+  // Read once: the pool may change it at any moment, and both uses below must agree.
+  const wanted = board.memoryWanted;
   const ceiling = highWater * isolateTracker().limit;
   const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
-  const grew = sweep(atEnd);
-  if (grew && !board.memoryWanted) leftoversAbove = Math.min(leftoversAbove ?? Number.POSITIVE_INFINITY, externalAtStart);
-  if (!(grew && board.memoryWanted) && !measure(atEnd)) {
+  if (!wanted && sweep(atEnd)) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, externalAtStart);
+  if (!(wanted && (sweep(atEnd) || offHeapBeforeLeftovers !== undefined)) && !measure(atEnd)) {
     publish(atEnd, true);
     return undefined;
   }
-  return collectThenPublish(sweep, measure);
+  return collectThenPublish(wanted, sweep, measure);
 }
 
-async function collectThenPublish(sweep: (snapshot: IsolateSnapshot) => boolean, measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
+async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnapshot) => boolean, measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
   const tracker = isolateTracker();
   // What a finished task allocated can stay reachable until the event loop turns once.
   await new Promise((resolve) => setImmediate(resolve));
-  if (sweep(tracker.snapshot())) tracker.collect('minor');
-  if (sweep(tracker.snapshot()) || measure(tracker.snapshot())) tracker.collect('major');
-  leftoversAbove = undefined;
+  if (wanted && sweep(tracker.snapshot())) tracker.collect('minor');
+  if ((wanted && (sweep(tracker.snapshot()) || offHeapBeforeLeftovers !== undefined)) || measure(tracker.snapshot())) {
+    tracker.collect('major');
+    offHeapBeforeLeftovers = undefined;
+  }
   publish();
 }
 
-/** Collects what earlier tasks left (see {@link leftoversAbove}) once the pool wants memory. */
-function collectLeftovers(board: Board): void {
-  if (leftoversAbove === undefined || !board.memoryWanted) return;
-  leftoversAbove = undefined;
+/**
+ * Collects what earlier tasks left (see {@link offHeapBeforeLeftovers}): when the pool wants memory,
+ * or (`always`) before a run that learns its name's need, whose measurement must not start on
+ * garbage that V8 may free while it runs. A major GC.
+ */
+function collectLeftovers(board: Board, always = false): void {
+  if (offHeapBeforeLeftovers === undefined || !(always || board.memoryWanted)) return;
+  offHeapBeforeLeftovers = undefined;
   isolateTracker().collect('major');
   publish();
 }
@@ -181,7 +190,7 @@ async function collectNow(): Promise<void> {
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
   isolateTracker().collect('major');
-  leftoversAbove = undefined;
+  offHeapBeforeLeftovers = undefined;
   publish();
 }
 
@@ -214,13 +223,15 @@ interface Run {
 
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
-  if (running === 0) collectLeftovers(context.board);
+  if (running === 0) collectLeftovers(context.board, flags.measure);
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
   if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started, () => collectLeftovers(context.board));
   if (flags.offHeap) busy?.trackResidency();
-  const meter = running === 1 && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
+  // A run that starts on garbage is not measured: V8 may free that garbage as it runs, and its
+  // growth would then come out low by as much (the learning run collected it above).
+  const meter = running === 1 && offHeapBeforeLeftovers === undefined && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
   const faultsAtStart = running === 1 && flags.offHeap ? threadFaultBytes() : undefined;
   // An idle worker's off-heap bytes stay where its last task or GC left them.
   return { context, externalAtStart: externalSeen, order, meter, faultsAtStart };
