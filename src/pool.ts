@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, fitsAlone, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fitsAlone, levelOf, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -76,6 +76,12 @@ const COUNTERS_REFRESH_MS = 1000;
 const MAX_START_FAILURES = 3;
 /** Tasks behind a head that cannot start that one pump looks at to overtake it (see `#pump`). */
 const OVERTAKE_LOOKAHEAD = 32;
+/**
+ * Garbage a worker's tasks left (see `Board.memoryWanted`) is collected before the next task starts
+ * there when it is at least this share of the process's room below the high-water mark: a long
+ * task could otherwise keep it there just when a task needs that room.
+ */
+const LEFTOVERS_ROOM_SHARE = 0.25;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
@@ -1022,7 +1028,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       task.warmSpawn = true;
       this.#workers.warmSpawnPending = true;
     }
-    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0));
+    const clean = worker !== undefined && this.#leftoversMatter(worker);
+    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0) | (clean ? 8 : 0));
     try {
       if (worker) {
         this.#placeOn(task, worker);
@@ -1088,9 +1095,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#schedulePump();
   }
 
+  /** Whether the garbage `worker`'s tasks left is large beside the process's room (see {@link LEFTOVERS_ROOM_SHARE}). */
+  #leftoversMatter(worker: TrackedWorker): boolean {
+    const leftovers = this.#workers.leftovers(worker);
+    if (leftovers === 0 || !this.#process) return false;
+    const reading = this.#process.peek();
+    return leftovers >= LEFTOVERS_ROOM_SHARE * (this.#water.high * reading.limit - levelOf(reading));
+  }
+
   /**
-   * The task key for a task's export and module with flag bits (1 credit, 2 off-heap, 4 measure),
-   * made once per export, module and flags.
+   * The task key for a task's export and module with flag bits (1 credit, 2 off-heap, 4 measure,
+   * 8 clean), made once per export, module and flags.
    */
   #keyFor(task: Pick<Task, 'name' | 'file' | 'learnAs'>, bits: number): string {
     let keys = this.#keys.get(task.learnAs);
@@ -1099,7 +1114,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       keys = [];
       this.#keys.set(task.learnAs, keys);
     }
-    return (keys[bits] ??= taskKey(this.#poolId, task.name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0 }, task.file));
+    return (keys[bits] ??= taskKey(this.#poolId, task.name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0, clean: (bits & 8) !== 0 }, task.file));
   }
 
   // ---- settlement ------------------------------------------------------------------------------
@@ -1370,10 +1385,15 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * not the workers' garbage.
    */
   #updateMemoryWanted(): void {
-    const headWaitsOutsideMain = this.#held.head()?.waitsForMemory !== undefined && this.#held.head()?.waitsForMemory !== 'main';
-    const askedRecently = performance.now() - this.#memoryAskedAt < this.#settings.retryAfterMs;
-    const underPressure = this.#process?.underPressure === true || this.#workers.anyUnderPressure();
-    const wanted = headWaitsOutsideMain || askedRecently || underPressure;
+    const waitsFor = this.#held.head()?.waitsForMemory;
+    const wanted =
+      // the head waits for room outside the main isolate
+      (waitsFor !== undefined && waitsFor !== 'main') ||
+      // room was refused or asked for lately
+      (this.#memoryAskedAt > 0 && performance.now() - this.#memoryAskedAt < this.#settings.retryAfterMs) ||
+      // a scope is under pressure
+      this.#process?.underPressure === true ||
+      this.#workers.anyUnderPressure();
     if (this.#board.memoryWanted !== wanted) this.#board.memoryWanted = wanted;
   }
 

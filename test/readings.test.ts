@@ -18,10 +18,10 @@ describe('board', () => {
     expect(board.claim(13)).toBe(-1);
     expect(board.claim(11)).toBe(0);
     expect(board.read(12)).toBeUndefined();
-    board.write(1, { used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77, leftovers: false });
-    expect(board.read(12)).toEqual({ used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77, leftovers: false });
-    board.write(1, { used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78, leftovers: true });
-    expect(board.read(12)).toEqual({ used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78, leftovers: true });
+    board.write(1, { used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77, leftovers: 0 });
+    expect(board.read(12)).toEqual({ used: 5, live: undefined, retained: 4, limit: 9, external: 2, majorGcs: 1, collections: 0, fresh: undefined, updatedAt: 77, leftovers: 0 });
+    board.write(1, { used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78, leftovers: 5 });
+    expect(board.read(12)).toEqual({ used: 6, live: 3, retained: 4, limit: 9, external: 2, majorGcs: 2, collections: 1, fresh: 2, updatedAt: 78, leftovers: 5 });
     board.memoryWanted = true;
     expect(board.memoryWanted).toBe(true);
     expect(board.read(12)?.used).toBe(6);

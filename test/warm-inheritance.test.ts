@@ -87,11 +87,11 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     const worker = workers.add(thread(1))!;
     workers.ranOn(worker, 'fill', 64 * MiB);
     const slot = board.claim(1);
-    const reading = { used: 8 * MiB, live: 8 * MiB, retained: 8 * MiB, limit: 64 * MiB, external: 80 * MiB, majorGcs: 1, collections: 0, fresh: 8 * MiB, updatedAt: Date.now(), leftovers: true };
+    const reading = { used: 8 * MiB, live: 8 * MiB, retained: 8 * MiB, limit: 64 * MiB, external: 80 * MiB, majorGcs: 1, collections: 0, fresh: 8 * MiB, updatedAt: Date.now(), leftovers: 70 * MiB };
     board.write(slot, reading);
     expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(false);
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
-    board.write(slot, { ...reading, external: 1 * MiB, leftovers: false });
+    board.write(slot, { ...reading, external: 1 * MiB, leftovers: 0 });
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(true);
     worker.running = 1;
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);

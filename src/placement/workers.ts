@@ -93,10 +93,11 @@ export interface WorkerStats extends WorkerReading {
   /** When its readings were last refreshed, `Date.now()` ms; 0 when never. */
   updatedAt: number;
   /**
-   * Off-heap garbage its tasks left is still uncollected: no memory was wanted when they ended
-   * (see *How the gate decides* in the README). It is not warm for any name until collected.
+   * Off-heap bytes of garbage its tasks left uncollected, as no memory was wanted when they ended
+   * (see *How the gate decides* in the README); 0 when none. It is not warm for any name until
+   * they are collected.
    */
-  leftovers: boolean;
+  leftovers: number;
 }
 
 /** Callbacks into the pool. */
@@ -301,6 +302,11 @@ export class WorkerRegistry {
     return reading;
   }
 
+  /** Off-heap bytes of garbage `worker`'s tasks left uncollected (`BoardReading.leftovers`); 0 when none. */
+  leftovers(worker: TrackedWorker): number {
+    return this.#board.read(worker.id)?.leftovers ?? 0;
+  }
+
   /**
    * Whether a run of `name` of `size` bytes placed on `worker` now would reuse what its allocator
    * holds from earlier runs (see `isWarmFor`): only on a worker running nothing (a task running
@@ -308,7 +314,7 @@ export class WorkerRegistry {
    * tasks left still takes that memory (`BoardReading.leftovers`).
    */
   isWarm(worker: TrackedWorker, name: string, size: number): boolean {
-    return !worker.warmTaken && worker.running === 0 && isWarmFor(worker.warmFor, name, size) && this.#board.read(worker.id)?.leftovers !== true;
+    return !worker.warmTaken && worker.running === 0 && isWarmFor(worker.warmFor, name, size) && this.leftovers(worker) === 0;
   }
 
   /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */
@@ -347,7 +353,7 @@ export class WorkerRegistry {
         running: worker.running,
         external: read.external,
         updatedAt: read.updatedAt,
-        leftovers: this.#board.read(worker.id)?.leftovers === true,
+        leftovers: this.leftovers(worker),
       };
     });
   }

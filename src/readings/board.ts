@@ -44,10 +44,11 @@ export interface BoardReading extends IsolateSnapshot {
   /** When the reading was written, `Date.now()` milliseconds. */
   updatedAt: number;
   /**
-   * Whether off-heap garbage a task left is still uncollected (no memory was wanted at its end):
-   * until it is collected, the worker's allocator cannot give that memory to a new run.
+   * Off-heap bytes of garbage tasks left uncollected (no memory was wanted at their ends): the
+   * off-heap bytes above where they were before the first such task; 0 when none. Until it is
+   * collected, the worker's allocator cannot give that memory to a new run.
    */
-  leftovers: boolean;
+  leftovers: number;
 }
 
 /**
@@ -142,7 +143,7 @@ export class Board {
 
   /** Writes a reading into `slot` (worker side). */
   write(slot: number, reading: BoardReading): void {
-    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh ?? Number.NaN, reading.updatedAt, reading.leftovers ? 1 : 0]);
+    this.#writeLocked(slot, 0, [reading.used, reading.live ?? Number.NaN, reading.retained, reading.limit, reading.external, reading.majorGcs, reading.collections, reading.fresh ?? Number.NaN, reading.updatedAt, reading.leftovers]);
   }
 
   /** Writes the busy section of `slot` (worker side). */
@@ -212,7 +213,7 @@ export class Board {
         collections: field(6),
         fresh: Number.isNaN(fresh) ? undefined : fresh,
         updatedAt: field(8),
-        leftovers: field(9) === 1,
+        leftovers: field(9),
       };
     });
     return reading && reading.updatedAt !== 0 ? reading : undefined;

@@ -94,8 +94,8 @@ let externalSeen = 0;
 let published: IsolateSnapshot | undefined;
 /** Whether the board has this worker's `fresh` figure (it is known from its first task on). */
 let freshPublished = false;
-/** The `leftovers` flag last written to the board. */
-let publishedLeftovers = false;
+/** The `leftovers` figure last written to the board. */
+let publishedLeftovers = 0;
 /** Changes smaller than this (heap in use, off-heap) are not worth a board write after a task. */
 const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
 
@@ -107,9 +107,9 @@ const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
 function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
   externalSeen = snapshot.external;
   if (offHeapBeforeLeftovers !== undefined && snapshot.external - offHeapBeforeLeftovers < OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = undefined;
-  const leftovers = offHeapBeforeLeftovers !== undefined;
+  const leftovers = offHeapBeforeLeftovers === undefined ? 0 : snapshot.external - offHeapBeforeLeftovers;
   if (!publishing || publishing.slot === -1) return;
-  if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined) && publishedLeftovers === leftovers) return;
+  if (onlyIfChanged && published && sameReading(published, snapshot) && (freshPublished || fresh === undefined) && (publishedLeftovers > 0) === (leftovers > 0)) return;
   published = snapshot;
   freshPublished = fresh !== undefined;
   // The retained estimate (1–2.5 µs) only matters once the heap nears the mark; below half the
@@ -174,7 +174,8 @@ async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnap
 /**
  * Collects what earlier tasks left (see {@link offHeapBeforeLeftovers}): when the pool wants memory,
  * or (`always`) before a run that learns its name's need, whose measurement must not start on
- * garbage that V8 may free while it runs. A major GC.
+ * garbage that V8 may free while it runs, and before a task the pool placed here while that
+ * garbage is large beside the process's room (a long task could keep it there). A major GC.
  */
 function collectLeftovers(board: Board, always = false): void {
   if (offHeapBeforeLeftovers === undefined || !(always || board.memoryWanted)) return;
@@ -223,7 +224,7 @@ interface Run {
 
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
-  if (running === 0) collectLeftovers(context.board, flags.measure);
+  if (running === 0) collectLeftovers(context.board, flags.measure || flags.clean);
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).

@@ -21,6 +21,8 @@ export interface TaskFlags {
   offHeap: boolean;
   /** Measure this run's growth whatever the sampling says (a name being learned). */
   measure: boolean;
+  /** Collect the garbage earlier tasks left here before this one starts (it matters beside the process's room). */
+  clean: boolean;
 }
 
 /** A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge). */
@@ -33,7 +35,7 @@ export function settingsKey(poolId: number): string {
 
 /** The key of a task; `file`: its module's URL when it is not the pool's. */
 export function taskKey(poolId: number, name: string, flags: TaskFlags, file?: string): string {
-  const key = `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${SEP}${name}`;
+  const key = `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${flags.clean ? 'l' : ''}${SEP}${name}`;
   return file === undefined ? key : `${key}${SEP}${file}`;
 }
 
@@ -56,7 +58,7 @@ export function decodeKey(key: string): DecodedKey | undefined {
     kind: 'task',
     poolId,
     name: third === -1 ? key.slice(second + 1) : key.slice(second + 1, third),
-    flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m') },
+    flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m'), clean: flags.includes('l') },
     file: third === -1 ? undefined : key.slice(third + 1),
   };
 }
