@@ -522,6 +522,21 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 3);
   });
 
+  // Found by a trial: 16 runs of an undeclared 40 MiB Buffer task one at a time, then a burst of 8,
+  // in a 192 MiB container: the learned need sank to 11 MiB and the burst was killed by the kernel.
+  // A run's end compared its off-heap bytes with where it started — the last run's garbage, which
+  // V8 freed during it — so its own garbage went unnoticed and the next run was measured on it.
+  it('garbage left by a run that began on garbage is still noticed: learned needs hold run after run', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 24 }, memoryLimit: 1024 * MB });
+    const learned: number[] = [];
+    for (let run = 0; run < 12; run++) {
+      await pool.run(40, { name: 'fillAcrossAwaits' });
+      learned.push(pool.stats().estimates.fillAcrossAwaits?.external ?? 0);
+    }
+    expect(Math.min(...learned), `learned off-heap need after each run (MiB): ${learned.map((bytes) => Math.round(bytes / MB)).join(' ')}`).toBeGreaterThan(36 * MB);
+    expectAllSettled(pool, 12);
+  });
+
   it('a run that starts on garbage its worker left is not measured: learned needs do not come out low', async () => {
     // Roomy: memory is never wanted, so each run leaves its 24 MiB for V8, and the next starts on
     // it; a GC in the middle of the run frees it (measured from its start, the run grew 12 MiB).

@@ -88,6 +88,18 @@ function poolContext(poolId: number): PoolContext {
  * off-heap bytes back within {@link OFF_HEAP_SWEEP_BYTES} of that figure.
  */
 let offHeapBeforeLeftovers: number | undefined;
+/**
+ * Off-heap bytes right after this worker's own last major GC (or before its first task): what it
+ * holds with no garbage. A task's end compares with this, not with where the task started, which
+ * may itself have been garbage that V8 freed while the task ran.
+ */
+let cleanExternal: number | undefined;
+
+/** This worker ran a major GC of its own: no garbage is left, and what remains off-heap is live. */
+function collectedMajor(): void {
+  offHeapBeforeLeftovers = undefined;
+  cleanExternal = isolateTracker().snapshot().external;
+}
 /** Off-heap bytes at the last look (a task's end or a publish): where the next task starts. */
 let externalSeen = 0;
 /** What was last written to the board. */
@@ -151,7 +163,8 @@ function publishAfterTask(board: Board, highWater: number, externalAtStart: numb
   const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
-  if (!wanted && sweep(atEnd)) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, externalAtStart);
+  const clean = cleanExternal ?? externalAtStart;
+  if (!wanted && atEnd.external - clean >= OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, clean);
   if (!(wanted && (sweep(atEnd) || offHeapBeforeLeftovers !== undefined)) && !measure(atEnd)) {
     publish(atEnd, true);
     return undefined;
@@ -166,7 +179,7 @@ async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnap
   if (wanted && sweep(tracker.snapshot())) tracker.collect('minor');
   if ((wanted && (sweep(tracker.snapshot()) || offHeapBeforeLeftovers !== undefined)) || measure(tracker.snapshot())) {
     tracker.collect('major');
-    offHeapBeforeLeftovers = undefined;
+    collectedMajor();
   }
   publish();
 }
@@ -179,8 +192,8 @@ async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnap
  */
 function collectLeftovers(board: Board, always = false): void {
   if (offHeapBeforeLeftovers === undefined || !(always || board.memoryWanted)) return;
-  offHeapBeforeLeftovers = undefined;
   isolateTracker().collect('major');
+  collectedMajor();
   publish();
 }
 
@@ -191,7 +204,7 @@ async function collectNow(): Promise<void> {
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
   isolateTracker().collect('major');
-  offHeapBeforeLeftovers = undefined;
+  collectedMajor();
   publish();
 }
 
@@ -225,6 +238,7 @@ interface Run {
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
   if (running === 0) collectLeftovers(context.board, flags.measure || flags.clean);
+  cleanExternal ??= externalSeen;
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
