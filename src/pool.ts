@@ -1097,8 +1097,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Whether the garbage `worker`'s tasks left is large beside the process's room (see {@link LEFTOVERS_ROOM_SHARE}). */
   #leftoversMatter(worker: TrackedWorker): boolean {
+    if (!this.#process) return false;
     const leftovers = this.#workers.leftovers(worker);
-    if (leftovers === 0 || !this.#process) return false;
+    if (leftovers === 0) return false;
+    // The level counts the leftovers (in use) and this task's own charge (made before placing it);
+    // above the mark the room is negative and any leftovers matter.
     const reading = this.#process.peek();
     return leftovers >= LEFTOVERS_ROOM_SHARE * (this.#water.high * reading.limit - levelOf(reading));
   }

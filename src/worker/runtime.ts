@@ -83,22 +83,26 @@ function poolContext(poolId: number): PoolContext {
 
 /**
  * Off-heap garbage tasks left was not collected at their ends because the pool did not want memory
- * then: the off-heap bytes before the first of those tasks; `undefined` when there is none. Cleared
- * by a major GC this worker runs (see {@link collectLeftovers}), or once V8 itself has brought the
- * off-heap bytes back within {@link OFF_HEAP_SWEEP_BYTES} of that figure.
+ * then: the clean level (below) those tasks were judged against; `undefined` when there is none.
+ * It may include live data a task kept (it errs towards "garbage": the worker is then not warm and
+ * its runs are not measured) until a major GC of the worker's own (see {@link collectLeftovers}),
+ * or until V8 itself has brought the off-heap bytes back within {@link OFF_HEAP_SWEEP_BYTES} of it.
  */
 let offHeapBeforeLeftovers: number | undefined;
 /**
- * Off-heap bytes right after this worker's own last major GC (or before its first task): what it
- * holds with no garbage. A task's end compares with this, not with where the task started, which
- * may itself have been garbage that V8 freed while the task ran.
+ * The clean level: the least off-heap bytes this worker is known to hold with no garbage — right
+ * after a major GC of its own with no task running, or at its first task — lowered by any smaller
+ * figure seen since. A task's end compares with the lower of this and where the task started
+ * (which may itself have been garbage that V8 freed while the task ran).
  */
 let cleanExternal: number | undefined;
 
-/** This worker ran a major GC of its own: no garbage is left, and what remains off-heap is live. */
-function collectedMajor(): void {
+/** A major GC of this worker's own ran: nothing earlier tasks dropped is left. */
+function ranOwnMajorGc(): void {
   offHeapBeforeLeftovers = undefined;
-  cleanExternal = isolateTracker().snapshot().external;
+  const external = isolateTracker().snapshot().external;
+  // With a task running, its live Buffers are not the clean level: only lower it then.
+  cleanExternal = running === 0 ? external : Math.min(cleanExternal ?? external, external);
 }
 /** Off-heap bytes at the last look (a task's end or a publish): where the next task starts. */
 let externalSeen = 0;
@@ -118,6 +122,7 @@ const PUBLISH_STEP_BYTES = 256 * 2 ** 10;
  */
 function publish(snapshot = isolateTracker().snapshot(), onlyIfChanged = false): void {
   externalSeen = snapshot.external;
+  if (cleanExternal !== undefined && snapshot.external < cleanExternal) cleanExternal = snapshot.external;
   if (offHeapBeforeLeftovers !== undefined && snapshot.external - offHeapBeforeLeftovers < OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = undefined;
   const leftovers = offHeapBeforeLeftovers === undefined ? 0 : snapshot.external - offHeapBeforeLeftovers;
   if (!publishing || publishing.slot === -1) return;
@@ -160,11 +165,11 @@ function publishAfterTask(board: Board, highWater: number, externalAtStart: numb
   // Read once: the pool may change it at any moment, and both uses below must agree.
   const wanted = board.memoryWanted;
   const ceiling = highWater * isolateTracker().limit;
-  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - externalAtStart >= OFF_HEAP_SWEEP_BYTES;
+  const clean = Math.min(cleanExternal ?? externalAtStart, externalAtStart);
+  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - clean >= OFF_HEAP_SWEEP_BYTES;
   const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
-  const clean = cleanExternal ?? externalAtStart;
-  if (!wanted && atEnd.external - clean >= OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, clean);
+  if (!wanted && sweep(atEnd)) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, clean);
   if (!(wanted && (sweep(atEnd) || offHeapBeforeLeftovers !== undefined)) && !measure(atEnd)) {
     publish(atEnd, true);
     return undefined;
@@ -178,22 +183,20 @@ async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnap
   await new Promise((resolve) => setImmediate(resolve));
   if (wanted && sweep(tracker.snapshot())) tracker.collect('minor');
   if ((wanted && (sweep(tracker.snapshot()) || offHeapBeforeLeftovers !== undefined)) || measure(tracker.snapshot())) {
-    tracker.collect('major');
-    collectedMajor();
+    if (tracker.collect('major')) ranOwnMajorGc();
   }
   publish();
 }
 
 /**
  * Collects what earlier tasks left (see {@link offHeapBeforeLeftovers}): when the pool wants memory,
- * or (`always`) before a run that learns its name's need, whose measurement must not start on
+ * or (`evenIfUnwanted`) before a run that learns its name's need, whose measurement must not start on
  * garbage that V8 may free while it runs, and before a task the pool placed here while that
  * garbage is large beside the process's room (a long task could keep it there). A major GC.
  */
-function collectLeftovers(board: Board, always = false): void {
-  if (offHeapBeforeLeftovers === undefined || !(always || board.memoryWanted)) return;
-  isolateTracker().collect('major');
-  collectedMajor();
+function collectLeftovers(board: Board, evenIfUnwanted = false): void {
+  if (offHeapBeforeLeftovers === undefined || !(evenIfUnwanted || board.memoryWanted)) return;
+  if (isolateTracker().collect('major')) ranOwnMajorGc();
   publish();
 }
 
@@ -203,8 +206,7 @@ async function collectNow(): Promise<void> {
   // Let the worker run what it scheduled first (with Piscina's `atomics: 'sync'` a worker can take
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
-  isolateTracker().collect('major');
-  collectedMajor();
+  if (isolateTracker().collect('major')) ranOwnMajorGc();
   publish();
 }
 
@@ -238,7 +240,8 @@ interface Run {
 function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
   if (running === 0) collectLeftovers(context.board, flags.measure || flags.clean);
-  cleanExternal ??= externalSeen;
+  // Its module loaded, no task run yet: nothing off-heap is garbage.
+  cleanExternal ??= isolateTracker().snapshot().external;
   const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
