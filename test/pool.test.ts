@@ -537,6 +537,25 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 12);
   });
 
+  // Found by review: a collection while a task held 40 MiB of live Buffers (its busy tick, memory
+  // being wanted) took that 40 MiB for the worker's clean level, so the garbage the task left at its
+  // end went unnoticed.
+  it('a collection while a task holds live Buffers does not hide the garbage that task leaves', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2, policy: 'reject', retryAfterMs: 300, memoryLimit: 1024 * MB });
+    await pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 16 * MB } });
+    expect(pool.stats().workers[0]!.leftovers).toBeGreaterThan(8 * MB);
+    const holding = pool.run({ mb: 40, ms: 1200 }, { name: 'holdBuffers', memory: { heap: 0, external: 40 * MB } });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Refused room in the process: memory is wanted for 300 ms, and the busy worker collects; the
+    // task ends after that, wanting nothing.
+    await expect(pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 860 * MB } })).rejects.toMatchObject({ code: 'ERR_MEMORY_PRESSURE', scope: 'process' });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(pool.stats().workers[0]!.leftovers).toBe(0);
+    await holding;
+    expect(pool.stats().workers[0]!.leftovers).toBeGreaterThan(32 * MB);
+    expectAllSettled(pool, 3);
+  });
+
   it('a run that starts on garbage its worker left is not measured: learned needs do not come out low', async () => {
     // Roomy: memory is never wanted, so each run leaves its 24 MiB for V8, and the next starts on
     // it; a GC in the middle of the run frees it (measured from its start, the run grew 12 MiB).
