@@ -556,6 +556,27 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 3);
   });
 
+  // Found by review: memory wanted at the end of a task that began on garbage an earlier task left,
+  // which V8 freed while it ran. Its end compared its off-heap bytes with where it began (that
+  // garbage included), so the garbage it left itself was neither collected nor counted as leftovers.
+  it('a task that began on garbage and ends while memory is wanted has its own garbage collected', async () => {
+    const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2, policy: 'reject', retryAfterMs: 5000, memoryLimit: 1024 * MB });
+    await pool.run(undefined, { name: 'whoami' });
+    const clean = pool.stats().workers[0]!.external;
+    // Nothing wants memory: the 24 MiB are left, and the next task begins on them.
+    await pool.run(24, { name: 'dropBuffer', memory: { heap: 0, external: 24 * MB } });
+    expect(pool.stats().workers[0]!.leftovers).toBeGreaterThan(16 * MB);
+    const later = pool.run({ mb: 14, ms: 400 }, { name: 'collectMidwayLater', memory: { heap: 0, external: 14 * MB } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Refused room in the process: memory is wanted from here until the running task has ended.
+    await expect(pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 860 * MB } })).rejects.toMatchObject({ code: 'ERR_MEMORY_PRESSURE', scope: 'process' });
+    await later;
+    // Its 14 MiB were collected before its result came back (before the fix: still there, unseen).
+    expect(pool.stats().workers[0]!.external - clean).toBeLessThan(8 * MB);
+    expect(pool.stats().workers[0]!.leftovers).toBe(0);
+    expectAllSettled(pool, 4);
+  });
+
   it('a run that starts on garbage its worker left is not measured: learned needs do not come out low', async () => {
     // Roomy: memory is never wanted, so each run leaves its 24 MiB for V8, and the next starts on
     // it; a GC in the middle of the run frees it (measured from its start, the run grew 12 MiB).
