@@ -62,13 +62,16 @@ abstract class Scope {
 /**
  * Far from its mark, a scope's cheap figure may be reused for a short while instead of read for
  * every decision: the room left is more than the scope can grow in that time.
- * - Main isolate: a heap reading up to {@link MAIN_REUSE_MS} old, while a quarter of the limit is
- *   left above the mark's use (results land there; none grows it by that much in a millisecond).
+ * - Main isolate: a heap reading up to {@link MAIN_REUSE_MS} old, while the room left below the
+ *   mark exceeds a quarter of the limit plus what the main thread could write meanwhile at
+ *   {@link WRITE_BYTES_PER_MS} (results land there). Nearer the mark, it is read for every decision.
+ *   (Measured: with ~1 ms tasks a reading taken for every millisecond was one of the costliest
+ *   steps between a worker's answer and its next task, ~2 µs on a main thread back from sleep.)
  * - Process: a usage read up to {@link USAGE_REUSE_MS} old, while the room left exceeds what every
  *   thread could write meanwhile at {@link WRITE_BYTES_PER_MS} (measured: 1–2 MiB per ms per thread
  *   filling heap objects). Nearer the mark, the usage is read every millisecond.
  */
-const MAIN_REUSE_MS = 1;
+const MAIN_REUSE_MS = 10;
 const USAGE_REUSE_MS = 10;
 const WRITE_BYTES_PER_MS = 2 * 2 ** 20;
 
@@ -85,7 +88,7 @@ export class MainScope extends Scope {
 
   #usedNow(high: number, limit: number): number {
     const now = performance.now();
-    if (now - this.#usedAt < MAIN_REUSE_MS && this.#used + this.reserved() < (high - 0.25) * limit) return this.#used;
+    if (now - this.#usedAt < MAIN_REUSE_MS && this.#used + this.reserved() < (high - 0.25) * limit - MAIN_REUSE_MS * WRITE_BYTES_PER_MS) return this.#used;
     this.#used = this.tracker.usedNow();
     this.#usedAt = now;
     return this.#used;
