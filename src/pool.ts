@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { collectingCouldHelp, decide, fitsAlone, leftoversMatter, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fitsAlone, levelOf, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -76,6 +76,12 @@ const COUNTERS_REFRESH_MS = 1000;
 const MAX_START_FAILURES = 3;
 /** Tasks behind a head that cannot start that one pump looks at to overtake it (see `#pump`). */
 const OVERTAKE_LOOKAHEAD = 32;
+/**
+ * Garbage a worker's tasks left (see `Board.memoryWanted`) is collected before the next task starts
+ * there when it is at least this share of the process's room below the high-water mark: a long
+ * task could otherwise keep it there just when a task needs that room.
+ */
+const LEFTOVERS_ROOM_SHARE = 0.25;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
@@ -356,15 +362,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Idle workers that block `task`, or hold memory a collection may free, asked to collect. Whether room may appear soon. */
   #relieve(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): boolean {
-    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#collectingCouldHelp(task) && this.#hygiene.relieveProcess();
+    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess();
   }
-
-  /** Whether collecting the workers' garbage could let `task` into the process (see the gate's `collectingCouldHelp`). */
-  #collectingCouldHelp(task: Task): boolean {
-    if (!this.#process) return false;
-    return collectingCouldHelp(this.#process.peek(), this.#workers.collectible(), task.heap + task.external, this.#warmNeed(task), this.#water.high);
-  }
-
 
   #run(input: I, options: RunOptions | undefined): Promise<O> {
     let opts = NO_OPTIONS;
@@ -795,9 +794,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     }
     const decision = this.#decision(task);
     if (decision === 'learning') return 'hold';
-    const memory = decision.kind === 'pressure' ? decision.scope : decision.kind === 'busy' ? decision.memory : undefined;
-    // The workers' garbage is wanted only when collecting it could let this task in.
-    task.waitsForMemory = memory === 'process' && !this.#collectingCouldHelp(task) ? undefined : memory;
+    task.waitsForMemory = decision.kind === 'pressure' ? decision.scope : decision.kind === 'busy' ? decision.memory : undefined;
     switch (decision.kind) {
       case 'admit':
         // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
@@ -1098,16 +1095,16 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#schedulePump();
   }
 
-  /** Whether `worker` collects its leftovers before the task placed there starts (see the gate's `leftoversMatter`). */
+  /** Whether the garbage `worker`'s tasks left is large beside the process's room (see {@link LEFTOVERS_ROOM_SHARE}). */
   #leftoversMatter(worker: TrackedWorker): boolean {
     if (!this.#process) return false;
     const leftovers = this.#workers.leftovers(worker);
     if (leftovers === 0) return false;
-    const head = this.#held.head();
-    const headHelped = head && head.heap + head.external > 0 ? this.#collectingCouldHelp(head) : undefined;
-    return leftoversMatter(leftovers, this.#process.peek(), this.#water.high, headHelped);
+    // The level counts the leftovers (in use) and this task's own charge (made before placing it);
+    // above the mark the room is negative and any leftovers matter.
+    const reading = this.#process.peek();
+    return leftovers >= LEFTOVERS_ROOM_SHARE * (this.#water.high * reading.limit - levelOf(reading));
   }
-
 
   /**
    * The task key for a task's export and module with flag bits (1 credit, 2 off-heap, 4 measure,

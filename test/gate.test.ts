@@ -1,7 +1,7 @@
 // The decision table of the pure gate, with injected readings: every tier, every scope, both
 // policies, hysteresis. No timers, no workers: these are the rules themselves.
 import { describe, expect, it } from 'vitest';
-import { actionFor, chooseWorker, collectingCouldHelp, decide, fits, fitsAlone, leftoversMatter, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
+import { actionFor, chooseWorker, decide, fits, fitsAlone, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
 
 const MB = 2 ** 20;
 const water = { high: 0.8, low: 0.6 };
@@ -281,50 +281,4 @@ describe('decide: the warm way into the process', () => {
     }
     expect(warmAdmits).toBeGreaterThan(0);
   });
-});
-
-// The workers' garbage is collected only where that could let a task in (a full GC between two
-// runs costs the next one: measured ~25 % more CPU for a fetch-heavy job).
-describe('collectingCouldHelp: whether the workers\' garbage stands between a task and the process', () => {
-  // Mark at 80 MiB of 100.
-  const cases: [string, Partial<Reading>, number, number, number | undefined, boolean][] = [
-    ['only garbage in the way: yes', { used: 70 * MB, live: undefined, reserved: 0 }, 20 * MB, 20 * MB, undefined, true],
-    ['running tasks in the way even with all garbage gone: no', { used: 30 * MB, live: undefined, reserved: 50 * MB }, 20 * MB, 20 * MB, undefined, false],
-    ['just enough garbage: yes', { used: 70 * MB, live: undefined, reserved: 0 }, 11 * MB, 20 * MB, undefined, true],
-    ['not enough garbage: no', { used: 70 * MB, live: undefined, reserved: 0 }, 9 * MB, 20 * MB, undefined, false],
-    ['nothing to collect: no', { used: 70 * MB, live: undefined, reserved: 0 }, 0, 1 * MB, undefined, false],
-    ['more garbage than usage: counted down to zero, no further', { used: 10 * MB, live: undefined, reserved: 85 * MB }, 50 * MB, 1 * MB, undefined, false],
-    ['the non-reclaimable figure goes down with it', { used: 95 * MB, live: 75 * MB, reserved: 0 }, 10 * MB, 10 * MB, undefined, true],
-    ['under pressure now, out of it without the garbage: yes', { used: 85 * MB, live: undefined, reserved: 0, underPressure: true }, 30 * MB, 10 * MB, undefined, true],
-    ['on its warm need, below the limit with all of it: yes', { used: 60 * MB, live: undefined, reserved: 0 }, 10 * MB, 35 * MB, 5 * MB, true],
-    ['on its warm need, but past the limit with all of it: no', { used: 60 * MB, live: undefined, reserved: 10 * MB }, 10 * MB, 45 * MB, 5 * MB, false],
-    ['a warm need no smaller than the need changes nothing', { used: 60 * MB, live: undefined, reserved: 0 }, 10 * MB, 35 * MB, 40 * MB, false],
-  ];
-  for (const [name, over, collectible, need, warmNeed, expected] of cases) {
-    it(name, () => expect(collectingCouldHelp(reading(over), collectible, need, warmNeed, water.high)).toBe(expected));
-  }
-
-  it('is never asked for more than the garbage could give: monotone in what is collectible', () => {
-    for (let used = 0; used <= 100; used += 5) {
-      for (let need = 0; need <= 60; need += 5) {
-        let before = false;
-        for (let collectible = 0; collectible <= 100; collectible += 5) {
-          const now = collectingCouldHelp(reading({ used: used * MB, live: undefined, reserved: 10 * MB }), collectible * MB, need * MB, undefined, water.high);
-          expect(now || !before, `used ${used}, need ${need}, collectible ${collectible}`).toBe(true);
-          before = now;
-        }
-      }
-    }
-  });
-});
-
-describe('leftoversMatter: a worker collects what its tasks left before the next one starts there', () => {
-  // Room below the mark: 80 − 40 = 40 MiB; a quarter of it is 10 MiB.
-  const process = reading({ used: 40 * MB, live: undefined, reserved: 0 });
-  it('a quarter of the room or more, nothing held: yes', () => expect(leftoversMatter(10 * MB, process, water.high, undefined)).toBe(true));
-  it('less than a quarter of the room: no', () => expect(leftoversMatter(9 * MB, process, water.high, undefined)).toBe(false));
-  it('a held task that collecting could let in: yes', () => expect(leftoversMatter(10 * MB, process, water.high, true)).toBe(true));
-  it('a held task that collecting could not let in: no, however large', () => expect(leftoversMatter(60 * MB, process, water.high, false)).toBe(false));
-  it('above the mark any leftovers matter', () => expect(leftoversMatter(1, reading({ used: 85 * MB, live: undefined }), water.high, undefined)).toBe(true));
-  it('none: no', () => expect(leftoversMatter(0, reading({ used: 85 * MB, live: undefined }), water.high, undefined)).toBe(false));
 });

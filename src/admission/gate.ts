@@ -243,44 +243,6 @@ export function fitsAlone(reading: Reading, need: number): boolean {
 }
 
 /**
- * Whether collecting the workers' garbage could let a task into the process: it would fit with
- * `collectible` bytes (at most what collections could free) gone from the process's usage, on its
- * full need, or on its warm need as the gate admits a warm run (below the mark with it, below the
- * limit with all of it). When it could not, a collection frees nothing the task can use and costs
- * the collected worker's next run (measured: a full GC between fetch-heavy jobs, ~25 % more CPU
- * for the next); the task waits for running tasks to end and is decided again then.
- */
-export function collectingCouldHelp(process: Reading, collectible: number, need: number, warmNeed: number | undefined, high: number): boolean {
-  if (collectible <= 0) return false;
-  const without: Reading = {
-    ...process,
-    used: Math.max(0, process.used - collectible),
-    live: process.live === undefined ? undefined : Math.max(0, process.live - collectible),
-    underPressure: false,
-  };
-  if (fits(without, need, high)) return true;
-  return warmNeed !== undefined && warmNeed < need && fits(without, warmNeed, high) && levelOf(without) + need < without.limit;
-}
-
-/** What share of the process's room below the mark a worker's leftovers must be for it to collect them before a task starts there. */
-export const LEFTOVERS_ROOM_SHARE = 0.25;
-
-/**
- * Whether a worker collects the garbage its tasks left before a task placed there starts: when it
- * is {@link LEFTOVERS_ROOM_SHARE} or more of the room left below the mark (`process` counts it, and
- * the task's own charge), since a long task could keep it there while others wait for that room —
- * unless a held task waits that collecting could not let in (`headHelped` false): it waits for
- * running tasks to end, and collecting would only cost this run (V8 frees the garbage as the run
- * allocates; until then it is counted in the process's usage). `headHelped` is `undefined` when no
- * task that reserves is held.
- */
-export function leftoversMatter(leftovers: number, process: Reading, high: number, headHelped: boolean | undefined): boolean {
-  if (leftovers <= 0 || headHelped === false) return false;
-  // Above the mark the room is negative and any leftovers matter.
-  return leftovers >= LEFTOVERS_ROOM_SHARE * (high * process.limit - levelOf(process));
-}
-
-/**
  * Decide what to do with one task. Scopes are checked in the order of what a death costs: the
  * process, then the main isolate, then the workers.
  *

@@ -433,24 +433,6 @@ export class WorkerRegistry {
     return found;
   }
 
-  /**
-   * At most what collections in the workers could free now: an idle worker's off-heap bytes and
-   * heap above its live figure (all of it may be garbage), a busy worker's published leftovers.
-   */
-  collectible(): number {
-    let bytes = 0;
-    for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.gone) continue;
-      if (worker.running > 0) {
-        bytes += this.leftovers(worker);
-        continue;
-      }
-      const { used, live, fresh, external } = this.#read(worker);
-      bytes += external + Math.max(0, used - (live ?? fresh ?? used));
-    }
-    return bytes;
-  }
-
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
   idleNotFitting(need: number): TrackedWorker[] {
     const stuck: TrackedWorker[] = [];
