@@ -1,7 +1,7 @@
 // Readings: the shared board under a real concurrent writer, old-generation limits as isolates
 // really have them, and isMemLimitReached() in the main thread and inside a worker.
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import { Board } from '../dist/readings/board.js';
 import { oldSpaceFlagBytes } from '../dist/readings/limits.js';
@@ -99,24 +99,79 @@ describe('isMemLimitReached()', () => {
   });
 
   it('inside a worker: follows the live heap against the worker limit', async () => {
-    const pool = new Piscina({ filename: new URL('./fixtures/heap-check.mjs', import.meta.url).href, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 64 } });
+    const pool = new Piscina({ filename: new URL('./fixtures/heap-check.mjs', import.meta.url).href, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     try {
-      expect(await pool.run(undefined, { name: 'check' })).toBe(false);
-      // 53 MiB kept: above the mark (0.85 × 64 MiB) with the worker's own few MiB, and far enough
-      // below the limit that filling it does not kill the worker (56 did once, in a full run).
-      await pool.run(53, { name: 'retain' });
-      expect(await pool.run(undefined, { name: 'check' })).toBe(true);
+      expect(await pool.run(0.7, { name: 'check' })).toBe(false);
+      // 66 MiB kept: above a mark of 0.7 × 96 MiB with the worker's own few MiB, and ~25 MiB below
+      // the limit. (53 MiB on a 64 MB worker, checked at 0.85, killed the worker in 1 of 7 runs of
+      // this file: too close to the limit for V8's own GC to run.)
+      await pool.run(66, { name: 'retain' });
+      expect(await pool.run(0.7, { name: 'check' })).toBe(true);
       await pool.run(undefined, { name: 'release' });
       // Garbage only: after V8 has collected it, the check is clear again.
       let clear = false;
       for (let i = 0; i < 50 && !clear; i++) {
         await pool.run(4, { name: 'retain' });
         await pool.run(undefined, { name: 'release' });
-        clear = !(await pool.run(undefined, { name: 'check' }));
+        clear = !(await pool.run(0.7, { name: 'check' }));
       }
       expect(clear).toBe(true);
     } finally {
       await pool.destroy();
     }
+  });
+});
+
+describe("the main isolate's reading, reused far from the mark", async () => {
+  const { MainScope } = await import('../dist/readings/scopes.js');
+  // A tracker whose heap in use the test sets, counting how often it is read; a clock the test moves.
+  function scopeWith(limit: number, reserved = () => 0) {
+    const state = { used: 0, reads: 0 };
+    const tracker = { limit, live: undefined, retained: () => state.used, usedNow: () => (state.reads++, state.used) };
+    const scope = new MainScope(tracker as never, { high: 0.85, low: 0.75 }, reserved, () => undefined);
+    return { scope, state };
+  }
+  const clock = { now: 1000 };
+  const realNow = performance.now.bind(performance);
+  beforeEach(() => {
+    clock.now = 1000;
+    performance.now = () => clock.now;
+  });
+  afterEach(() => {
+    performance.now = realNow;
+  });
+
+  it('is reused for up to 10 ms while the room below the mark exceeds a quarter of the limit plus 20 MiB', () => {
+    const { scope, state } = scopeWith(1024 * MB);
+    state.used = 100 * MB;
+    expect(scope.reading(0).used).toBe(100 * MB);
+    state.used = 300 * MB;
+    clock.now += 9;
+    expect(scope.reading(0).used).toBe(100 * MB);
+    expect(state.reads).toBe(1);
+    clock.now += 1;
+    expect(scope.reading(0).used).toBe(300 * MB);
+    expect(state.reads).toBe(2);
+  });
+
+  it('is read for every decision nearer the mark, reservations included', () => {
+    // Mark 870 MiB; a quarter of the limit is 256 MiB: reused only below 870 − 256 − 20 = 594 MiB.
+    let reserved = 0;
+    const { scope, state } = scopeWith(1024 * MB, () => reserved);
+    state.used = 580 * MB;
+    scope.reading(0);
+    scope.reading(0);
+    expect(state.reads).toBe(1);
+    state.used = 600 * MB;
+    clock.now += 20;
+    scope.reading(0);
+    scope.reading(0);
+    scope.reading(0);
+    expect(state.reads).toBe(4);
+    state.used = 500 * MB;
+    reserved = 100 * MB;
+    scope.reading(0);
+    scope.reading(0);
+    expect(state.reads).toBe(6);
   });
 });
