@@ -155,9 +155,9 @@ const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
  * by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the Buffers the task dropped while
  * their objects are young, and a major GC follows when that was not enough (their objects outlived
  * a GC during the task) or when earlier tasks left garbage. Otherwise what it dropped is left for V8
- * to collect as the worker allocates again, or for the pool to ask for once it wants memory: a GC
- * at a task's end sets the isolate's next limits from an almost empty heap (measured: the next run
- * of a fetch-heavy job took 25–40 % more CPU), and a minor GC asked for while V8 is marking
+ * to collect as the worker allocates again, or for the pool to ask for once it wants memory: a full
+ * GC between two runs throws away optimized code the next run rebuilds (measured: the next run of a
+ * fetch-heavy job took ~25 % more CPU, with ~8 × the deoptimizations), and a minor GC asked for while V8 is marking
  * finishes a major one. When the heap in use is above the mark and the last live figure does not
  * already show the worker full, a full GC measures it.
  */
