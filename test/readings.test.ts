@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import { Board } from '../dist/readings/board.js';
 import { oldSpaceFlagBytes } from '../dist/readings/limits.js';
+import { MainScope } from '../dist/readings/scopes.js';
 import { isMemLimitReached } from '../dist/index.js';
 import { runFixture } from './helpers/child.js';
 
@@ -122,8 +123,7 @@ describe('isMemLimitReached()', () => {
   });
 });
 
-describe("the main isolate's reading, reused far from the mark", async () => {
-  const { MainScope } = await import('../dist/readings/scopes.js');
+describe("the main isolate's reading, reused far from the mark", () => {
   // A tracker whose heap in use the test sets, counting how often it is read; a clock the test moves.
   function scopeWith(limit: number, reserved = () => 0) {
     const state = { used: 0, reads: 0 };
