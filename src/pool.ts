@@ -732,12 +732,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /**
    * What a run whose need nobody knows reserves in the process while it is measured: a worker's
-   * heap limit (on its heap it can take no more), kept below what the process can admit at all.
+   * heap limit (on its heap it can take no more), kept below what the process can admit at all —
+   * and, while nothing runs, below the room the process has left under its mark: that run is the
+   * only way to learn the need, and a reservation the process could never take would hold every
+   * task of the name for good (a worker heap limit large beside the container's).
    */
   #unknownRoom(): number {
     const workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
-    const processCapacity = this.#process ? Math.floor(this.#settings.highWater * this.#process.monitor.limit) - 1 : Infinity;
-    return Math.max(0, Math.min(workerLimit, processCapacity));
+    if (!this.#process) return workerLimit;
+    let room = Math.floor(this.#settings.highWater * this.#process.monitor.limit) - 1;
+    if (this.#active.size === 0) room -= levelOf(this.#process.peek());
+    return Math.max(0, Math.min(workerLimit, room));
   }
 
   /**

@@ -830,6 +830,24 @@ describe('slow start', () => {
     expect(await Promise.race([settleAll(runs), timeout])).toEqual([3, 3, 3]);
     expectAllSettled(pool, 3);
   }, 20_000);
+
+  // Found by a new user's trial: with a worker heap limit large beside the process's limit, the
+  // first run of any undeclared task reserved that whole heap limit, which the process could never
+  // take; every task then waited out maxWaitMs ('wait') or was refused at once ('reject').
+  it('the first run of unknown work starts on a process that could not take a whole worker heap beside what it holds', async () => {
+    // The process as the pool measures it (RSS, or the container's charge), before this pool's worker.
+    const probe = makePool({ maxThreads: 1, minThreads: 1, memoryLimit: 64 * 1024 * MB });
+    const used = probe.stats().process!.used;
+    await probe.destroy();
+    const memoryLimit = used + 256 * MB;
+    for (const policy of ['wait', 'reject'] as const) {
+      const pool = makePool({ minThreads: 1, maxThreads: 1, memoryLimit, policy, maxWaitMs: 5_000, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(memoryLimit / MB) } });
+      expect(await pool.run(21)).toBe(21);
+      expect(await pool.run({ a: 1, b: 2 }, { name: 'add' })).toBe(3);
+      expectAllSettled(pool, 2);
+      await pool.destroy();
+    }
+  }, 20_000);
 });
 
 describe('close and destroy', () => {
