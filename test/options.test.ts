@@ -40,6 +40,8 @@ describe('pool options', () => {
     ['maxOldGenerationSizeMb 1', { resourceLimits: { maxOldGenerationSizeMb: 1 } }, RangeError, /options\.resourceLimits\.maxOldGenerationSizeMb must be 0 \(Node's default\) or at least 16 MB, got 1/],
     ['maxOldGenerationSizeMb 8', { resourceLimits: { maxOldGenerationSizeMb: 8 } }, RangeError, /maxOldGenerationSizeMb must be 0 \(Node's default\) or at least 16 MB, got 8/],
     ['stackSizeMb a thousandth', { resourceLimits: { stackSizeMb: 0.001 } }, RangeError, /options\.resourceLimits\.stackSizeMb must be 0 \(Node's default\) or at least 1 MB, got 0\.001/],
+    // Found by a new user's trial: Node's raw EAGAIN (ERR_WORKER_INIT_FAILED) came out of the constructor.
+    ['stackSizeMb beyond the machine', { resourceLimits: { stackSizeMb: 1e9 } }, RangeError, /options\.resourceLimits\.stackSizeMb must be below the machine's memory \(\d+ MB\), got 1000000000/],
     ['slowStart not a boolean', { slowStart: 'yes' }, TypeError, /options\.slowStart must be a boolean, got "yes"/],
     ['name empty', { name: '' }, RangeError, /options\.name must not be empty/],
     ['name a number', { name: 12 }, TypeError, /options\.name must be a string or null, got 12/],
@@ -57,7 +59,9 @@ describe('pool options', () => {
     ['niceIncrement a string', { niceIncrement: '1' }, TypeError, /options\.niceIncrement must be a non-negative integer on Unix systems, got "1"/],
     ['memoryLimit a word', { memoryLimit: 'lots' }, RangeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got "lots"/],
     ['memoryLimit true', { memoryLimit: true }, TypeError, /options\.memoryLimit must be a number of bytes, 'auto' or false, got true/],
-    ['memoryLimit zero', { memoryLimit: 0 }, RangeError, /options\.memoryLimit must be >= 1, got 0/],
+    ['memoryLimit zero', { memoryLimit: 0 }, RangeError, /options\.memoryLimit is in bytes and must be at least 67108864 .*, got 0$/],
+    // Found by a new user's trial: a negative limit was told the least is 1 (it is 64 MiB).
+    ['memoryLimit negative', { memoryLimit: -1 }, RangeError, /options\.memoryLimit is in bytes and must be at least 67108864 .*, got -1$/],
     ['memoryLimit fractional', { memoryLimit: 1.5 }, RangeError, /options\.memoryLimit must be an integer, got 1\.5/],
     ['cgroupRoot relative', { cgroupRoot: 'sys/fs/cgroup' }, RangeError, /options\.cgroupRoot must be an absolute path, got "sys\/fs\/cgroup"/],
     ['cgroupRoot not a string', { cgroupRoot: 7 }, TypeError, /options\.cgroupRoot must be a string, got 7/],
