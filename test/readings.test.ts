@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import { Board } from '../dist/readings/board.js';
-import { oldSpaceFlagBytes } from '../dist/readings/limits.js';
+import { oldSpaceFlagBytes, ownOldGenerationLimit } from '../dist/readings/limits.js';
 import { MainScope } from '../dist/readings/scopes.js';
 import { isMemLimitReached } from '../dist/index.js';
 import { runFixture } from './helpers/child.js';
@@ -65,6 +65,12 @@ describe('old-generation limits', () => {
     expect(oldSpaceFlagBytes(['--max-old-space-size=128'], '')).toBe(128 * MB);
     expect(oldSpaceFlagBytes(['--max_old_space_size=64'], '--max-old-space-size=300')).toBe(64 * MB);
     expect(oldSpaceFlagBytes([], '--inspect --max-old-space-size=300')).toBe(300 * MB);
+  });
+
+  // Found by a new user's trial: stats().main.limit read 4046664499.2000003 bytes.
+  it("without a flag, the main isolate's limit is a whole number of bytes", () => {
+    // 0.9 × this heap_size_limit is 4046664500.1.
+    expect(Number.isInteger(ownOldGenerationLimit(4_496_293_889))).toBe(true);
   });
 
   it('a worker derives exactly the limit it asked for, not heap_size_limit', async () => {

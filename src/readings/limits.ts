@@ -35,10 +35,10 @@ export function oldSpaceFlagBytes(execArgv: readonly string[] = process.execArgv
 export function ownOldGenerationLimit(heapSizeLimit = v8.getHeapStatistics().heap_size_limit): number {
   if (!isMainThread) {
     const young = (resourceLimits.maxYoungGenerationSizeMb ?? 0) * MiB;
-    const real = young > 0 && young < heapSizeLimit ? heapSizeLimit - young : heapSizeLimit * 0.9;
+    const real = young > 0 && young < heapSizeLimit ? heapSizeLimit - young : Math.floor(heapSizeLimit * 0.9);
     const asked = (resourceLimits.maxOldGenerationSizeMb ?? 0) * MiB;
     return asked > 0 ? Math.min(asked, real) : real;
   }
   const flag = oldSpaceFlagBytes();
-  return flag !== undefined ? Math.min(flag, heapSizeLimit) : heapSizeLimit * 0.9;
+  return flag !== undefined ? Math.min(flag, heapSizeLimit) : Math.floor(heapSizeLimit * 0.9);
 }
