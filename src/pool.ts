@@ -568,10 +568,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /**
    * Task slots of workers being started that no spawn has claimed: workers Piscina is starting
    * (its threads not ready yet) × `concurrentTasksPerWorker`, less the spawns waiting for them.
+   * Before Piscina's first workers are announced ({@link #startingUp}), spawns wait in the held
+   * queue and no other worker has been started yet: the slots of every worker Piscina may still
+   * start count too, as Piscina would start one per task queued then (up to `maxThreads`).
    */
   #pendingCapacity(): number {
     const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
-    return Math.max(0, starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
+    const pending = Math.max(0, starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
+    return this.#startingUp ? pending + Math.max(0, this.#piscina.maxThreads - this.#piscina.threads.length) * this.#settings.concurrentTasksPerWorker : pending;
   }
 
   /** Tasks that ran and ended, with a result or an error (Piscina's `completed`). */

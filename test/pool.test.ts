@@ -286,6 +286,16 @@ describe('bounds', () => {
     expectAllSettled(pool, 4);
   });
 
+  // Found by a new user's trial: right after construction, spawns wait for Piscina's first workers
+  // to be announced, in the held queue, where they counted against maxQueue: 2 of these 6 ran.
+  it('a burst right after construction has the slots of workers still to be started as room, as in Piscina', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 4, maxQueue: 1 });
+    const out = await settleAll(Array.from({ length: 6 }, () => pool.run(30, { name: 'sleep', memory: 8 * MB })));
+    expect(out.slice(0, 5)).toEqual([30, 30, 30, 30, 30]);
+    expect(out[5]).toBeInstanceOf(QueueFullError);
+    expectAllSettled(pool, 6);
+  });
+
   it('a backlog of 2,000 tasks submitted at once, with the default queue bound, all run', async () => {
     const pool = makePool({ maxThreads: 2 });
     const out = await settleAll(Array.from({ length: 2000 }, (_, i) => pool.run(i)));
