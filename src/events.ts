@@ -24,6 +24,8 @@ export interface GatedPoolEvents {
       name: string;
       /** Its heap need in bytes (declared or learned; 0 when none). */
       need: number;
+      /** Off-heap bytes it reserves in the process: declared, learned, or for a name not learned yet what its run is charged; 0 when none. */
+      external: number;
       /** The worker's thread id, or `'spawn'`. */
       worker: number | 'spawn';
     },
@@ -35,6 +37,8 @@ export interface GatedPoolEvents {
       name: string;
       /** Its heap need in bytes (declared or learned; 0 when none). */
       need: number;
+      /** Off-heap bytes it reserves in the process: declared, learned, or for a name not learned yet what its run is charged; 0 when none. */
+      external: number;
       /** The scope under pressure; `undefined`: it waits for a worker, a worker start or slow start. */
       scope: Scope | undefined;
     },

@@ -315,7 +315,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   run(input: I, options?: RunOptions): Promise<O> {
     if (!runChannel.hasSubscribers) return this.#run(input, options);
     const name = typeof options?.name === 'string' ? options.name : this.#settings.name;
-    return runChannel.tracePromise(() => this.#run(input, options), { pool: this, name }) as Promise<O>;
+    return runChannel.tracePromise(() => this.#run(input, options), { pool: this, name });
   }
 
   /**
@@ -912,8 +912,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#counters.held++;
     // Why it waits: its own pressure, else the memory the head waits for (it waits behind it), else its turn.
     this.#counters.heldBy[task.lastPressure?.scope ?? (this.#held.blockedByMemory ? this.#blockedBy?.scope : undefined) ?? 'busy']++;
-    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, scope: task.lastPressure?.scope });
-    if (holdChannel.hasSubscribers) holdChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, scope: task.lastPressure?.scope } satisfies HoldMessage);
+    if (this.listenerCount('hold') > 0) this.emit('hold', { name: task.name, need: task.heap, external: task.external, scope: task.lastPressure?.scope });
+    if (holdChannel.hasSubscribers) holdChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, external: task.external, scope: task.lastPressure?.scope } satisfies HoldMessage);
     this.#updatePolling();
   }
 
@@ -1051,8 +1051,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#settle(task, 'failed', error);
       return;
     }
-    if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, worker: target });
-    if (admitChannel.hasSubscribers) admitChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, worker: target, heldMs: heldFor } satisfies AdmitMessage);
+    if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, external: task.external, worker: target });
+    if (admitChannel.hasSubscribers) admitChannel.publish({ pool: this, taskId: task.id, name: task.name, need: task.heap, external: task.external, worker: target, heldMs: heldFor } satisfies AdmitMessage);
   }
 
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */

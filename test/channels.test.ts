@@ -69,6 +69,27 @@ describe('diagnostics_channel', () => {
     expect(events.filter((event) => event.outcome === 'failed').length).toBe(counters.failed);
   });
 
+  it('admit and hold carry both needs: heap (`need`) and off-heap (`external`), as the event does', async () => {
+    const pool = makePool();
+    const seen: { via: string; need: number; external: number }[] = [];
+    for (const [via, name] of [['hold', CHANNELS.hold], ['admit', CHANNELS.admit]] as const) {
+      const listener = (message: unknown): void => {
+        const m = message as { pool: object; need: number; external: number };
+        if (m.pool === pool) seen.push({ via, need: m.need, external: m.external });
+      };
+      diagnosticsChannel.subscribe(name, listener);
+      unsubscribers.push(() => diagnosticsChannel.unsubscribe(name, listener));
+    }
+    pool.on('admit', ({ need, external }) => seen.push({ via: 'admit event', need, external }));
+    // More tasks than threads: some are held before they are admitted.
+    const runs = Array.from({ length: 6 }, (_, i) => pool.run(i, { name: 'sleep', memory: { heap: MB, external: 2 * MB } }));
+    await settleAll(runs);
+    expectAllSettled(pool, 6);
+    expect(seen.filter(({ via }) => via === 'hold').length).toBeGreaterThan(0);
+    expect(seen.filter(({ via }) => via === 'admit event').length).toBe(6);
+    for (const event of seen) expect(event).toMatchObject({ need: MB, external: 2 * MB });
+  });
+
   it('refusals: a reject message with the typed error, then a settle with the reason', async () => {
     const pool = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, memoryLimit: false });
     const rejects = record<{ pool: object; taskId: number; error: unknown; heldMs: number }>(CHANNELS.reject, pool);

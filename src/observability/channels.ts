@@ -29,6 +29,8 @@ export interface TaskMessage {
 export interface AdmitMessage extends TaskMessage {
   /** Its heap need in bytes (declared or learned; 0 when none). */
   need: number;
+  /** Off-heap bytes it reserves in the process: declared, learned, or for a name not learned yet what its run is charged; 0 when none. */
+  external: number;
   /** The worker's thread id, or `'spawn'`: a worker being started for it. */
   worker: number | 'spawn';
   /** How long it was held before this, ms (0 when it was admitted at once). */
@@ -38,6 +40,8 @@ export interface AdmitMessage extends TaskMessage {
 export interface HoldMessage extends TaskMessage {
   /** Its heap need in bytes (declared or learned; 0 when none). */
   need: number;
+  /** Off-heap bytes it reserves in the process: declared, learned, or for a name not learned yet what its run is charged; 0 when none. */
+  external: number;
   /** Set when memory pressure in this scope is why it is held; `undefined`: it waits for a worker. */
   scope: Scope | undefined;
 }
@@ -123,4 +127,14 @@ export const rejectChannel = diagnosticsChannel.channel(CHANNELS.reject);
 export const settleChannel = diagnosticsChannel.channel(CHANNELS.settle);
 export const pressureChannel = diagnosticsChannel.channel(CHANNELS.pressure);
 export const recycleChannel = diagnosticsChannel.channel(CHANNELS.recycle);
-export const runChannel = diagnosticsChannel.tracingChannel<unknown, RunContext & object>(CHANNELS.run);
+/**
+ * What the pool uses of the `run()` tracing channel. Typed here rather than as Node's
+ * `TracingChannel`, whose type parameters changed order between `@types/node` majors: the
+ * declarations then type-check with any of them.
+ */
+export interface RunTracer {
+  readonly hasSubscribers: boolean;
+  tracePromise<T>(fn: () => Promise<T>, context: RunContext): Promise<T>;
+}
+
+export const runChannel: RunTracer = diagnosticsChannel.tracingChannel(CHANNELS.run) as unknown as RunTracer;
