@@ -555,3 +555,30 @@ describe('found by the new-user trial of 2026-12-01, again', () => {
     expectIdle(pool, 4);
   });
 });
+
+describe('known, not fixed: memory a worker\'s malloc arena keeps (the images example, loaded CI, 2026-12-01)', () => {
+  // Jobs of two 22 MiB Float32Arrays, declared, one worker, a limit of the process's usage at start
+  // plus 80 MiB, six in a row. Freed by a GC, the arrays stay resident in the worker's malloc arena
+  // (glibc's threshold for mapping a block on its own rises to their size once the first run's maps
+  // are freed); the gate counts that memory in use, and a job whose declared need does not fit below
+  // the limit on top of it waits until maxWaitMs with nothing running, although its run would reuse
+  // it. The warm need that could let it in is never learned from such runs (README, "Not
+  // guaranteed"). Measured: 3–4 of the 6 timed out in 8 of 8 runs.
+  type Arena = { need: number; limit: number; runs: { settled: string; usedBefore: number }[] };
+  let arena: Promise<Awaited<ReturnType<typeof runFixture<Arena>>>> | undefined;
+  const runArena = () => (arena ??= runFixture<Arena>('regressions/arena-retained.mjs', [], [], 60_000));
+
+  it('the premise: the first job runs, and every job that waits finds the arena\'s memory in use with no room for its need', async () => {
+    const child = await runArena();
+    expect(child.code, child.stderr).toBe(0);
+    const { need, limit, runs } = child.json!;
+    expect(runs[0]?.settled).toBe('completed');
+    for (const run of runs) if (run.settled !== 'completed') expect(run.usedBefore + need).toBeGreaterThan(limit);
+  }, 70_000);
+
+  // \`it.fails\`: turns red the day an idle pool runs these jobs.
+  it.fails('an idle pool runs a declared job whose memory its worker\'s arena holds', async () => {
+    const child = await runArena();
+    expect(child.json?.runs.map(({ settled }) => settled)).toEqual(Array.from({ length: 6 }, () => 'completed'));
+  }, 70_000);
+});
