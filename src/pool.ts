@@ -647,8 +647,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
-  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, alone: false, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined, surprise: 0 };
-  readonly #warmOption: WarmOption = { need: 0, spawn: false };
+  readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, alone: false, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined };
+  readonly #warmOption: WarmOption = { need: 0, spawn: false, surprise: 0 };
 
   #gateInput(task: Task): GateInput {
     const input = this.#input;
@@ -663,7 +663,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // bytes): see `fitsAlone`.
     input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(input.process, task)));
     input.warm = this.#warmOptionFor(task);
-    input.surprise = this.#ledger.surprise;
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
     const warmName = this.#process && task.heap + task.external > 0 ? task.learnAs : undefined;
     input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, warmName, warmName === undefined ? 0 : this.#warmSize(task));
@@ -688,9 +687,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!this.#process || full <= 0) return undefined;
     const need = this.#warmNeed(task);
     if (need === undefined || need >= full) return undefined;
+    let surprise = 0;
+    for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
     const option = this.#warmOption;
     option.need = need;
     option.spawn = this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
+    option.surprise = surprise;
     return option;
   }
 

@@ -64,6 +64,11 @@ export interface WarmOption {
   need: number;
   /** Whether a worker started now would be warm for it. */
   spawn: boolean;
+  /**
+   * The largest shortfall of a warm task running now: its full need less its warm need. Were a
+   * warm run's allocator memory gone after all, the process would grow by that much more.
+   */
+  surprise: number;
 }
 
 /** Fractions of a limit: admission stops at `high` and, once stopped, resumes below `low`. */
@@ -109,13 +114,6 @@ export interface GateInput {
   workerFloor: number;
   /** The warm way in, when this task's name has one (see {@link WarmOption}). */
   warm?: WarmOption | undefined;
-  /**
-   * What the warm tasks running now would take in the process beyond their charges, were none of
-   * them warm after all: the sum of their full needs less their warm needs. Their guesses fail
-   * together (memory an allocator gave back to the system is gone for every worker), so every
-   * admission keeps the process below its limit with all of it. Default 0.
-   */
-  surprise?: number;
 }
 
 /** The outcome of one decision. */
@@ -264,10 +262,7 @@ export function decide(input: GateInput): Decision {
   }
 
   const process = input.process;
-  const surprise = input.surprise ?? 0;
-  const processBlocks =
-    process !== undefined &&
-    ((!fits(process, need + input.external, high) && !(input.alone === true && fitsAlone(process, need + input.external))) || (surprise > 0 && levelOf(process) + need + input.external + surprise >= process.limit));
+  const processBlocks = process !== undefined && !fits(process, need + input.external, high) && !(input.alone === true && fitsAlone(process, need + input.external));
   if (processBlocks && fitsWarm(input, process, high)) return decideWarm(input, process, high);
   const blocked = processBlocks ? { scope: 'process' as const, reading: process } : mainBlocks(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, need, high);
@@ -292,15 +287,15 @@ function mainBlocks(input: GateInput, high: number): { scope: 'main'; reading: R
 
 /**
  * Whether the process takes the task's warm need: below `high` × limit with it, and below the
- * limit itself even were the warm assumption wrong for this task and for every warm task running
- * now (`surprise`): the high mark is not the edge, and warm guesses fail together.
+ * limit itself even were the warm assumption wrong for this task or for the warm task running now
+ * that would fall shortest (one such surprise is survived: the high mark is not the edge).
  */
 function fitsWarm(input: GateInput, process: Reading, high: number): boolean {
   const warm = input.warm;
   if (!warm || process.underPressure) return false;
   const full = input.need + input.external;
   if (warm.need >= full || !fits(process, warm.need, high)) return false;
-  return levelOf(process) + full + (input.surprise ?? 0) < process.limit;
+  return levelOf(process) + warm.need + Math.max(full - warm.need, warm.surprise) < process.limit;
 }
 
 /** The process takes the task only on a warm worker: one free now, or one started for it. */
