@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, fitsAlone, levelOf, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fitsAlone, levelOf, measuredLevel, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -648,7 +648,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** The decisions' input: one object, refilled for each decision (`decide` keeps nothing of it). */
   readonly #input: GateInput = { need: 0, mainNeed: 0, external: 0, water: { high: 0, low: 0 }, main: undefined as never, process: undefined, alone: false, workers: [], canSpawn: false, workerLimit: 0, workerFloor: 0, warm: undefined };
-  readonly #warmOption: WarmOption = { need: 0, spawn: false, surprise: 0 };
+  readonly #warmOption: WarmOption = { need: 0, spawn: false, surprise: 0, reusable: 0 };
 
   #gateInput(task: Task): GateInput {
     const input = this.#input;
@@ -693,7 +693,20 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     option.need = need;
     option.spawn = this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
     option.surprise = surprise;
+    option.reusable = this.#reusable();
     return option;
+  }
+
+  /**
+   * See `WarmOption.reusable`: the process's measured level (the reading of the decision being
+   * made) less the part of the running tasks' charges already resident, less what the warm tasks
+   * running now count on reusing.
+   */
+  #reusable(): number {
+    const reading = this.#input.process;
+    if (!reading) return 0;
+    const resident = this.#ledger.process - reading.reserved;
+    return measuredLevel(reading) - resident - this.#ledger.surprise;
   }
 
   /**

@@ -31,9 +31,13 @@ describe('ledger', () => {
     expect(charge.surprise).toBe(26 * MB);
     const small = ledger.charge({ heap: 10 * MB, main: 0, external: 30 * MB }, undefined, 6 * MB);
     expect([small.processHeap, small.external, small.surprise]).toEqual([6 * MB, 0, 34 * MB]);
+    // What the open warm charges count on reusing, in all.
+    expect(ledger.surprise).toBe(60 * MB);
     ledger.release(charge);
+    ledger.release(charge);
+    expect(ledger.surprise).toBe(34 * MB);
     ledger.release(small);
-    expect([ledger.open, ledger.process]).toEqual([0, 0]);
+    expect([ledger.open, ledger.process, ledger.surprise]).toEqual([0, 0, 0]);
     expect(worker).toEqual({ reserved: 0, processReserved: { heap: 0, external: 0 } });
   });
 });

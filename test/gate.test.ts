@@ -229,7 +229,7 @@ describe('decide: the warm way into the process', () => {
   // used; the warm need (12) does.
   const full = { need: 10 * MB, external: 30 * MB };
   const busyProcess = reading({ used: 50 * MB, live: 50 * MB });
-  const warmOption = (over: Partial<{ need: number; spawn: boolean; surprise: number }> = {}) => ({ need: 12 * MB, spawn: false, surprise: 0, ...over });
+  const warmOption = (over: Partial<{ need: number; spawn: boolean; surprise: number; reusable: number }> = {}) => ({ need: 12 * MB, spawn: false, surprise: 0, reusable: 50 * MB, ...over });
   const cases: [string, Partial<GateInput>, Decision][] = [
     ['a free warm worker takes it on its warm need', { workers: [worker(1), worker(2, { warm: true })] }, { kind: 'admit', worker: 2, warm: true }],
     ['no warm worker, none to start: process pressure', { workers: [worker(1)] }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
@@ -238,6 +238,8 @@ describe('decide: the warm way into the process', () => {
     ['a worker started now would be cold: process pressure', { workers: [worker(1)], canSpawn: true }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['were it cold after all, the process would reach its limit: no', { workers: [worker(2, { warm: true })], process: reading({ used: 60 * MB, live: 60 * MB }) }, { kind: 'pressure', scope: 'process', used: 60 * MB, limit: LIMIT }],
     ['nor when a running warm task could fall that short', { workers: [worker(2, { warm: true })], warm: warmOption({ surprise: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['the memory a warm run would reuse is not in the process (given back to the system): no way in', { workers: [worker(2, { warm: true })], warm: warmOption({ reusable: 27 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
+    ['exactly its shortfall is there: in', { workers: [worker(2, { warm: true })], warm: warmOption({ reusable: 28 * MB }) }, { kind: 'admit', worker: 2, warm: true }],
     ['a warm need no smaller than the full one is no way in', { workers: [worker(2, { warm: true })], warm: warmOption({ need: 40 * MB }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['never while the process is under pressure', { workers: [worker(2, { warm: true })], process: reading({ used: 50 * MB, live: 50 * MB, underPressure: true }) }, { kind: 'pressure', scope: 'process', used: 50 * MB, limit: LIMIT }],
     ['the main isolate still has its say', { workers: [worker(2, { warm: true })], mainNeed: 10 * MB, main: reading({ used: 75 * MB, live: 75 * MB }) }, { kind: 'pressure', scope: 'main', used: 75 * MB, limit: LIMIT }],
@@ -249,17 +251,30 @@ describe('decide: the warm way into the process', () => {
     it(name, () => expect(decide(input({ ...full, process: busyProcess, warm: warmOption(), ...over }))).toEqual(expected));
   }
 
+  it("found by a new user's trial: runs admitted warm while the memory they counted on reusing had gone back to the system (294–297 of a 300 MiB cgroup in 3 of 14 runs)", () => {
+    // The first of three admissions at 5.28 s in that trace: a 300 MiB cgroup, high 0.85, the
+    // process at 45 MiB with nothing running (the earlier runs' Buffers had been unmapped), a run of
+    // 1 + 101 MiB whose name's warm runs make 8 MiB resident, on a worker that ran it. Admitted warm,
+    // two such runs and a cold third went in together, and the warm two made 93 MiB each resident.
+    const containerLimit = 300 * MB;
+    const process = { used: 45 * MB, live: undefined, limit: containerLimit, reserved: 0, underPressure: false };
+    const task = { need: 1 * MB, external: 101 * MB, water: { high: 0.85, low: 0.6 }, process, workers: [worker(2, { warm: true })] };
+    expect(decide(input({ ...task, warm: { need: 8 * MB, spawn: false, surprise: 0, reusable: 45 * MB } }))).toEqual({ kind: 'admit', worker: 2 });
+    // Where the process does hold what such runs freed (idle at 150 MiB), it goes in warm.
+    expect(decide(input({ ...task, process: { ...process, used: 150 * MB }, warm: { need: 8 * MB, spawn: false, surprise: 0, reusable: 150 * MB } }))).toEqual({ kind: 'admit', worker: 2, warm: true });
+  });
+
   it('over a grid: a warm admission fits the warm need below high and the full need below the limit, on a warm free worker or a warm spawn', () => {
     let warmAdmits = 0;
     for (const used of [0, 30, 45, 50, 60, 70, 79, 90].map((mb) => mb * MB)) {
       for (const warmNeed of [5, 12, 39, 40].map((mb) => mb * MB)) {
-        for (const surprise of [0, 20 * MB, 60 * MB]) {
+        for (const [surprise, reusable] of [[0, 100 * MB], [20 * MB, 100 * MB], [60 * MB, 100 * MB], [0, 20 * MB], [0, 30 * MB]] as const) {
           for (const spawn of [false, true]) {
             for (const canSpawn of [false, true]) {
               for (const [isWarm, free] of [[false, true], [true, true], [true, false]] as const) {
                 const process = reading({ used, live: used });
                 const workers = [worker(3, { warm: isWarm, free })];
-                const decision = decide(input({ ...full, process, workers, canSpawn, warm: { need: warmNeed, spawn, surprise } }));
+                const decision = decide(input({ ...full, process, workers, canSpawn, warm: { need: warmNeed, spawn, surprise, reusable } }));
                 const fullNeed = full.need + full.external;
                 if (decision.kind !== 'admit') continue;
                 if (decision.warm) {
@@ -268,6 +283,7 @@ describe('decide: the warm way into the process', () => {
                   if (decision.worker === 'spawn') expect(fits(process, fullNeed, water.high)).toBe(false);
                   expect(used + warmNeed).toBeLessThan(water.high * LIMIT);
                   expect(used + warmNeed + Math.max(fullNeed - warmNeed, surprise)).toBeLessThan(LIMIT);
+                  expect(fullNeed - warmNeed).toBeLessThanOrEqual(reusable);
                   if (decision.worker === 'spawn') expect(spawn && canSpawn).toBe(true);
                   else expect(isWarm && free).toBe(true);
                 } else {

@@ -44,6 +44,7 @@ export interface Need {
 export class Ledger {
   #main = 0;
   #process = 0;
+  #surprise = 0;
   #open = 0;
 
   /** Heap bytes reserved in the main isolate by open charges. */
@@ -54,6 +55,14 @@ export class Ledger {
   /** Bytes reserved in the process by open charges. */
   get process(): number {
     return this.#process;
+  }
+
+  /**
+   * What the open charges made on a warm need count on reusing: the process bytes they would take
+   * beyond themselves were none of their runs warm after all (the sum of their `surprise`).
+   */
+  get surprise(): number {
+    return this.#surprise;
   }
 
   /** Charges not released yet. */
@@ -78,6 +87,7 @@ export class Ledger {
     const charge: Charge = { account: undefined, heap, main, processHeap, external, surprise, released: false };
     this.#main += main;
     this.#process += processHeap + external;
+    this.#surprise += surprise;
     this.#open++;
     if (account) this.place(charge, account);
     return charge;
@@ -98,6 +108,7 @@ export class Ledger {
     charge.released = true;
     this.#main -= charge.main;
     this.#process -= charge.processHeap + charge.external;
+    this.#surprise -= charge.surprise;
     this.#open--;
     const account = charge.account;
     if (account) {

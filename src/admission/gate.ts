@@ -65,6 +65,13 @@ export interface WarmOption {
   /** Whether a worker started now would be warm for it. */
   spawn: boolean;
   /**
+   * The most process bytes a warm run could reuse now: what the process holds in use beyond what
+   * the tasks running now account for, less what the warm tasks running now count on reusing.
+   * Memory an allocator gave back to the system is not there to reuse; a warm run's shortfall (its
+   * full need less its warm need) must not exceed this.
+   */
+  reusable: number;
+  /**
    * The largest shortfall of a warm task running now: its full need less its warm need. Were a
    * warm run's allocator memory gone after all, the process would grow by that much more.
    */
@@ -286,15 +293,16 @@ function mainBlocks(input: GateInput, high: number): { scope: 'main'; reading: R
 }
 
 /**
- * Whether the process takes the task's warm need: below `high` × limit with it, and below the
- * limit itself even were the warm assumption wrong for this task or for the warm task running now
- * that would fall shortest (one such surprise is survived: the high mark is not the edge).
+ * Whether the process takes the task's warm need: the memory it counts on reusing is in the
+ * process now (`reusable`), the warm need fits below `high` × limit, and the process stays below
+ * the limit itself even were the warm assumption wrong for this task or for the warm task running
+ * now that would fall shortest (one such surprise is survived: the high mark is not the edge).
  */
 function fitsWarm(input: GateInput, process: Reading, high: number): boolean {
   const warm = input.warm;
   if (!warm || process.underPressure) return false;
   const full = input.need + input.external;
-  if (warm.need >= full || !fits(process, warm.need, high)) return false;
+  if (warm.need >= full || full - warm.need > warm.reusable || !fits(process, warm.need, high)) return false;
   return levelOf(process) + warm.need + Math.max(full - warm.need, warm.surprise) < process.limit;
 }
 
