@@ -211,5 +211,12 @@ describe('the published package', () => {
     const required = spawnSync(node, ['-e', `require(${JSON.stringify(cjs)})`], { encoding: 'utf8' });
     expect(required.status).not.toBe(0);
     expect(required.stderr).toMatch(/heapgate needs Node\.js 22 or newer; this is Node\.js \d+\.\d+\.\d+/);
+    // And every subpath entry, in both builds.
+    for (const sub of ['admission/gate', 'integrations/fastify', 'integrations/prometheus', 'integrations/bullmq']) {
+      const esm = spawnSync(node, ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(`../dist/${sub}.js`, import.meta.url).href)})`], { encoding: 'utf8' });
+      expect(esm.stderr, sub).toMatch(/heapgate needs Node\.js 22 or newer/);
+      const cjsSub = spawnSync(node, ['-e', `require(${JSON.stringify(fileURLToPath(new URL(`../dist/${sub}.cjs`, import.meta.url)))})`], { encoding: 'utf8' });
+      expect(cjsSub.stderr, sub).toMatch(/heapgate needs Node\.js 22 or newer/);
+    }
   });
 });

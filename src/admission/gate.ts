@@ -5,6 +5,8 @@
  *
  * @module heapgate/gate
  */
+// An older Node fails at import with a clear message (see `node-version.ts`).
+import '../node-version.js';
 import type { Scope } from '../errors.js';
 import type { Policy } from '../options.js';
 

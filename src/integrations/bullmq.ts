@@ -24,6 +24,8 @@
  *
  * @module heapgate/bullmq
  */
+// An older Node fails at import with a clear message (see `node-version.ts`).
+import '../node-version.js';
 import { EventEmitter } from 'node:events';
 import type { Job, WorkerOptions } from 'bullmq';
 import type { GatedPool } from '../pool.js';

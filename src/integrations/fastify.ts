@@ -15,6 +15,8 @@
  *
  * @module heapgate/fastify
  */
+// An older Node fails at import with a clear message (see `node-version.ts`).
+import '../node-version.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatedPool } from '../pool.js';
 

@@ -9,6 +9,8 @@
  *
  * @module heapgate/prometheus
  */
+// An older Node fails at import with a clear message (see `node-version.ts`).
+import '../node-version.js';
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import type { GatedPool } from '../pool.js';
 import type { PoolStats } from '../accounting/counters.js';
