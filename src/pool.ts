@@ -662,7 +662,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // margin on its guess (which bounds only its old generation: not its young one, nor off-heap
     // bytes): see `fitsAlone`.
     input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(input.process, task)));
-    input.warm = this.#warmOptionFor(task);
+    input.warm = this.#warmOptionFor(task, input.process);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
     const warmName = this.#process && task.heap + task.external > 0 ? task.learnAs : undefined;
     input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, warmName, warmName === undefined ? 0 : this.#warmSize(task));
@@ -682,7 +682,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * The warm way into the process for `task` (see the gate's `WarmOption`): only when the process
    * is watched, the task reserves there, and a warm run of its name was measured to need less.
    */
-  #warmOptionFor(task: Task): WarmOption | undefined {
+  #warmOptionFor(task: Task, process: Reading | undefined): WarmOption | undefined {
     const full = task.heap + task.external;
     if (!this.#process || full <= 0) return undefined;
     const need = this.#warmNeed(task);
@@ -693,18 +693,18 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     option.need = need;
     option.spawn = this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
     option.surprise = surprise;
-    option.reusable = this.#reusable();
+    option.reusable = this.#reusable(process);
     return option;
   }
 
   /**
-   * See `WarmOption.reusable`: the process's measured level (the reading of the decision being
-   * made) less the part of the running tasks' charges already resident, less what the warm tasks
-   * running now count on reusing.
+   * See `WarmOption.reusable`: the process's measured level in `reading` (the decision's) less the
+   * part of the running tasks' charges already resident, less what the warm tasks running now count
+   * on reusing.
    */
-  #reusable(): number {
-    const reading = this.#input.process;
+  #reusable(reading: Reading | undefined): number {
     if (!reading) return 0;
+    // The scope's `reserved` is the ledger's total less what has materialized (see `ProcessScope`).
     const resident = this.#ledger.process - reading.reserved;
     return measuredLevel(reading) - resident - this.#ledger.surprise;
   }
