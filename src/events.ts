@@ -67,11 +67,18 @@ export interface GatedPoolEvents {
       threadId: number;
     },
   ];
-  /** An idle worker was terminated because its live heap kept it from taking a waiting task that a fresh worker could take (or stayed at the high-water mark). */
+  /**
+   * An idle worker was terminated and replaced: `scope: 'worker'`, its live heap kept it from
+   * taking a waiting task that a fresh worker could take (or stayed at the high-water mark);
+   * `scope: 'process'`, a task waited for process memory with nothing running and no garbage left
+   * to collect, and the memory its thread's C allocator keeps may go with the thread.
+   */
   recycle: [
     info: {
       /** The worker's thread id. */
       threadId: number;
+      /** The scope whose room the restart is for. */
+      scope: 'worker' | 'process';
       /** Its heap in use after its last major GC, bytes. */
       live: number;
       /** Its old-generation limit, bytes. */

@@ -269,10 +269,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         this.#counters.nudges++;
         this.emit('nudge', { threadId: worker.id });
       },
-      onRecycle: (worker, live, limit) => {
+      onRecycle: (worker, live, limit, scope) => {
         this.#counters.recycled++;
-        this.emit('recycle', { threadId: worker.id, live, limit });
-        if (recycleChannel.hasSubscribers) recycleChannel.publish({ pool: this, threadId: worker.id, live, limit } satisfies RecycleMessage);
+        this.emit('recycle', { threadId: worker.id, scope, live, limit });
+        if (recycleChannel.hasSubscribers) recycleChannel.publish({ pool: this, threadId: worker.id, scope, live, limit } satisfies RecycleMessage);
       },
       onAnswer: () => {
         this.#process?.monitor.forgetLive();
@@ -362,7 +362,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Idle workers that block `task`, or hold memory a collection may free, asked to collect. Whether room may appear soon. */
   #relieve(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): boolean {
-    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess();
+    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess(this.#active.size === 0);
   }
 
   #run(input: I, options: RunOptions | undefined): Promise<O> {
@@ -1040,6 +1040,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
+    this.#hygiene.taskStarted();
     this.#counters.admitted++;
     // Running tasks are polled: busy workers sampled, pressure flags kept up to date.
     if (!this.#pollTimer) this.#updatePolling();

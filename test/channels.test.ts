@@ -105,11 +105,11 @@ describe('diagnostics_channel', () => {
 
   it('worker recycles are published with the worker and its live heap', async () => {
     const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, policy: 'wait', highWater: 0.7, lowWater: 0.6, resourceLimits: { maxOldGenerationSizeMb: 64 }, memoryLimit: false });
-    const recycles = record<{ pool: object; threadId: number; live: number; limit: number }>(CHANNELS.recycle, pool);
+    const recycles = record<{ pool: object; threadId: number; scope: string; live: number; limit: number }>(CHANNELS.recycle, pool);
     const first = (await pool.run(48, { name: 'keep' })) as number;
     await pool.run(undefined, { name: 'whoami' });
     expect(pool.stats().counters.recycled).toBe(1);
-    expect(recycles).toEqual([{ pool, threadId: first, live: expect.any(Number), limit: expect.any(Number) }]);
+    expect(recycles).toEqual([{ pool, threadId: first, scope: 'worker', live: expect.any(Number), limit: expect.any(Number) }]);
     expect(recycles[0]!.live).toBeGreaterThan(0.7 * recycles[0]!.limit);
     expectAllSettled(pool, 2);
   });

@@ -153,7 +153,7 @@ export function registerMetrics(pool: GatedPool, options?: PrometheusOptions): R
     ),
   );
   counter('worker_reaps_total', 'Idle workers above minThreads stopped after idleTimeout.', [], (s) => [[{}, s.counters.reaped]]);
-  counter('worker_recycles_total', 'Idle workers terminated because their live heap kept them from taking a task a fresh worker could take.', [], (s) => [[{}, s.counters.recycled]]);
+  counter('worker_recycles_total', 'Idle workers terminated and replaced to make room: a live heap that kept a worker from taking a task a fresh worker could take, or process memory a task waited for with nothing running.', [], (s) => [[{}, s.counters.recycled]]);
   counter('worker_nudges_total', 'Idle workers asked to collect garbage.', [], (s) => [[{}, s.counters.nudges]]);
   counter('worker_crashes_total', 'Workers that died with tasks on them.', [], (s) => [[{}, s.counters.workerCrashes]]);
   counter('worker_start_failures_total', 'Workers that died before they were ready.', [], (s) => [[{}, s.counters.startFailures]]);

@@ -9,7 +9,7 @@
  * - `heapgate:task:reject` a task was refused or ended with a heapgate error ({@link RejectMessage});
  * - `heapgate:task:settle` a task settled, whatever the outcome ({@link SettleMessage});
  * - `heapgate:pressure`    a scope entered or left pressure ({@link PressureMessage});
- * - `heapgate:worker:recycle` an idle worker was terminated to free its heap ({@link RecycleMessage});
+ * - `heapgate:worker:recycle` an idle worker was terminated to free memory ({@link RecycleMessage});
  * - tracing channel `heapgate:run` around each `run()` (`tracing:heapgate:run:start`, `:end`,
  *   `:asyncStart`, `:asyncEnd`, `:error`; context {@link RunContext}).
  */
@@ -79,12 +79,14 @@ export interface PressureMessage {
   limit: number;
 }
 
-/** An idle worker was terminated to free its heap (the pool's `'recycle'` event, with the pool). */
+/** An idle worker was terminated to free memory (the pool's `'recycle'` event, with the pool). */
 export interface RecycleMessage {
   /** The pool (a `GatedPool`). */
   pool: object;
   /** The worker's thread id. */
   threadId: number;
+  /** The scope whose room the restart is for: its heap (`worker`), or the process (`process`). */
+  scope: 'worker' | 'process';
   /** Its live heap after a major GC, bytes. */
   live: number;
   /** Its old-generation limit, bytes. */
@@ -115,7 +117,7 @@ export const CHANNELS = {
   settle: 'heapgate:task:settle',
   /** A scope entered or left pressure ({@link PressureMessage}). */
   pressure: 'heapgate:pressure',
-  /** An idle worker was terminated to free its heap ({@link RecycleMessage}). */
+  /** An idle worker was terminated to free memory ({@link RecycleMessage}). */
   recycle: 'heapgate:worker:recycle',
   /** The tracing channel around each `run()`: subscribe with `diagnostics_channel.tracingChannel(name)` ({@link RunContext}). */
   run: 'heapgate:run',

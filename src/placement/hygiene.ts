@@ -10,6 +10,12 @@
  *   it pressure. A Buffer whose object was promoted is freed only by a major GC in its own worker,
  *   and an idle worker has no reason to run one: this is the garbage that piles up in a container
  *   while nothing is wrong (measured: ~250 MB after one 128 MB job of the seed program).
+ * - A task blocked by the process scope while none of the pool's tasks runs, after that
+ *   collection: no garbage is left and nothing running will free memory. What a worker thread's C
+ *   allocator keeps after its tasks freed it (no GC returns it) may go with the thread: the idle
+ *   worker on which the largest run finished is recycled, one at a time (the next only after the
+ *   last one's thread exited), only a worker that ran a task itself, at most {@link STUCK_RECYCLES}
+ *   times until a task starts (docs/ARCHITECTURE.md, "A pool stuck on the process scope").
  */
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
@@ -19,19 +25,25 @@ export interface HygieneHooks {
   collect(worker: TrackedWorker): Promise<unknown> | undefined;
   /** A nudge was sent. */
   onNudge(worker: TrackedWorker): void;
-  /** A worker is being recycled, with its live heap and limit. */
-  onRecycle(worker: TrackedWorker, live: number, limit: number): void;
+  /** A worker is being recycled, with its live heap and limit, for room in `scope`. */
+  onRecycle(worker: TrackedWorker, live: number, limit: number, scope: 'worker' | 'process'): void;
   /** A nudge was answered: the gate should look again. */
   onAnswer(): void;
 }
 
 /** Off-heap plus collectable heap bytes an idle worker must hold to be nudged for the process scope. */
 const PROCESS_NUDGE_BYTES = 4 * 2 ** 20;
+/** Recycles for the process scope while no task runs, at most, until a task starts (see above). */
+export const STUCK_RECYCLES = 3;
 
 export class WorkerHygiene {
   readonly #workers: WorkerRegistry;
   readonly #hooks: HygieneHooks;
   #nudgesInFlight = 0;
+  /** Recycles for the process scope since a task last started. */
+  #stuckRecycles = 0;
+  /** A worker recycled for the process scope whose thread has not exited yet. */
+  #stuckRecycling: TrackedWorker | undefined;
 
   constructor(workers: WorkerRegistry, hooks: HygieneHooks) {
     this.#workers = workers;
@@ -50,7 +62,7 @@ export class WorkerHygiene {
         this.#nudge(worker);
       } else if (this.#workers.worthRecycling(worker, need)) {
         const reading = this.#workers.reading(worker);
-        this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit);
+        this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'worker');
         this.#workers.retire(worker);
         recycled = true;
       }
@@ -60,12 +72,33 @@ export class WorkerHygiene {
 
   /**
    * Asks the idle workers that hold collectable memory to collect, for a task the process scope
-   * blocks. Returns whether a collection is under way (the task waits for its outcome rather than
-   * being refused now).
+   * blocks; with none to ask and `nothingRuns` (none of the pool's tasks is running), recycles the
+   * idle worker whose thread may keep the most allocator memory (see above). Returns whether a
+   * collection or a recycle is under way (the task waits for its outcome rather than being
+   * refused now).
    */
-  relieveProcess(): boolean {
+  relieveProcess(nothingRuns: boolean): boolean {
     for (const worker of this.#workers.idleHoldingGarbage(PROCESS_NUDGE_BYTES)) this.#nudge(worker);
-    return this.#nudgesInFlight > 0;
+    if (this.#nudgesInFlight > 0 || this.#stuckRecycling) return true;
+    if (!nothingRuns || this.#stuckRecycles >= STUCK_RECYCLES) return false;
+    const worker = this.#workers.idleArenaHolder();
+    if (!worker) return false;
+    this.#stuckRecycles++;
+    this.#stuckRecycling = worker;
+    const reading = this.#workers.reading(worker);
+    this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'process');
+    this.#workers.retire(worker);
+    // Its memory can come back only as its thread ends: until then the task waits.
+    worker.thread.once('exit', () => {
+      this.#stuckRecycling = undefined;
+      this.#hooks.onAnswer();
+    });
+    return true;
+  }
+
+  /** A task started: the process is making progress, and recycling for it may begin again when it stops. */
+  taskStarted(): void {
+    this.#stuckRecycles = 0;
   }
 
   #nudge(worker: TrackedWorker): void {

@@ -82,6 +82,8 @@ export interface TrackedWorker extends Account {
   warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
   warmTaken: boolean;
+  /** The largest run (bytes, as in `warmFor`) that finished on it; 0 while none has. */
+  largestRun: number;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -165,6 +167,7 @@ export class WorkerRegistry {
       publishedLimit: undefined,
       warmFor: this.#inherited.pop() ?? new Map(),
       warmTaken: false,
+      largestRun: 0,
     };
     this.#workers.set(id, record);
     thread.once('exit', () => this.#board.release(id));
@@ -321,6 +324,7 @@ export class WorkerRegistry {
   ranOn(worker: TrackedWorker, name: string, size: number): void {
     const names = worker.warmFor;
     const largest = Math.max(size, names.get(name) ?? 0);
+    worker.largestRun = Math.max(worker.largestRun, size);
     names.delete(name);
     names.set(name, largest);
     if (names.size > WARM_NAMES) names.delete(names.keys().next().value as string);
@@ -431,6 +435,21 @@ export class WorkerRegistry {
       if (external + heapGarbage >= minBytes) found.push(worker);
     }
     return found;
+  }
+
+  /**
+   * The idle worker whose thread's malloc arena may hold the most memory no GC frees: the one on
+   * which the largest run finished. A worker that ran nothing itself is never chosen (one started
+   * in place of a recycled worker may have taken over its arena, but recycling it again on the
+   * same readings is a restart for nothing). `undefined`: none.
+   */
+  idleArenaHolder(): TrackedWorker | undefined {
+    let holder: TrackedWorker | undefined;
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.gone || worker.running > 0 || worker.largestRun === 0) continue;
+      if (!holder || worker.largestRun > holder.largestRun) holder = worker;
+    }
+    return holder;
   }
 
   /** Workers with no task running that could not take a task needing `need` heap bytes. */
