@@ -116,15 +116,29 @@ export class WorkerCrashError extends HeapgateError {
   readonly threadId: number | undefined;
 
   constructor(taskName: string | undefined, threadId: number | undefined, cause: unknown) {
-    // An error that crossed from the worker may have lost its message (a DOMException's is an accessor).
-    const message = cause instanceof Error ? cause.message : undefined;
-    const stack = (cause as { stack?: unknown } | null)?.stack;
-    let why = message || (typeof stack === 'string' && stack.split('\n')[0]) || String(cause);
+    let why = describeCrash(cause);
     if (why.startsWith('DataCloneError')) why += ' (the task returned a value that cannot be sent to the main thread, such as a function)';
     super('ERR_WORKER_CRASHED', `worker${threadId === undefined ? '' : ` ${threadId}`} died running task${taskName ? ` '${taskName}'` : ''}: ${why}`, { cause });
     this.taskName = taskName;
     this.threadId = threadId;
   }
+}
+
+/**
+ * What a worker's death says of itself. An error that crossed from the worker may have lost its
+ * message (a DOMException's is an accessor: its stack's first line still names it), or everything
+ * (Node 22.0 sends a DOMException, such as the DataCloneError of a result that cannot be cloned,
+ * as an empty object).
+ */
+function describeCrash(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : undefined;
+  const stack = (cause as { stack?: unknown } | null)?.stack;
+  const said = message || (typeof stack === 'string' && stack.split('\n')[0]);
+  if (said) return said;
+  if (typeof cause === 'object' && cause !== null && !(cause instanceof Error) && Reflect.ownKeys(cause).length === 0) {
+    return 'an error that lost all its details on its way from the worker (this Node sends a DOMException as an empty object; the likeliest is a DataCloneError: the task returned a value that cannot be sent to the main thread, such as a function)';
+  }
+  return String(cause);
 }
 
 /**

@@ -502,11 +502,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /**
    * Resolves once fewer than `limit` tasks wait to start (p-queue's `onSizeLessThan()`); at once
-   * if so already. Throws a `TypeError`/`RangeError` naming a `limit` that is not a number or is NaN.
+   * if so already. Rejects with a `TypeError`/`RangeError` naming a `limit` that is not a number,
+   * is NaN, or is below 1 (no queue gets shorter than empty: p-queue's promise would never settle).
    */
   onSizeLessThan(limit: number): Promise<void> {
     if (typeof limit !== 'number') return Promise.reject(new TypeError(`onSizeLessThan(limit): limit must be a number, got ${typeof limit}`));
     if (Number.isNaN(limit)) return Promise.reject(new RangeError('onSizeLessThan(limit): limit must not be NaN'));
+    if (limit < 1) return Promise.reject(new RangeError(`onSizeLessThan(limit): limit must be at least 1 (no queue is shorter than empty), got ${limit}`));
     return this.#queueWaiters.wait(() => this.#held.size < limit);
   }
 
@@ -1027,7 +1029,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     let heldFor = 0;
     if (task.state === 'held') {
       heldFor = this.#leaveHeld(task);
-      if (this.#queueWaiters.any) this.#queueWaiters.check();
     }
     // The head's wait for memory ends when it starts; a task that overtakes it leaves it waiting.
     if (wasHead) {
@@ -1042,6 +1043,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#active.add(task);
     this.#hygiene.taskStarted();
     this.#counters.admitted++;
+    // Checked once the task counts as running: between the two it was neither held nor running.
+    if (this.#queueWaiters.any) this.#queueWaiters.check();
     // Running tasks are polled: busy workers sampled, pressure flags kept up to date.
     if (!this.#pollTimer) this.#updatePolling();
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);

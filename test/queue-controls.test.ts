@@ -96,6 +96,29 @@ describe("p-queue's controls", () => {
     expectAllSettled(pool, 4);
     await expect(pool.onSizeLessThan(Number.NaN)).rejects.toThrow(RangeError);
     await expect(pool.onSizeLessThan('3' as never)).rejects.toThrow(TypeError);
+    // No queue is shorter than empty: a promise that could never settle is refused.
+    await expect(pool.onSizeLessThan(0)).rejects.toThrow(/limit must be at least 1 .*got 0/);
+    await expect(pool.onSizeLessThan(-1)).rejects.toThrow(RangeError);
+  });
+
+  // Found by a new user's trial (2026-12-02): a task that left the queue for a worker started in
+  // place of one that died (abort, crash) was neither waiting nor running for a moment, and onIdle()
+  // resolved then, with it still to run.
+  it.each(['abort', 'crash'])('onIdle() waits for the task that goes to a new worker after a running one ends its worker (%s)', async (how) => {
+    const pool = makePool();
+    const controller = new AbortController();
+    const first = how === 'abort' ? pool.run(2000, { name: 'sleep', memory: MiB, signal: controller.signal }) : pool.run(1, { name: 'exit', memory: MiB });
+    const second = pool.run(50, { name: 'sleep', memory: MiB });
+    expect(pool.size).toBe(1);
+    if (how === 'abort') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      controller.abort();
+    }
+    await pool.onIdle();
+    expect({ size: pool.size, pending: pool.pending }).toEqual({ size: 0, pending: 0 });
+    expect(pool.stats().counters).toMatchObject({ completed: 1, settled: 2 });
+    await settleAll([first, second]);
+    expectAllSettled(pool, 2);
   });
 
   it('clear() rejects every waiting task with QueueClearedError; running tasks finish', async () => {
