@@ -34,17 +34,25 @@ export class MemoryPressureError extends HeapgateError {
   readonly retryAfterMs: number;
   /** The task's `name` (the exported function), if any. */
   readonly taskName: string | undefined;
+  /** Bytes the task needs in that scope (declared or learned; 0 when unknown). */
+  readonly need: number;
+  /** Bytes the gate lets that scope commit: `highWater` × `limit` (a task running alone may use the room above it). */
+  readonly ceiling: number;
 
-  constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined }) {
+  constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined; need?: number; ceiling?: number }) {
+    const need = init.need ?? 0;
+    const ceiling = init.ceiling ?? init.limit;
     super(
       'ERR_MEMORY_PRESSURE',
-      `memory pressure in ${init.scope} scope: ${mib(init.used)} in use or reserved of ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
+      `memory pressure in ${init.scope} scope: ${init.taskName === undefined ? 'the task' : `task '${init.taskName}'`} needs ${mib(need)}; ${mib(init.used)} in use or reserved, admitting up to ${mib(ceiling)} of the ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
     );
     this.scope = init.scope;
     this.used = init.used;
     this.limit = init.limit;
     this.retryAfterMs = init.retryAfterMs;
     this.taskName = init.taskName;
+    this.need = need;
+    this.ceiling = ceiling;
   }
 }
 

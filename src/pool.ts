@@ -43,6 +43,7 @@ import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, type HeapgateError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validateCloseOptions, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
+import { debug } from './observability/debug.js';
 import {
   admitChannel,
   holdChannel,
@@ -270,6 +271,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         this.emit('nudge', { threadId: worker.id });
       },
       onRecycle: (worker, live, limit, scope) => {
+        if (debug.enabled) debug(`recycling idle worker ${worker.id} for room in the ${scope} scope (its live heap ${(live / 2 ** 20).toFixed(1)} of ${(limit / 2 ** 20).toFixed(1)} MiB)`);
         this.#counters.recycled++;
         this.emit('recycle', { threadId: worker.id, scope, live, limit });
         if (recycleChannel.hasSubscribers) recycleChannel.publish({ pool: this, threadId: worker.id, scope, live, limit } satisfies RecycleMessage);
@@ -857,6 +859,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    */
   #underPressure(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): 'settled' | 'hold' {
     const error = this.#pressureError(decision, task);
+    if (debug.enabled && task.lastPressure?.message !== error.message) debug(`task ${task.id}: ${error.message}`);
     task.lastPressure = error;
     this.#blockedBy = error;
     const relief = this.#relieve(task, decision);
@@ -1011,11 +1014,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   #expire(task: Task): void {
-    this.#settle(task, 'rejected.timeout', new WaitTimeoutError(this.#held.waitedMs(task), task.name, task.lastPressure ?? this.#blockedBy));
+    const error = new WaitTimeoutError(this.#held.waitedMs(task), task.name, task.lastPressure ?? this.#blockedBy);
+    if (debug.enabled) debug(`task ${task.id}: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`);
+    this.#settle(task, 'rejected.timeout', error);
   }
 
   #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
-    return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name });
+    const need = decision.scope === 'process' ? task.heap + task.external : decision.scope === 'main' ? task.main : task.heap;
+    return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name, need, ceiling: this.#water.high * decision.limit });
   }
 
   // ---- placement -------------------------------------------------------------------------------

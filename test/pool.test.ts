@@ -2,6 +2,7 @@
 // stranding, aborts, bounds, policies, close/destroy, stats, events. Every test counts its tasks:
 // each one settles exactly once, and the pool's own counters agree.
 import { EventEmitter, once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -389,9 +390,9 @@ describe('waiting for a busy worker', () => {
 describe('memory pressure with real readings', () => {
   // A high-water mark of 0.1% of the main heap limit puts the real main isolate over it; the
   // process scope is switched off so that the main isolate is the one the gate names.
-  it("policy 'reject': MemoryPressureError with scope, used, limit and retryAfterMs", async () => {
+  it("policy 'reject': MemoryPressureError with scope, used, limit, ceiling, need and retryAfterMs", async () => {
     const pool = makePool({ policy: 'reject', highWater: 0.001, lowWater: 0.0005, retryAfterMs: 250, memoryLimit: false });
-    const [error] = await settleAll([pool.run(1)]);
+    const [error] = await settleAll([pool.run(1, { memory: 2 ** 19 })]);
     expect(error).toBeInstanceOf(MemoryPressureError);
     const pressure = error as MemoryPressureError;
     expect(pressure.code).toBe('ERR_MEMORY_PRESSURE');
@@ -399,8 +400,22 @@ describe('memory pressure with real readings', () => {
     expect(pressure.limit).toBe(pool.stats().main.limit);
     expect(pressure.used).toBeGreaterThan(0.001 * pressure.limit);
     expect(pressure.retryAfterMs).toBe(250);
+    expect(pressure.ceiling).toBe(0.001 * pressure.limit);
+    expect(pressure.need).toBe(2 ** 19);
+    expect(pressure.message).toMatch(/^memory pressure in main scope: task 'default' needs 0\.5 MiB; [\d.]+ MiB in use or reserved, admitting up to [\d.]+ MiB of the [\d.]+ MiB limit; retry after 250 ms$/);
     expect(pool.stats().counters.rejected.pressure).toBe(1);
     expectAllSettled(pool, 1);
+  });
+
+  it('NODE_DEBUG=heapgate says why a task is held and why it timed out', () => {
+    const script = `import { GatedPool } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const pool = new GatedPool({ filename: ${JSON.stringify(tasks)}, policy: 'wait', highWater: 0.001, lowWater: 0.0005, maxWaitMs: 100, memoryLimit: false });
+      await pool.run(1).catch((error) => console.log(error.code));
+      await pool.destroy();`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'heapgate' } });
+    expect(child.stdout.trim()).toBe('ERR_WAIT_TIMEOUT');
+    expect(child.stderr).toMatch(/HEAPGATE \d+: task \d+: memory pressure in main scope: task 'default' needs/);
+    expect(child.stderr).toMatch(/HEAPGATE \d+: task \d+: task 'default' waited \d+ ms for memory/);
   });
 
   it("policy 'wait': holds under pressure and gives up after maxWaitMs with the pressure as cause", async () => {

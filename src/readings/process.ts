@@ -11,9 +11,9 @@
  * `statRefreshMs`. Without a cgroup: RSS against the limit, refreshed like `memory.stat`.
  */
 import { totalmem } from 'node:os';
-import { debuglog } from 'node:util';
 import { readCgroupFile } from './cgroup-files.js';
 import { ContainerReader, locateCgroup, readContainerLimit, type CgroupLocation, type ContainerCounters } from './container.js';
+import { debug } from '../observability/debug.js';
 
 /** Where the process limit came from. */
 export type LimitSource = 'explicit' | 'cgroup' | 'system';
@@ -52,7 +52,6 @@ export interface ProcessStats {
   counters: ContainerCounters;
 }
 
-const debug = debuglog('heapgate');
 const warned = new Set<string>();
 
 /** Emits a process warning once per code and text. */
