@@ -25,7 +25,7 @@ export {
 } from './errors.js';
 export { CgroupFileError } from './readings/cgroup-files.js';
 export { DEFAULTS, type GatedPoolOptions, type RunOptions, type MemoryNeed, type Policy, type AbortSource } from './options.js';
-export type { PoolStats, CounterSnapshot } from './accounting/counters.js';
+export type { PoolStats, CounterSnapshot, HeadBlockedBy } from './accounting/counters.js';
 export type { HeldTimeSnapshot } from './accounting/held-time.js';
 export type { ProcessStats, LimitSource } from './readings/process.js';
 export type { ContainerCounters } from './readings/container.js';

@@ -396,6 +396,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       process: this.#process?.stats(),
       workers: this.#workers.stats(),
       held: this.#held.size,
+      headBlockedBy: this.#headBlockedBy(),
       running: this.#active.size,
       ledger: { open: this.#ledger.open, main: this.#ledger.main, process: this.#ledger.process },
       maxQueue: this.#settings.maxQueue,
@@ -405,6 +406,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       warmFractions: this.#warmFootprints.snapshot(),
       heldTime: this.#heldTime.snapshot(),
     };
+  }
+
+  #headBlockedBy(): PoolStats['headBlockedBy'] {
+    const blocked = this.#held.blockedByMemory ? this.#held.head()?.lastPressure : undefined;
+    if (!blocked) return undefined;
+    const { taskName, scope, need, used, ceiling, limit } = blocked;
+    return { taskName, scope, need, used, ceiling, limit };
   }
 
   /**

@@ -422,7 +422,14 @@ describe('memory pressure with real readings', () => {
     const pool = makePool({ policy: 'wait', highWater: 0.001, lowWater: 0.0005, maxWaitMs: 150, memoryLimit: false });
     const holds: unknown[] = [];
     pool.on('hold', (info) => holds.push(info.scope));
-    const [error] = await settleAll([pool.run(1)]);
+    expect(pool.stats().headBlockedBy).toBeUndefined();
+    const settled = settleAll([pool.run(1, { name: 'echo' })]);
+    // Why the head waits, as its MemoryPressureError says.
+    const blocked = pool.stats().headBlockedBy;
+    expect(blocked).toEqual({ taskName: 'echo', scope: 'main', need: 0, used: expect.any(Number), ceiling: 0.001 * pool.stats().main.limit, limit: pool.stats().main.limit });
+    expect(blocked!.used).toBeGreaterThan(blocked!.ceiling);
+    const [error] = await settled;
+    expect(pool.stats().headBlockedBy).toBeUndefined();
     expect(error).toBeInstanceOf(WaitTimeoutError);
     expect((error as WaitTimeoutError).cause).toBeInstanceOf(MemoryPressureError);
     expect(holds).toEqual(['main']);

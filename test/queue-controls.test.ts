@@ -109,6 +109,7 @@ describe("p-queue's controls", () => {
     const controller = new AbortController();
     const first = how === 'abort' ? pool.run(2000, { name: 'sleep', memory: MiB, signal: controller.signal }) : pool.run(1, { name: 'exit', memory: MiB });
     const second = pool.run(50, { name: 'sleep', memory: MiB });
+    const settled = settleAll([first, second]);
     expect(pool.size).toBe(1);
     if (how === 'abort') {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -117,7 +118,7 @@ describe("p-queue's controls", () => {
     await pool.onIdle();
     expect({ size: pool.size, pending: pool.pending }).toEqual({ size: 0, pending: 0 });
     expect(pool.stats().counters).toMatchObject({ completed: 1, settled: 2 });
-    await settleAll([first, second]);
+    await settled;
     expectAllSettled(pool, 2);
   });
 

@@ -101,6 +101,22 @@ export class TaskCounters implements CounterSnapshot {
   }
 }
 
+/** What keeps the head of the held queue out, as its `MemoryPressureError` says (bytes). */
+export interface HeadBlockedBy {
+  /** The task's `name`, if any. */
+  taskName: string | undefined;
+  /** The scope that cannot take it. */
+  scope: 'main' | 'worker' | 'process';
+  /** The task's need in that scope (declared or learned; 0 when unknown). */
+  need: number;
+  /** What the scope has in use, plus what admitted tasks reserved and do not use yet. */
+  used: number;
+  /** What the gate admits that scope up to: `highWater` × `limit`. */
+  ceiling: number;
+  /** The scope's limit. */
+  limit: number;
+}
+
 /** What `stats()` returns. All sizes in bytes. */
 export interface PoolStats {
   /** The main isolate: heap used, live after the last major GC, old-generation limit, reservations. */
@@ -120,6 +136,8 @@ export interface PoolStats {
   workers: WorkerStats[];
   /** Tasks waiting in the held queue. */
   held: number;
+  /** Why the head of the held queue waits, when it waits for memory; `undefined`: nothing is held, or the head waits for a worker. */
+  headBlockedBy: HeadBlockedBy | undefined;
   /** Tasks admitted and not settled yet. */
   running: number;
   /** The reservation ledger: charges not released yet, and what they reserve in the main isolate and the process. */
