@@ -144,7 +144,7 @@ function describeCrash(cause: unknown): string {
   const said = message || (typeof stack === 'string' && stack.split('\n')[0]);
   if (said) return said;
   if (typeof cause === 'object' && cause !== null && !(cause instanceof Error) && Reflect.ownKeys(cause).length === 0) {
-    return 'an error that lost all its details on its way from the worker (this Node sends a DOMException as an empty object; the likeliest is a DataCloneError: the task returned a value that cannot be sent to the main thread, such as a function)';
+    return 'an error with no details (an empty object: something threw `{}`, or, on Node 22.0, a DOMException such as the DataCloneError of a result that cannot be sent to the main thread lost its details on the way)';
   }
   return String(cause);
 }

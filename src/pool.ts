@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, fitsAlone, levelOf, measuredLevel, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fitsAlone, levelOf, measuredLevel, processShortfall, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -340,8 +340,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         return decision.worker !== 'spawn' && this.#dispatcher.spawning ? { admit: false, reason: 'busy' } : { admit: true };
       case 'busy':
         return { admit: false, reason: 'busy' };
-      case 'pressure':
-        return { admit: false, reason: 'pressure', scope: decision.scope, used: decision.used, limit: decision.limit };
+      case 'pressure': {
+        const { need, ceiling } = this.#pressureError(decision, task);
+        return { admit: false, reason: 'pressure', scope: decision.scope, used: decision.used, limit: decision.limit, need, ceiling };
+      }
       case 'too-large':
         return { admit: false, reason: 'too-large', scope: decision.scope, need: decision.need, capacity: decision.capacity };
     }
@@ -350,7 +352,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /**
    * For a task that {@link wouldAdmit} finds blocked by memory pressure: does what the pool does
    * for a task it holds — asks idle workers that block it, or that hold memory a collection may
-   * free, to collect garbage (and recycles a worker that stays full). Returns whether room may
+   * free, to collect garbage, and recycles a worker that stays full or, with none of the pool's
+   * tasks running, one whose thread may keep what the task lacks. Returns whether room may
    * appear soon. A consumer that keeps work out of the pool calls this while it waits, since no
    * held task does it for it.
    */
@@ -364,7 +367,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Idle workers that block `task`, or hold memory a collection may free, asked to collect. Whether room may appear soon. */
   #relieve(task: Task, decision: Extract<Decision, { kind: 'pressure' }>): boolean {
-    return decision.scope === 'worker' ? this.#hygiene.tend(task.heap) : decision.scope === 'process' && this.#hygiene.relieveProcess(this.#active.size === 0);
+    if (decision.scope === 'worker') return this.#hygiene.tend(task.heap);
+    if (decision.scope !== 'process') return false;
+    // Stuck: none of the pool's tasks runs, so nothing the pool does frees memory on its own.
+    const input = this.#active.size === 0 ? this.#gateInput(task) : undefined;
+    if (!input?.process) return this.#hygiene.relieveProcess(undefined);
+    const shortfall = processShortfall(input.process, task.heap + task.external, this.#water, input.alone === true);
+    return this.#hygiene.relieveProcess({ task: task.id, shortfall });
   }
 
   #run(input: I, options: RunOptions | undefined): Promise<O> {
@@ -1055,7 +1064,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
-    this.#hygiene.taskStarted();
     this.#counters.admitted++;
     // Checked once the task counts as running: between the two it was neither held nor running.
     if (this.#queueWaiters.any) this.#queueWaiters.check();

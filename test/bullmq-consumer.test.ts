@@ -135,6 +135,31 @@ describe('GatedConsumer on a real Redis', () => {
     }, { tooLargeStarts: 3 });
   }, 60_000);
 
+  // Found by a new user's trial (2026-12-02): once the consumer had seen a kind of job that did not
+  // fit its idle replica (not too large by the limits, but more than the room the idle process
+  // leaves), it never fetched again: every other job stayed in the queue for good (5 of 5 runs).
+  it('a kind of job that not even the idle replica has room for does not stop the others: it goes back delayed, then fails', async (context) => {
+    if (!redis.ok) return context.skip();
+    // Room above the idle process: ~150 MiB less what the workers hold; the large kind needs 180 MiB,
+    // below 0.85 × the limit (the test process holds well over 60 MiB).
+    await withConsumer({ maxThreads: 2, memoryLimit: roomAbove(150 * MiB) }, async ({ queue, consumer, pool }) => {
+      const large = await queue.add('buffers', { mb: 1, ms: 1, memory: { external: 180 * MiB } }, { attempts: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The premise: not too large by the limits, and no room for it with nothing running.
+      const verdict = pool.wouldAdmit({ name: 'buffers', memory: { external: 180 * MiB } });
+      expect(verdict).toMatchObject({ admit: false, reason: 'pressure', scope: 'process' });
+      expect(pool.stats()).toMatchObject({ held: 0, running: 0 });
+      for (let i = 0; i < 6; i++) await queue.add('buffers', { mb: 1, ms: 20, memory: { external: 1 * MiB } });
+      const counts = await settled(queue, 7);
+      expect(counts).toMatchObject({ completed: 6, failed: 1 });
+      const largeJob = (await queue.getJob(large.id!))!;
+      expect(largeJob.failedReason).toMatch(/^memory pressure in process scope: task 'buffers' needs 180\.0 MiB/);
+      expect(largeJob.attemptsStarted).toBe(2);
+      await quiet(consumer);
+      expect(consumer.stats()).toMatchObject({ completed: 6, failed: { ERR_MEMORY_PRESSURE: 1 } });
+    }, { tooLargeStarts: 2, concurrency: 2 });
+  }, 60_000);
+
   it('fails a job its task mapping cannot map (no task, a bad need, a throw) and goes on', async (context) => {
     if (!redis.ok) return context.skip();
     const connection = { host: redis.host, port: redis.port, maxRetriesPerRequest: null };

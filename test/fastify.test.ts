@@ -88,6 +88,24 @@ describe('heapgate/fastify', () => {
     expect(readiness(pool)).toMatchObject({ ready: true, reasons: [] });
   });
 
+  // Found by a new user's trial (2026-12-02): the route answered for a task of the pool's default
+  // name only, and said ready while almost every request of the service's own tasks got 503.
+  it("readiness asks for the service's own tasks when told them", async () => {
+    // An idle pool: room for a 60 MiB task, none for a 330 MiB one, which is not too large by the limit.
+    const pool = makePool({ maxThreads: 2, memoryLimit: process.memoryUsage.rss() + 320 * 2 ** 20 });
+    expect(readiness(pool)).toMatchObject({ ready: true, reasons: [] });
+    const tasks = [{ name: 'sleep', memory: { external: 60 * 2 ** 20 } }, { name: 'echo', memory: { external: 330 * 2 ** 20 } }];
+    expect(pool.wouldAdmit(tasks[1])).toMatchObject({ admit: false, reason: 'pressure' });
+    const state = readiness(pool, 0.9, tasks);
+    expect(state.ready).toBe(false);
+    expect(state.reasons).toEqual([expect.stringMatching(/^memory in use or reserved in process scope: \d+ MiB of \d+ MiB \(no room for 'echo', 330 MiB\)$/)]);
+    const url = await serve(pool, { readiness: { path: '/ready', tasks } });
+    const answer = await fetch(`${url}/ready`);
+    expect(answer.status).toBe(503);
+    expect((await answer.json()) as { reasons: string[] }).toMatchObject({ ready: false, reasons: state.reasons });
+    expect(readiness(pool, 0.9, [tasks[0]!])).toMatchObject({ ready: true, reasons: [] });
+  });
+
   it("without the plugin's retryAfterMs, a full queue's Retry-After is the pool's retryAfterMs", async () => {
     const pool = makePool({ maxQueue: 1, memoryLimit: false, retryAfterMs: 2500 });
     const url = await serve(pool);
@@ -108,6 +126,8 @@ describe('heapgate/fastify', () => {
       [{ pool, readiness: { path: 'ready' } }, /options\.readiness\.path must be a string starting with '\/', got ready/],
       [{ pool, readiness: { queueNearFull: 2 } }, /options\.readiness\.queueNearFull must be a number in \(0, 1\], got 2/],
       [{ pool, readines: true }, /unknown option 'readines'/],
+      [{ pool, readiness: { tasks: [] } }, /options\.readiness\.tasks must be a non-empty array/],
+      [{ pool, readiness: { tasks: [{ memory: -1 }] } }, /options\.readiness\.tasks\[0\]: .*memory/],
     ];
     for (const [options, message] of cases) {
       const app = Fastify();

@@ -1,7 +1,7 @@
 // The decision table of the pure gate, with injected readings: every tier, every scope, both
 // policies, hysteresis. No timers, no workers: these are the rules themselves.
 import { describe, expect, it } from 'vitest';
-import { actionFor, chooseWorker, decide, fits, fitsAlone, levelOf, measuredLevel, nextPressure, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
+import { actionFor, chooseWorker, decide, fits, fitsAlone, levelOf, measuredLevel, nextPressure, processShortfall, type Decision, type GateInput, type Reading, type WorkerReading } from '../src/admission/gate.js';
 
 const MB = 2 ** 20;
 const water = { high: 0.8, low: 0.6 };
@@ -296,5 +296,21 @@ describe('decide: the warm way into the process', () => {
       }
     }
     expect(warmAdmits).toBeGreaterThan(0);
+  });
+});
+
+describe('processShortfall: what the process must give back before a task fits', () => {
+  // Limit 100 MB, high 0.8, low 0.6 (the water marks above).
+  const cases: [string, Partial<Reading>, number, boolean, number][] = [
+    ['alone: room below the limit itself', { used: 90 * MB, live: 90 * MB }, 20 * MB, true, 10 * MB],
+    ['not alone: room below the high mark', { used: 70 * MB, live: 70 * MB }, 20 * MB, false, 10 * MB],
+    ['reservations count', { used: 50 * MB, live: 50 * MB, reserved: 30 * MB }, 30 * MB, true, 10 * MB],
+    ['live, not used, is what is kept', { used: 95 * MB, live: 60 * MB }, 30 * MB, true, -10 * MB],
+    ['fits already: nothing to give back', { used: 20 * MB, live: 20 * MB }, 10 * MB, true, -70 * MB],
+    ['under pressure: down to the low mark first, even for a small need', { used: 85 * MB, live: 85 * MB, underPressure: true }, 1 * MB, true, 25 * MB],
+    ['under pressure: or the need, whichever is more', { used: 85 * MB, live: 85 * MB, underPressure: true }, 50 * MB, true, 35 * MB],
+  ];
+  it.each(cases)('%s', (_name, over, need, alone, expected) => {
+    expect(processShortfall(reading(over), need, water, alone)).toBeCloseTo(expected, -1);
   });
 });

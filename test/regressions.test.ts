@@ -576,38 +576,52 @@ describe('an idle pool stuck on the process scope (2026-12-02)', () => {
     expect(pool.stats().counters).toMatchObject({ completed: 2, recycled: 1 });
   });
 
+  type Stuck = { ran: number[]; recycles: { threadId: number; scope: string; whileAnotherExits: boolean }[]; settled: string; recycled: number };
+
   it('memory no restart frees: each idle worker that ran a task is recycled once, one at a time, 3 in all, then the task waits out maxWaitMs', async () => {
-    const pool = makePool({ minThreads: 4, maxThreads: 4, memoryLimit: process.memoryUsage.rss() + 200 * MiB, maxWaitMs: 3000, policy: 'wait' });
-    const flags = new SharedArrayBuffer(8);
-    const ran = await Promise.all([1, 2, 3, 4].map(() => pool.run({ flags, ms: 200 }, { name: 'marked', memory: SMALL }) as Promise<number>));
+    // 4 workers that ran 100 MiB each; 520 MiB of the main thread's; a 100 MiB task, ~70 MiB short.
+    const child = await runFixture<Stuck>('regressions/stuck-process.mjs', ['4', '100', '600', '520', '100'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    const { ran, recycles, settled, recycled } = child.json!;
     expect(new Set(ran).size).toBe(4);
-    const recycles: { threadId: number; scope: string }[] = [];
-    // One at a time: a worker is recycled only once the thread of the one before has exited.
-    let exitsPending = 0;
-    let overlapped = false;
-    pool.on('recycle', ({ threadId, scope }) => {
-      if (exitsPending > 0) overlapped = true;
-      recycles.push({ threadId, scope });
-      const thread = pool.threads.find((candidate) => candidate.threadId === threadId);
-      expect(thread).toBeDefined();
-      exitsPending++;
-      thread?.once('exit', () => exitsPending--);
-    });
-    // Memory of the main thread's, which no restart frees.
-    const ballast = Buffer.alloc(200 * MiB, 1);
-    try {
-      expect(await within(outcome(pool.run(1, { name: 'echo', memory: { external: 60 * MiB } })), 10_000)).toBe('ERR_WAIT_TIMEOUT');
-    } finally {
-      ballast.fill(0);
-    }
+    expect(settled).toBe('ERR_WAIT_TIMEOUT');
     expect(recycles).toHaveLength(3);
-    for (const recycle of recycles) expect(recycle.scope).toBe('process');
-    // Workers that ran a task, each once: never a worker started in place of one.
+    for (const recycle of recycles) expect(recycle).toMatchObject({ scope: 'process', whileAnotherExits: false });
+    // Workers that ran a task, each once.
     expect(new Set(recycles.map(({ threadId }) => threadId)).size).toBe(3);
     for (const { threadId } of recycles) expect(ran).toContain(threadId);
-    expect(overlapped).toBe(false);
-    expect(pool.stats().counters.recycled).toBe(3);
-  });
+    expect(recycled).toBe(3);
+  }, 70_000);
+
+  // 2 workers that ran 1 KiB tasks; main-thread memory: a task tens of MiB short (200 MiB held,
+  // 60 MiB need), and one kept out by the pressure latch (150 MiB held, 10 MiB need).
+  it.each([['short of the limit', ['200', '200', '60']], ['under the pressure latch', ['200', '150', '10']]])('no restart when the idle workers\' runs could not have left what the task lacks (%s)', async (_case, args) => {
+    const child = await runFixture<Stuck>('regressions/stuck-process.mjs', ['2', '0', ...args], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    expect(child.json).toMatchObject({ settled: 'ERR_WAIT_TIMEOUT', recycles: [], recycled: 0 });
+  }, 70_000);
+
+  it('a worker started in place of a recycled one is not recycled before it has run a task', async () => {
+    // 1 worker that ran 100 MiB; 250 MiB of the main thread's; a 100 MiB task.
+    const child = await runFixture<Stuck>('regressions/stuck-process.mjs', ['1', '100', '300', '250', '100'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    const { ran, recycles, settled } = child.json!;
+    expect(settled).toBe('ERR_WAIT_TIMEOUT');
+    expect(recycles.map(({ threadId }) => threadId)).toEqual(ran);
+  }, 70_000);
+
+  // Found by review (2026-12-02): the count of recycles started again whenever any task started, so
+  // small tasks overtaking a stuck one opened window after window: 20 recycles in 4 s.
+  it('small tasks overtaking a stuck one do not start the count again: at most 3 recycles for it', async () => {
+    const child = await runFixture<{ settled: string; smallDone: number; recycles: number }>('regressions/stuck-overtaken.mjs', ['160', '90', '60', '118', '20'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    const { settled, smallDone, recycles } = child.json!;
+    expect(settled).toBe('ERR_WAIT_TIMEOUT');
+    // The premise: small tasks did run, each leaving the pool with nothing running again.
+    expect(smallDone).toBeGreaterThanOrEqual(5);
+    expect(recycles).toBeGreaterThanOrEqual(1);
+    expect(recycles).toBeLessThanOrEqual(3);
+  }, 70_000);
 });
 
 describe('memory a worker\'s malloc arena keeps (the images example, loaded CI, 2026-12-01; partly fixed 2026-12-02)', () => {

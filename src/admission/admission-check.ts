@@ -31,6 +31,10 @@ export interface RefusedByPressure {
   used: number;
   /** The scope's limit, bytes. */
   limit: number;
+  /** The task's need in that scope (declared or learned; 0 when unknown), bytes. */
+  need: number;
+  /** What the gate admits that scope up to (`highWater` × `limit`), bytes. */
+  ceiling: number;
 }
 
 /** It can never fit a scope, however empty that gets. */

@@ -252,6 +252,17 @@ export function fitsAlone(reading: Reading, need: number): boolean {
 }
 
 /**
+ * Bytes the process must give back before a task needing `need` there is admitted: room below the
+ * limit itself for a task that would run alone (`alone`, see {@link fitsAlone}), else below
+ * `high` × limit; while the scope is under pressure, also enough to bring its measured level below
+ * `low` × limit, where the pressure ends. At most 0: memory is not what keeps it out.
+ */
+export function processShortfall(reading: Reading, need: number, water: WaterMarks, alone: boolean): number {
+  const toFit = levelOf(reading) + need - (alone ? reading.limit : water.high * reading.limit);
+  return reading.underPressure ? Math.max(toFit, measuredLevel(reading) - water.low * reading.limit) : toFit;
+}
+
+/**
  * Decide what to do with one task. Scopes are checked in the order of what a death costs: the
  * process, then the main isolate, then the workers.
  *

@@ -15,7 +15,9 @@
  *   pressure, a full queue or a wait timeout, or one still held when the consumer closes.
  * - A job too large for this replica goes back to the queue after a growing delay
  *   (`moveToDelayed`, no attempt spent) for a larger replica, until it has been started
- *   `tooLargeStarts` times; then it fails with `TaskTooLargeError`.
+ *   `tooLargeStarts` times; then it fails with `TaskTooLargeError`. So does one that not even the
+ *   idle pool has room for (it fails with the pool's `MemoryPressureError`): such a kind is left
+ *   out of the fetch check while the pool is idle, or it would stop the consumer for good.
  * - A job whose task threw, whose worker died (`WorkerCrashError`), or whose `task` mapping failed
  *   fails with that error through `moveToFailed`: an attempt is spent, and BullMQ's retry policy
  *   (`attempts`, `backoff`) decides what follows.
@@ -30,6 +32,7 @@ import { EventEmitter } from 'node:events';
 import type { Job, WorkerOptions } from 'bullmq';
 import type { GatedPool } from '../pool.js';
 import type { MemoryNeed, RunOptions } from '../options.js';
+import { MemoryPressureError } from '../errors.js';
 
 /** How many kinds of job (name + declared need) the consumer remembers for its fetch check. */
 export const KNOWN_KINDS = 64;
@@ -236,7 +239,13 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     for (const kind of kinds) {
       const verdict = pool.wouldAdmit(kind);
       if (verdict.admit || verdict.reason === 'too-large') continue;
-      if (verdict.reason === 'pressure') pool.relievePressure(kind);
+      if (verdict.reason === 'pressure') {
+        // Relief may start a collection or a restart; the pool idle is what matters here.
+        pool.relievePressure(kind);
+        // Not even an idle pool takes this kind: waiting for it would stop the consumer for good
+        // (nothing of the pool runs to free room). It is not this replica's now (see `#process`).
+        if (isIdle(pool)) continue;
+      }
       return false;
     }
     return true;
@@ -284,6 +293,12 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
         return await this.#fail(job, token, error);
       }
       this.#remember(kind);
+      if (!verdict.admit && verdict.reason === 'pressure' && isIdle(this.#settings.pool)) {
+        // No room for it even with nothing of the pool running: as for a job too large for this
+        // replica, it goes back delayed for another replica, and fails after `tooLargeStarts`.
+        if ((job.attemptsStarted ?? 0) < this.#settings.tooLargeStarts) return await this.#delay(job, token, 'ERR_MEMORY_PRESSURE');
+        return await this.#fail(job, token, new MemoryPressureError({ ...verdict, retryAfterMs: retryAfterMsOf(this.#settings.pool), taskName: kind.name ?? undefined }));
+      }
       if (!verdict.admit && verdict.reason !== 'too-large') return await this.#handBack(job, token, 'no room');
       let result: unknown;
       try {
@@ -395,4 +410,15 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error('heapgate/bullmq:', error);
   }
+}
+
+/** Whether none of the pool's tasks runs or waits. */
+function isIdle(pool: GatedPool): boolean {
+  return pool.size === 0 && pool.pending === 0;
+}
+
+/** The pool's `retryAfterMs` (the hint its refusals carry). */
+function retryAfterMsOf(pool: GatedPool): number {
+  const value = pool.options.retryAfterMs;
+  return typeof value === 'number' ? value : 1000;
 }

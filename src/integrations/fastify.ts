@@ -19,6 +19,7 @@
 import '../node-version.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatedPool } from '../pool.js';
+import type { AdmissionQuestion } from '../admission/admission-check.js';
 
 /** Options of the {@link heapgate} plugin. */
 export interface HeapgateFastifyOptions {
@@ -39,6 +40,12 @@ export interface HeapgateFastifyOptions {
         path?: string;
         /** The fraction of `maxQueue`, in (0, 1], from which a held queue makes the pool not ready. Default 0.9. */
         queueNearFull?: number;
+        /**
+         * The tasks the service runs (`name`, `memory`, `filename`, as `run()` takes them): not
+         * ready while the memory in use or reserved leaves no room for one of them. Default: one
+         * task of the pool's default name, need learned or unknown.
+         */
+        tasks?: readonly AdmissionQuestion[];
       };
 }
 
@@ -68,7 +75,7 @@ const STATUS: Record<string, number> = {
 interface Settings {
   pool: GatedPool;
   retryAfterMs: number;
-  readiness: { path: string; queueNearFull: number } | undefined;
+  readiness: { path: string; queueNearFull: number; tasks: readonly AdmissionQuestion[] } | undefined;
 }
 
 function validate(options: unknown): Settings {
@@ -85,16 +92,28 @@ function validate(options: unknown): Settings {
   if (typeof retryAfterMs !== 'number' || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) throw new RangeError(`heapgate/fastify: options.retryAfterMs must be a finite number >= 0, got ${String(retryAfterMs)}`);
   if (readiness === false) return { pool, retryAfterMs, readiness: undefined };
   if (readiness !== true && (typeof readiness !== 'object' || readiness === null || Array.isArray(readiness))) throw new TypeError(`heapgate/fastify: options.readiness must be a boolean or an object, got ${String(readiness)}`);
-  const { path = '/ready', queueNearFull = 0.9, ...rest } = readiness === true ? {} : readiness;
+  const { path = '/ready', queueNearFull = 0.9, tasks = [{}], ...rest } = readiness === true ? {} : readiness;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new TypeError(`heapgate/fastify: unknown option 'readiness.${unknown[0]}' (known: path, queueNearFull)`);
+  if (unknown.length > 0) throw new TypeError(`heapgate/fastify: unknown option 'readiness.${unknown[0]}' (known: path, queueNearFull, tasks)`);
+  if (!Array.isArray(tasks) || tasks.length === 0) throw new TypeError(`heapgate/fastify: options.readiness.tasks must be a non-empty array of tasks ({ name, memory, filename }), got ${String(tasks)}`);
+  tasks.forEach((task: unknown, index) => {
+    try {
+      // Checked as run() checks its options (throws on a bad name, need or filename).
+      (pool as GatedPool).wouldAdmit(task as AdmissionQuestion);
+    } catch (error) {
+      throw new TypeError(`heapgate/fastify: options.readiness.tasks[${index}]: ${(error as Error).message}`);
+    }
+  });
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`heapgate/fastify: options.readiness.path must be a string starting with '/', got ${String(path)}`);
   if (typeof queueNearFull !== 'number' || !(queueNearFull > 0 && queueNearFull <= 1)) throw new RangeError(`heapgate/fastify: options.readiness.queueNearFull must be a number in (0, 1], got ${String(queueNearFull)}`);
-  return { pool, retryAfterMs, readiness: { path, queueNearFull } };
+  return { pool, retryAfterMs, readiness: { path, queueNearFull, tasks } };
 }
 
-/** Whether the pool can take work now, and if not why (from `stats()`, no side effects). */
-export function readiness(pool: GatedPool, queueNearFull = 0.9): Readiness {
+/**
+ * Whether the pool can take work now, and if not why (from `stats()` and `pool.wouldAdmit()`, no
+ * side effects). `tasks`: the tasks the service runs (default: one of the pool's default name).
+ */
+export function readiness(pool: GatedPool, queueNearFull = 0.9, tasks: readonly AdmissionQuestion[] = [{}]): Readiness {
   const stats = pool.stats();
   const reasons: string[] = [];
   if (pool.closed) reasons.push('pool closed');
@@ -104,10 +123,12 @@ export function readiness(pool: GatedPool, queueNearFull = 0.9): Readiness {
   if (pressed > 0 && pressed === stats.workers.length) reasons.push(`memory pressure in every worker (${pressed})`);
   if (Number.isFinite(stats.maxQueue) && stats.held >= queueNearFull * stats.maxQueue && stats.held > 0) reasons.push(`queue ${stats.held} of ${stats.maxQueue}`);
   // Memory reserved by running tasks refuses new ones before any reading shows pressure: asked as
-  // the gate would decide a task of the pool's default name now.
-  const verdict = pool.wouldAdmit();
-  if (!verdict.admit && verdict.reason === 'pressure' && !reasons.some((reason) => reason.includes(`${verdict.scope} scope`))) {
-    reasons.push(`memory in use or reserved in ${verdict.scope} scope: ${Math.round(verdict.used / 2 ** 20)} MiB of ${Math.round(verdict.limit / 2 ** 20)} MiB`);
+  // the gate would decide each of the service's tasks now.
+  for (const task of tasks) {
+    const verdict = pool.wouldAdmit(task);
+    if (verdict.admit || verdict.reason !== 'pressure' || reasons.includes(`memory pressure in ${verdict.scope} scope`)) continue;
+    const reason = `memory in use or reserved in ${verdict.scope} scope: ${Math.round(verdict.used / 2 ** 20)} MiB of ${Math.round(verdict.limit / 2 ** 20)} MiB${task.name ? ` (no room for '${task.name}', ${Math.round(verdict.need / 2 ** 20)} MiB)` : ''}`;
+    if (!reasons.includes(reason)) reasons.push(reason);
   }
   return { ready: reasons.length === 0, reasons, held: stats.held, running: stats.running, maxQueue: stats.maxQueue };
 }
@@ -144,7 +165,7 @@ export function heapgate(fastify: FastifyInstance, options: HeapgateFastifyOptio
   const route = settings.readiness;
   if (route) {
     fastify.get(route.path, async (_request, reply) => {
-      const state = readiness(settings.pool, route.queueNearFull);
+      const state = readiness(settings.pool, route.queueNearFull, route.tasks);
       return reply.code(state.ready ? 200 : 503).send(state);
     });
   }

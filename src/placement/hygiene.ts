@@ -15,7 +15,8 @@
  *   allocator keeps after its tasks freed it (no GC returns it) may go with the thread: the idle
  *   worker on which the largest run finished is recycled, one at a time (the next only after the
  *   last one's thread exited), only a worker that ran a task itself, at most {@link STUCK_RECYCLES}
- *   times until a task starts (docs/ARCHITECTURE.md, "A pool stuck on the process scope").
+ *   times for one blocked task, and only while the idle workers' largest runs add up to what the
+ *   task lacks (docs/ARCHITECTURE.md, "A pool stuck on the process scope").
  */
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
@@ -33,14 +34,17 @@ export interface HygieneHooks {
 
 /** Off-heap plus collectable heap bytes an idle worker must hold to be nudged for the process scope. */
 const PROCESS_NUDGE_BYTES = 4 * 2 ** 20;
-/** Recycles for the process scope while no task runs, at most, until a task starts (see above). */
+/** Recycles for the process scope while no task runs, at most, for one blocked task (see above). */
 export const STUCK_RECYCLES = 3;
+/** How long a task waits for a recycled worker's thread to end before it is decided again. */
+const EXIT_WAIT_MS = 5000;
 
 export class WorkerHygiene {
   readonly #workers: WorkerRegistry;
   readonly #hooks: HygieneHooks;
   #nudgesInFlight = 0;
-  /** Recycles for the process scope since a task last started. */
+  /** The task the last recycles for the process scope were for, and how many there were. */
+  #stuckTask: number | undefined;
   #stuckRecycles = 0;
   /** A worker recycled for the process scope whose thread has not exited yet. */
   #stuckRecycling: TrackedWorker | undefined;
@@ -72,33 +76,43 @@ export class WorkerHygiene {
 
   /**
    * Asks the idle workers that hold collectable memory to collect, for a task the process scope
-   * blocks; with none to ask and `nothingRuns` (none of the pool's tasks is running), recycles the
-   * idle worker whose thread may keep the most allocator memory (see above). Returns whether a
-   * collection or a recycle is under way (the task waits for its outcome rather than being
-   * refused now).
+   * blocks. `stuck` when none of the pool's tasks runs: the blocked task (its id) and the bytes the
+   * process must give back for it (`processShortfall`). With no collection to wait for, the idle
+   * worker whose thread may keep the most allocator memory is recycled (see above) — only while
+   * the idle workers' largest runs add up to the shortfall (a thread keeps no more than its runs
+   * made resident: memory beyond that is not the workers'), and at most {@link STUCK_RECYCLES}
+   * times for one blocked task. Returns whether a collection or a recycle is under way (the task
+   * waits for its outcome rather than being refused now).
    */
-  relieveProcess(nothingRuns: boolean): boolean {
+  relieveProcess(stuck: { task: number; shortfall: number } | undefined): boolean {
     for (const worker of this.#workers.idleHoldingGarbage(PROCESS_NUDGE_BYTES)) this.#nudge(worker);
-    if (this.#nudgesInFlight > 0 || this.#stuckRecycling) return true;
-    if (!nothingRuns || this.#stuckRecycles >= STUCK_RECYCLES) return false;
-    const worker = this.#workers.idleArenaHolder();
-    if (!worker) return false;
+    if (this.#nudgesInFlight > 0) return true;
+    if (!stuck) return false;
+    if (this.#stuckRecycling) return true;
+    if (stuck.task !== this.#stuckTask) {
+      this.#stuckTask = stuck.task;
+      this.#stuckRecycles = 0;
+    }
+    if (stuck.shortfall <= 0 || this.#stuckRecycles >= STUCK_RECYCLES) return false;
+    const worker = this.#workers.idleArenaHolder(stuck.shortfall);
+    if (!worker || worker.thread.threadId < 0) return false;
     this.#stuckRecycles++;
     this.#stuckRecycling = worker;
     const reading = this.#workers.reading(worker);
     this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'process');
     this.#workers.retire(worker);
-    // Its memory can come back only as its thread ends: until then the task waits.
-    worker.thread.once('exit', () => {
+    // Its memory can come back only as its thread ends: until then the task waits (at most
+    // EXIT_WAIT_MS, should the thread never end).
+    const ended = (): void => {
+      clearTimeout(timer);
+      worker.thread.off('exit', ended);
+      if (this.#stuckRecycling !== worker) return;
       this.#stuckRecycling = undefined;
       this.#hooks.onAnswer();
-    });
+    };
+    const timer = setTimeout(ended, EXIT_WAIT_MS).unref();
+    worker.thread.once('exit', ended);
     return true;
-  }
-
-  /** A task started: the process is making progress, and recycling for it may begin again when it stops. */
-  taskStarted(): void {
-    this.#stuckRecycles = 0;
   }
 
   #nudge(worker: TrackedWorker): void {

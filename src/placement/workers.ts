@@ -441,15 +441,18 @@ export class WorkerRegistry {
    * The idle worker whose thread's malloc arena may hold the most memory no GC frees: the one on
    * which the largest run finished. A worker that ran nothing itself is never chosen (one started
    * in place of a recycled worker may have taken over its arena, but recycling it again on the
-   * same readings is a restart for nothing). `undefined`: none.
+   * same readings is a restart for nothing). `undefined`: none, or the largest runs of all such
+   * workers add up to less than `atLeast` bytes (they cannot hold that much).
    */
-  idleArenaHolder(): TrackedWorker | undefined {
+  idleArenaHolder(atLeast: number): TrackedWorker | undefined {
     let holder: TrackedWorker | undefined;
+    let total = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone || worker.running > 0 || worker.largestRun === 0) continue;
+      total += worker.largestRun;
       if (!holder || worker.largestRun > holder.largestRun) holder = worker;
     }
-    return holder;
+    return total >= atLeast ? holder : undefined;
   }
 
   /** Workers with no task running that could not take a task needing `need` heap bytes. */

@@ -223,7 +223,8 @@ function pick(value: unknown, name: string): TaskFunction | undefined {
 /** The user's export `name`: a named export, a property of the default export, or the default export itself for `'default'`. */
 function exportOf(mod: Record<string, unknown>, name: string, filename: string): TaskFunction {
   const fn = pick(mod, name) ?? pick(mod.default, name) ?? (name === 'default' && typeof mod.default === 'function' ? (mod.default as TaskFunction) : undefined);
-  if (!fn) throw new TypeError(`task module ${filename} has no function export named '${name}'`);
+  // Piscina's words first, so that code matching Piscina's message keeps working.
+  if (!fn) throw new TypeError(`No handler function exported from ${filename}: it has no function export named '${name}'`);
   return fn;
 }
 
