@@ -82,10 +82,12 @@ try {
         failed: run.result?.failed,
         elapsedMs: run.result?.elapsedMs,
         archives: run.result?.archives.length,
+        // GatedPool's restarts of idle workers (full heaps, or a pool stuck on the process scope).
+        recycled: run.result?.counters?.recycled,
       };
       runs[i].push(entry);
       const peak = entry.peak === undefined ? '?' : `${Math.round(entry.peak / MiB)} MiB (${(entry.peak / LIMIT).toFixed(2)})`;
-      const outcome = run.result === undefined ? `died after ${run.jobsEnded} jobs` : `${entry.done}/${JOBS} done in ${entry.elapsedMs} ms, failed ${JSON.stringify(entry.failed)}`;
+      const outcome = run.result === undefined ? `died after ${run.jobsEnded} jobs` : `${entry.done}/${JOBS} done in ${entry.elapsedMs} ms, failed ${JSON.stringify(entry.failed)}${entry.recycled === undefined ? '' : `, workers recycled ${entry.recycled}`}`;
       console.log(`round ${round}  ${name}: oom_kill ${entry.oomKills}, exit ${entry.code} ${entry.signal ?? ''}, peak ${peak}, ${outcome}`);
     }
   }
