@@ -101,7 +101,7 @@ function validate(options: unknown): Settings {
       // Checked as run() checks its options (throws on a bad name, need or filename).
       (pool as GatedPool).wouldAdmit(task as AdmissionQuestion);
     } catch (error) {
-      throw new TypeError(`heapgate/fastify: options.readiness.tasks[${index}]: ${(error as Error).message}`);
+      throw new TypeError(`heapgate/fastify: options.readiness.tasks[${index}]: ${(error as Error).message}`, { cause: error });
     }
   });
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`heapgate/fastify: options.readiness.path must be a string starting with '/', got ${String(path)}`);

@@ -100,6 +100,9 @@ export class WorkerHygiene {
     this.#stuckRecycling = worker;
     const reading = this.#workers.reading(worker);
     this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'process');
+    // The restart is for its allocator's memory to go: the next worker started must not count on
+    // reusing it (warm), whether it went or not.
+    worker.warmFor.clear();
     this.#workers.retire(worker);
     // Its memory can come back only as its thread ends: until then the task waits (at most
     // EXIT_WAIT_MS, should the thread never end).
