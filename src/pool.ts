@@ -1184,6 +1184,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!failed) {
       if (worker) {
         const size = this.#learn(task, worker);
+        if (size > worker.largestRun) worker.largestRun = size;
         // Only tasks that reserve are ever charged a warm need.
         if (task.charge && size > 0) this.#workers.ranOn(worker, task.learnAs, size);
       }

@@ -82,7 +82,7 @@ export interface TrackedWorker extends Account {
   warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
   warmTaken: boolean;
-  /** The largest run (bytes, as in `warmFor`) that finished on it; 0 while none has. */
+  /** The largest run (bytes: its declared or measured size, as in `warmFor`) that finished on it, whether it reserved or not; 0 while none has. */
   largestRun: number;
 }
 
@@ -324,7 +324,6 @@ export class WorkerRegistry {
   ranOn(worker: TrackedWorker, name: string, size: number): void {
     const names = worker.warmFor;
     const largest = Math.max(size, names.get(name) ?? 0);
-    worker.largestRun = Math.max(worker.largestRun, size);
     names.delete(name);
     names.set(name, largest);
     if (names.size > WARM_NAMES) names.delete(names.keys().next().value as string);
