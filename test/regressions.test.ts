@@ -631,7 +631,7 @@ describe('memory a worker\'s malloc arena keeps (the images example, loaded CI, 
   // are freed); the gate counts that memory in use, and a job whose declared need does not fit below
   // the limit on top of it waited until maxWaitMs with nothing running: 3–4 of the 6 timed out in
   // 8 of 8 runs. The stuck pool now recycles its worker (the thread's exit often gives the arena
-  // back): all 6 done in most runs; when the exit gives nothing back, the next thread takes over
+  // back): all 6 done in 12 of 20 runs; when the exit gives nothing back, the next thread takes over
   // the arena and the jobs wait as before (README, "Not guaranteed").
   type Arena = { need: number; limit: number; runs: { settled: string; usedBefore: number }[]; processRecycles: number };
   let arena: Promise<Awaited<ReturnType<typeof runFixture<Arena>>>> | undefined;
