@@ -40,7 +40,7 @@ import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
-import { AbortError, type HeapgateError, MemoryPressureError, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { AbortError, type HeapgateError, MemoryPressureError, type Scope, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validateCloseOptions, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
 import { debug } from './observability/debug.js';
@@ -340,10 +340,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         return decision.worker !== 'spawn' && this.#dispatcher.spawning ? { admit: false, reason: 'busy' } : { admit: true };
       case 'busy':
         return { admit: false, reason: 'busy' };
-      case 'pressure': {
-        const { need, ceiling } = this.#pressureError(decision, task);
-        return { admit: false, reason: 'pressure', scope: decision.scope, used: decision.used, limit: decision.limit, need, ceiling };
-      }
+      case 'pressure':
+        return { admit: false, reason: 'pressure', scope: decision.scope, used: decision.used, limit: decision.limit, need: this.#needIn(decision.scope, task), ceiling: this.#water.high * decision.limit };
       case 'too-large':
         return { admit: false, reason: 'too-large', scope: decision.scope, need: decision.need, capacity: decision.capacity };
     }
@@ -370,9 +368,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (decision.scope === 'worker') return this.#hygiene.tend(task.heap);
     if (decision.scope !== 'process') return false;
     // Stuck: none of the pool's tasks runs, so nothing the pool does frees memory on its own.
-    const input = this.#active.size === 0 ? this.#gateInput(task) : undefined;
-    if (!input?.process) return this.#hygiene.relieveProcess(undefined);
-    const shortfall = processShortfall(input.process, task.heap + task.external, this.#water, input.alone === true);
+    const process = this.#active.size === 0 ? this.#process?.reading(task.heap + task.external) : undefined;
+    if (!process) return this.#hygiene.relieveProcess(undefined);
+    const shortfall = processShortfall(process, task.heap + task.external, this.#water, this.#alone(task, process));
     return this.#hygiene.relieveProcess({ task: task.id, shortfall });
   }
 
@@ -679,10 +677,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     input.water = this.#water;
     input.main = this.#main.reading(task.main);
     input.process = this.#process?.reading(task.heap + task.external);
-    // Alone, and with a need that is known (declared or learned), or the run that learns it with a
-    // margin on its guess (which bounds only its old generation: not its young one, nor off-heap
-    // bytes): see `fitsAlone`.
-    input.alone = this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(input.process, task)));
+    input.alone = this.#alone(task, input.process);
     input.warm = this.#warmOptionFor(task, input.process);
     // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
     const warmName = this.#process && task.heap + task.external > 0 ? task.learnAs : undefined;
@@ -750,6 +745,15 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /** Whether the process could take a learning run's guessed need with {@link LEARNED_MARGIN} on top, alone (see `fitsAlone`). */
+  /**
+   * Whether `task` would run alone with a need that counts as known (see `fitsAlone`): none of the
+   * pool's tasks runs, and its need is declared or learned, or it is the run that learns it with a
+   * margin on its guess (which bounds only its old generation: not its young one, nor off-heap bytes).
+   */
+  #alone(task: Task, process: Reading | undefined): boolean {
+    return this.#active.size === 0 && (task.estimate === 'declared' || task.estimate === 'learned' || (this.#learns(task) && this.#guessFitsAlone(process, task)));
+  }
+
   #guessFitsAlone(process: Reading | undefined, task: Task): boolean {
     return process === undefined || fitsAlone(process, (task.heap + task.external) * LEARNED_MARGIN);
   }
@@ -1037,8 +1041,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   #pressureError(decision: Extract<Decision, { kind: 'pressure' }>, task: Task): MemoryPressureError {
-    const need = decision.scope === 'process' ? task.heap + task.external : decision.scope === 'main' ? task.main : task.heap;
-    return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name, need, ceiling: this.#water.high * decision.limit });
+    return new MemoryPressureError({ scope: decision.scope, used: decision.used, limit: decision.limit, retryAfterMs: this.#settings.retryAfterMs, taskName: task.name, need: this.#needIn(decision.scope, task), ceiling: this.#water.high * decision.limit });
+  }
+
+  /** The task's need in `scope`, bytes: heap and off-heap in the process, its result's heap in the main isolate, heap in a worker. */
+  #needIn(scope: Scope, task: Task): number {
+    return scope === 'process' ? task.heap + task.external : scope === 'main' ? task.main : task.heap;
   }
 
   // ---- placement -------------------------------------------------------------------------------

@@ -297,7 +297,8 @@ export class GatedConsumer extends EventEmitter<GatedConsumerEvents> {
         // No room for it even with nothing of the pool running: as for a job too large for this
         // replica, it goes back delayed for another replica, and fails after `tooLargeStarts`.
         if ((job.attemptsStarted ?? 0) < this.#settings.tooLargeStarts) return await this.#delay(job, token, 'ERR_MEMORY_PRESSURE');
-        return await this.#fail(job, token, new MemoryPressureError({ ...verdict, retryAfterMs: retryAfterMsOf(this.#settings.pool), taskName: kind.name ?? undefined }));
+        const { scope, used, limit, need, ceiling } = verdict;
+        return await this.#fail(job, token, new MemoryPressureError({ scope, used, limit, need, ceiling, retryAfterMs: retryAfterMsOf(this.#settings.pool), taskName: kind.name ?? undefined }));
       }
       if (!verdict.admit && verdict.reason !== 'too-large') return await this.#handBack(job, token, 'no room');
       let result: unknown;

@@ -65,9 +65,7 @@ export class WorkerHygiene {
       if (!worker.nudged) {
         this.#nudge(worker);
       } else if (this.#workers.worthRecycling(worker, need)) {
-        const reading = this.#workers.reading(worker);
-        this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'worker');
-        this.#workers.retire(worker);
+        this.#recycle(worker, 'worker');
         recycled = true;
       }
     }
@@ -98,12 +96,10 @@ export class WorkerHygiene {
     if (!worker || worker.thread.threadId < 0) return false;
     this.#stuckRecycles++;
     this.#stuckRecycling = worker;
-    const reading = this.#workers.reading(worker);
-    this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, 'process');
     // The restart is for its allocator's memory to go: the next worker started must not count on
     // reusing it (warm), whether it went or not.
     worker.warmFor.clear();
-    this.#workers.retire(worker);
+    this.#recycle(worker, 'process');
     // Its memory can come back only as its thread ends: until then the task waits (at most
     // EXIT_WAIT_MS, should the thread never end).
     const ended = (): void => {
@@ -116,6 +112,13 @@ export class WorkerHygiene {
     const timer = setTimeout(ended, EXIT_WAIT_MS).unref();
     worker.thread.once('exit', ended);
     return true;
+  }
+
+  /** Terminates `worker` (Piscina starts another when needed), for room in `scope`. */
+  #recycle(worker: TrackedWorker, scope: 'worker' | 'process'): void {
+    const reading = this.#workers.reading(worker);
+    this.#hooks.onRecycle(worker, reading.live ?? reading.used, reading.limit, scope);
+    this.#workers.retire(worker);
   }
 
   #nudge(worker: TrackedWorker): void {
