@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { SHARE_ENV, type ResourceLimits, type Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { SEP } from './worker/task-key.js';
+import { checkWorkerFlags } from './placement/worker-start-check.js';
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
 
@@ -464,6 +465,7 @@ function validateWorkerSetup(o: Record<string, unknown>): void {
     });
   }
   if (o.env !== undefined && o.env !== SHARE_ENV && !isPlainObject(o.env)) throw new TypeError(`options.env must be an object (or worker_threads.SHARE_ENV), got ${describe(o.env)}`);
+  checkWorkerFlags(execArgv as string[] | undefined, o.env as Record<string, unknown> | typeof SHARE_ENV | undefined);
   if (o.workerData !== undefined) {
     try {
       structuredClone(o.workerData);

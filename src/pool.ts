@@ -1094,8 +1094,16 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         this.#dispatcher.spawn(task, key);
       }
     } catch (error) {
-      if (task.worker) this.#leave(task, task.worker);
-      this.#settle(task, 'failed', error);
+      if (task.worker) {
+        this.#leave(task, task.worker);
+        this.#settle(task, 'failed', error);
+        return;
+      }
+      // Piscina could not start a worker for it (Node refused the worker's options).
+      this.#startFailures++;
+      this.#counters.startFailures++;
+      this.#lastStartError = error;
+      this.#settle(task, 'rejected.workerStart', new WorkerStartError(this.#startFailures, error));
       return;
     }
     if (this.listenerCount('admit') > 0) this.emit('admit', { name: task.name, need: task.heap, external: task.external, worker: target });
@@ -1204,6 +1212,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       }
       this.#settle(task, 'completed', payload);
       this.#updatePolling();
+      return;
+    }
+    if (worker?.gone && !thrownByTask && !task.aborted && !task.signal?.aborted && !this.#destroyed && !this.#workers.ranRuntime(worker)) {
+      // Its worker died before it could run anything (counted as a failed start when it went).
+      this.#lastStartError = payload;
+      task.worker = undefined;
+      this.#withdrawn(task);
       return;
     }
     const [outcome, reason] = this.#classify(task, payload, worker, thrownByTask);
@@ -1367,6 +1382,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return;
     }
     for (const worker of removed) {
+      if (!this.#destroyed && !this.#closeCalled && !this.#workers.ranRuntime(worker)) {
+        // Ready to Piscina (a worker it started at construction counts as ready at once) but dead
+        // before the pool's runtime ran in it: a failed start; the tasks sent to it come back.
+        this.#startFailures++;
+        this.#counters.startFailures++;
+        continue;
+      }
       if (worker.stopReason === 'crashed' && !this.#destroyed) this.#counters.workerCrashes++;
       if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closeCalled && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }

@@ -4,6 +4,9 @@
 // refused with a TypeError (wrong type) or RangeError (wrong value) naming the option and showing
 // the value — at construction, or as a rejected run() — never accepted, never a raw error from
 // Piscina, Node or V8.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
 
@@ -52,8 +55,9 @@ const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
   workerHistogram: { type: notBooleans, range: [] },
   resourceLimits: { type: [null, 5, 'x', [64], () => 1, new Number(64)], range: [] },
   argv: { type: [5, 'x', {}, () => 1, null], range: [] },
-  execArgv: { type: [5, 'x', {}, [5], () => 1, null], range: [] },
-  env: { type: [5, 'x', [1], () => 1, null], range: [] },
+  // Flags Node would refuse when a worker starts (see 'worker flags' below).
+  execArgv: { type: [5, 'x', {}, [5], () => 1, null], range: [['--not-a-real-flag']] },
+  env: { type: [5, 'x', [1], () => 1, null], range: [{ NODE_OPTIONS: '--not-a-real-flag' }] },
   workerData: { type: [() => 1, Symbol('x'), { f: () => 1 }], range: [] },
   filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs'] },
   name: { type: [5, {}, [], new String('x')], range: [''] },
@@ -98,6 +102,36 @@ describe('every constructor option refuses wrong types and values, naming both',
       });
     }
   }
+});
+
+// Node refuses bad worker flags only inside \`new Worker()\`. A pool with no worker yet would meet
+// them in run(), where Piscina had already queued the task: the task failed with Node's raw error,
+// and close() or destroy() then ended the process with an unhandled rejection (5 of 5 runs).
+describe('worker flags are checked at construction, without starting a worker', () => {
+  it('options.execArgv a worker cannot start with → RangeError naming it, with minThreads 0 too', () => {
+    for (const minThreads of [0, 1]) {
+      const error = refusal(() => new GatedPool({ filename, minThreads, execArgv: ['--not-a-real-flag'] }));
+      expect(error, `minThreads ${minThreads}`).toBeInstanceOf(RangeError);
+      expect(error!.message).toContain('options.execArgv');
+      expect(error!.message).toContain('--not-a-real-flag');
+      expect((error!.cause as { code?: unknown }).code).toBe('ERR_WORKER_INVALID_EXEC_ARGV');
+    }
+  });
+
+  it('the check runs no preload: a valid --import in execArgv runs only in the workers the pool starts', async () => {
+    const marks = mkdtempSync(join(tmpdir(), 'heapgate-preload-'));
+    const preload = join(marks, 'preload.mjs');
+    writeFileSync(preload, `import { writeFileSync } from 'node:fs';\nimport { threadId } from 'node:worker_threads';\nwriteFileSync(${JSON.stringify(marks)} + '/ran-' + threadId, '');\n`);
+    try {
+      const pool = new GatedPool({ filename, minThreads: 0, maxThreads: 1, execArgv: ['--import', preload] });
+      expect(readdirSync(marks).filter((file) => file.startsWith('ran-')), 'preloads run by construction').toEqual([]);
+      expect(await pool.run(3)).toBe(3);
+      expect(readdirSync(marks).filter((file) => file.startsWith('ran-')), 'preloads run by the one worker').toHaveLength(1);
+      await pool.destroy();
+    } finally {
+      rmSync(marks, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('options objects themselves', () => {

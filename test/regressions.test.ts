@@ -188,6 +188,28 @@ describe('issue 11 §2: tasks that never settle, and other broken promises', () 
     expectIdle(pool, 3);
   });
 
+  // Piscina counts the workers it starts at construction as ready at once, so a task could be sent
+  // to one whose preload then threw: the task ended with WorkerCrashError ('died running task',
+  // counted as crashed) though it never ran (5 of 5 runs with minThreads 1). A worker that died
+  // before the pool's runtime ran in it is a failed start: its tasks come back.
+  it('3b. a worker started at construction that dies starting: its task is taken back, not crashed', async () => {
+    const startsFile = join(tmpdir(), `heapgate-regression-starts-b-${process.pid}-${Date.now()}`);
+    writeFileSync(startsFile, '');
+    cleanups.push(() => rmSync(startsFile, { force: true }));
+    const pool = makePool({
+      minThreads: 1,
+      maxThreads: 2,
+      execArgv: ['--import', dieOnStart],
+      env: { ...process.env, HEAPGATE_REGRESSION_STARTS: startsFile },
+    });
+    pool.on('workerError', () => undefined);
+    const settled = await within(Promise.all([1, 2, 3].map((n) => outcome(pool.run(n, { name: 'echo', memory: SMALL })))), 20_000);
+    expect(settled, 'every task settles, none as crashed').toEqual(['ERR_WORKER_START', 'ERR_WORKER_START', 'ERR_WORKER_START']);
+    expect(pool.stats().counters).toMatchObject({ crashed: 0, failed: 0, workerCrashes: 0 });
+    expect(pool.stats().counters.startFailures).toBeGreaterThanOrEqual(3);
+    expectIdle(pool, 3);
+  });
+
   // Aborting one task stops its worker; the other tasks on that worker (concurrentTasksPerWorker
   // > 1) are lost with it: a WorkerCrashError, counted as crashed, not Piscina's raw
   // Error('Terminating worker thread') counted as failed.

@@ -113,7 +113,15 @@ export class Dispatcher {
     this.#spawns.add(spawn);
     // The user's abort reaches Piscina through this signal (Piscina stops the worker if it runs).
     task.abortInPiscina = (reason) => spawn.withdrawal.withdraw(reason);
-    const answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
+    let answer: Promise<unknown>;
+    try {
+      answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
+    } catch (error) {
+      // Piscina could not start a worker for it: nothing is pending for this spawn.
+      this.#spawns.delete(spawn);
+      task.abortInPiscina = undefined;
+      throw error;
+    }
     answer.then(
       (value) => this.#spawnAnswered(spawn, false, value),
       (error: unknown) => this.#spawnAnswered(spawn, true, error),

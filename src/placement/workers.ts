@@ -84,6 +84,8 @@ export interface TrackedWorker extends Account {
   warmTaken: boolean;
   /** The largest run (bytes: its declared or measured size, as in `warmFor`) that finished on it, whether it reserved or not; 0 while none has. */
   largestRun: number;
+  /** Its thread got as far as the pool's worker runtime (it claimed its board slot), which it does before it can run any task. */
+  ranRuntime: boolean;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -168,10 +170,24 @@ export class WorkerRegistry {
       warmFor: this.#inherited.pop() ?? new Map(),
       warmTaken: false,
       largestRun: 0,
+      ranRuntime: false,
     };
     this.#workers.set(id, record);
-    thread.once('exit', () => this.#board.release(id));
+    thread.once('exit', () => {
+      this.ranRuntime(record);
+      this.#board.release(id);
+    });
     return record;
+  }
+
+  /**
+   * Whether `worker`'s thread ran the pool's worker runtime, which claims the worker's board slot
+   * before any task can reach it. One that died before that (a throwing `--import` preload, say)
+   * ran none of the tasks sent to it. Known until its thread has exited (the slot goes then).
+   */
+  ranRuntime(worker: TrackedWorker): boolean {
+    if (!worker.ranRuntime && this.#board.slotOf(worker.id) !== -1) worker.ranRuntime = true;
+    return worker.ranRuntime;
   }
 
   /**
