@@ -163,8 +163,18 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   };
   #pollTimer: NodeJS.Timeout | undefined;
   #options: Readonly<Record<string, unknown>> | undefined;
-  /** `needsDrain` as last reported. */
+  /** `needsDrain` as last reported by an event. */
   #needsDrain = false;
+  /** A microtask will report `needsDrain` if it changed. */
+  #drainCheckQueued = false;
+  readonly #reportDrain = (): void => {
+    this.#drainCheckQueued = false;
+    const needs = this.needsDrain;
+    if (needs === this.#needsDrain) return;
+    this.#needsDrain = needs;
+    const event = needs ? 'needsDrain' : 'drain';
+    if (this.listenerCount(event) > 0) this.emit(event);
+  };
   /** Tasks the workers can run at once: `maxThreads` × `concurrentTasksPerWorker`. */
   #slots = 0;
   /** Whether the poll timer keeps the process alive (it does while tasks are held). */
@@ -230,6 +240,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         maxThreads + 1,
       );
       if (monitor.source !== 'system') piscina.resourceLimits = defaultWorkerLimits(piscina, monitor.limit);
+    }
+    if (piscina.resourceLimits?.maxOldGenerationSizeMb === 0) {
+      // 0 means Node's default, but Node passes it to V8 as is, which aborts the process.
+      const { maxOldGenerationSizeMb: _nodeDefault, ...others } = piscina.resourceLimits;
+      piscina.resourceLimits = others;
     }
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;
     this.#workerLimit = askedMb > 0 ? askedMb * MiB : tracker.limit;
@@ -628,13 +643,15 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     return this.#held.size > 0 || this.#active.size >= this.#slots;
   }
 
-  /** Emits `needsDrain` / `drain` (a microtask later, as Piscina does) when {@link needsDrain} changes. */
+  /**
+   * Emits `needsDrain` / `drain` a microtask later, as Piscina does, when {@link needsDrain} has
+   * changed. The state is read again then: an event always tells the state at the moment it is
+   * emitted (a change undone within the same turn emits nothing), and the two alternate.
+   */
   #checkDrain(): void {
-    const needs = this.needsDrain;
-    if (needs === this.#needsDrain) return;
-    this.#needsDrain = needs;
-    const event = needs ? 'needsDrain' : 'drain';
-    if (this.listenerCount(event) > 0) queueMicrotask(() => this.emit(event));
+    if (this.#drainCheckQueued || this.needsDrain === this.#needsDrain) return;
+    this.#drainCheckQueued = true;
+    queueMicrotask(this.#reportDrain);
   }
 
   /** Rejects held and running tasks with `PoolClosedError` and terminates the workers. */
@@ -1060,6 +1077,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     let heldFor = 0;
     if (task.state === 'held') {
       heldFor = this.#leaveHeld(task);
+      // Held no more: the pool may have stopped needing a drain without any task settling.
+      this.#checkDrain();
     }
     // The head's wait for memory ends when it starts; a task that overtakes it leaves it waiting.
     if (wasHead) {

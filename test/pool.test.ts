@@ -952,6 +952,30 @@ describe('close and destroy', () => {
     expectAllSettled(pool, 3);
   });
 
+  // Was: the state was compared when it changed but the event was emitted a microtask later, so a
+  // caller awaiting a task ran first; 'drain' then came while the pool was full again (a producer
+  // resuming on it resumed into a full pool), and the task's end gave no 'drain' at all.
+  it("'drain' and 'needsDrain' tell the state at the moment they are emitted, and alternate", async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    const events: string[] = [];
+    pool.on('needsDrain', () => events.push(`needsDrain ${pool.needsDrain}`));
+    pool.on('drain', () => events.push(`drain ${pool.needsDrain}`));
+    await pool.run(1);
+    // At once, in the continuation of the task just ended.
+    await Promise.all([pool.run(30, { name: 'sleep' }), pool.run(30, { name: 'sleep' })]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    events.forEach((event, index) => expect(event, `event ${index} of ${events.join(', ')}`).toBe(index % 2 === 0 ? 'needsDrain true' : 'drain false'));
+    expect(events.at(-1)).toBe('drain false');
+    expectAllSettled(pool, 3);
+  });
+
+  it('a worker heap limit of 0 means Node\'s default, also with no process limit to derive one from (Node aborted the process)', async () => {
+    const pool = makePool({ maxThreads: 1, memoryLimit: false, resourceLimits: { maxOldGenerationSizeMb: 0 } });
+    expect(await pool.run(7)).toBe(7);
+    expectAllSettled(pool, 1);
+  });
+
   it("Piscina's statics on the class: move, isWorkerThread, workerData, transferableSymbol, valueSymbol", async () => {
     expect(GatedPool.isWorkerThread).toBe(Piscina.isWorkerThread);
     expect(GatedPool.workerData).toBe(Piscina.workerData);
