@@ -5,7 +5,7 @@
  * pressure).
  */
 import v8 from 'node:v8';
-import { DEFAULTS } from './options.js';
+import { DEFAULTS, describe, refuseUnknown } from './options.js';
 import { isolateTracker } from './readings/isolate.js';
 
 /** Options of {@link isMemLimitReached}. */
@@ -19,13 +19,21 @@ export interface MemLimitCheckOptions {
  * live heap (after the last major GC) when the cheap reading is above the mark.
  */
 export function isMemLimitReached(options?: MemLimitCheckOptions): boolean {
+  if (options !== undefined) check(options);
   const highWater = options?.highWater ?? DEFAULTS.highWater;
-  if (typeof highWater !== 'number' || !(highWater > 0 && highWater <= 1)) {
-    throw new RangeError(`options.highWater must be a number in (0, 1], got ${String(highWater)}`);
-  }
   const tracker = isolateTracker();
   const ceiling = highWater * tracker.limit;
   if (v8.getHeapStatistics().used_heap_size < ceiling) return false;
   const live = tracker.live;
   return live === undefined || live >= ceiling;
+}
+
+function check(options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  refuseUnknown(options as Record<string, unknown>, ['highWater'], 'options');
+  const { highWater } = options as { highWater?: unknown };
+  if (highWater !== undefined) {
+    if (typeof highWater !== 'number') throw new TypeError(`options.highWater must be a number in (0, 1], got ${describe(highWater)}`);
+    if (!(highWater > 0 && highWater <= 1)) throw new RangeError(`options.highWater must be a number in (0, 1], got ${highWater}`);
+  }
 }

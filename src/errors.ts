@@ -46,13 +46,14 @@ export class MemoryPressureError extends HeapgateError {
       'ERR_MEMORY_PRESSURE',
       `memory pressure in ${init.scope} scope: ${init.taskName === undefined ? 'the task' : `task '${init.taskName}'`} needs ${mib(need)}; ${mib(init.used)} in use or reserved, admitting up to ${mib(ceiling)} of the ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
     );
+    // Whole bytes: the figures are products of fractions (marks, margins).
     this.scope = init.scope;
-    this.used = init.used;
-    this.limit = init.limit;
+    this.used = Math.ceil(init.used);
+    this.limit = Math.floor(init.limit);
     this.retryAfterMs = init.retryAfterMs;
     this.taskName = init.taskName;
-    this.need = need;
-    this.ceiling = ceiling;
+    this.need = Math.ceil(need);
+    this.ceiling = Math.floor(ceiling);
   }
 }
 
@@ -100,8 +101,8 @@ export class TaskTooLargeError extends HeapgateError {
   constructor(scope: Scope, need: number, capacity: number) {
     super('ERR_TASK_TOO_LARGE', `task needs ${mib(need)} but the ${scope} scope can admit at most ${mib(capacity)}`);
     this.scope = scope;
-    this.need = need;
-    this.capacity = capacity;
+    this.need = Math.ceil(need);
+    this.capacity = Math.floor(capacity);
   }
 }
 

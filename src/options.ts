@@ -3,6 +3,7 @@
  * checked at construction; a wrong type throws a `TypeError` and a value out of range a
  * `RangeError`, both naming the option and the value given.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,8 +47,8 @@ export interface GatedPoolOptions extends Omit<PiscinaOptions, 'filename' | 'max
   /** The hint given in `MemoryPressureError.retryAfterMs`. Default 1000 ms. */
   retryAfterMs?: number;
   /**
-   * The process's memory limit: bytes, `'auto'` (default: the container's cgroup limit, else system
-   * memory with a warning), or `false` to not watch the process scope.
+   * The process's memory limit: bytes, `'auto'` (default: the container's cgroup limit, else the
+   * system's memory; `NODE_DEBUG=heapgate` logs which), or `false` to not watch the process scope.
    */
   memoryLimit?: number | 'auto' | false;
   /** Where the cgroup filesystem is mounted. Default `/sys/fs/cgroup`. */
@@ -230,7 +231,7 @@ function isSubsequence(short: string, long: string): boolean {
 }
 
 /** Throws a `TypeError` naming the first own key of `options` that is not in `known` (or `knownSet`, the same keys), with the closest known key when one is near. */
-function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string, knownSet?: ReadonlySet<string>): void {
+export function refuseUnknown(options: Record<string, unknown>, known: readonly string[], field: string, knownSet?: ReadonlySet<string>): void {
   for (const key in options) {
     if (!Object.hasOwn(options, key) || (knownSet ? knownSet.has(key) : known.includes(key))) continue;
     let closest: string | undefined;
@@ -262,7 +263,7 @@ export const MIN_RESOURCE_LIMITS_MB = { maxOldGenerationSizeMb: 16, maxYoungGene
 const MIN_MEMORY_LIMIT = 64 * 2 ** 20;
 const RESOURCE_LIMIT_KEYS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
@@ -397,6 +398,8 @@ function validateCgroupRoot(value: unknown): string {
   if (value === undefined) return DEFAULTS.cgroupRoot;
   if (typeof value !== 'string') throw new TypeError(`options.cgroupRoot must be a string, got ${describe(value)}`);
   if (!isAbsolute(value)) throw new RangeError(`options.cgroupRoot must be an absolute path, got ${describe(value)}`);
+  // Given, it is meant to be there: a mistyped path would silently measure the process by RSS.
+  if (!statSync(value, { throwIfNoEntry: false })?.isDirectory()) throw new RangeError(`options.cgroupRoot must be a directory that exists, got ${describe(value)}`);
   return value;
 }
 

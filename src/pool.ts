@@ -243,7 +243,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     }
     if (piscina.resourceLimits?.maxOldGenerationSizeMb === 0) {
       // 0 means Node's default, but Node passes it to V8 as is, which aborts the process.
-      const { maxOldGenerationSizeMb: _nodeDefault, ...others } = piscina.resourceLimits;
+      const others = { ...piscina.resourceLimits };
+      delete others.maxOldGenerationSizeMb;
       piscina.resourceLimits = others;
     }
     const askedMb = piscina.resourceLimits?.maxOldGenerationSizeMb ?? 0;

@@ -37,7 +37,7 @@ const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
   retryAfterMs: { type: notNumbers, range: [Number.NaN, -1] },
   overtakeMs: { type: notNumbers, range: [Number.NaN, -1, -Infinity, 2 ** 40] },
   memoryLimit: { type: [null, new Number(5), [], {}, () => 1, true, 1n], range: [Number.NaN, -1, 0, 1.5, Infinity, 'lots', 10, 32 * 2 ** 20] },
-  cgroupRoot: { type: [null, 5, [], {}, new String('/sys/fs/cgroup')], range: ['relative/path'] },
+  cgroupRoot: { type: [null, 5, [], {}, new String('/sys/fs/cgroup')], range: ['relative/path', '/no/such/cgroup/mount'] },
   reservations: { type: notBooleans, range: [] },
   slowStart: { type: notBooleans, range: [] },
   autoStart: { type: notBooleans, range: [] },

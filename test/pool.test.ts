@@ -99,6 +99,22 @@ describe('running tasks', () => {
     expectAllSettled(pool, 5);
   });
 
+  // Was: a cause's own properties were lost (cloning keeps a cause's message and class only), so
+  // code such as `err.cause.code === 'ECONNREFUSED'` never matched.
+  it("a cause that is an error keeps its code and own properties, down the chain; a cause cycle ends", async () => {
+    const pool = makePool();
+    const [chained, cyclic] = await settleAll([pool.run(null, { name: 'failWithCodedCause' }), pool.run(null, { name: 'failWithCauseCycle' })]);
+    const error = chained as Error & { cause: Error & Record<string, unknown> };
+    expect(error.message).toBe('outer');
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(error.cause).toMatchObject({ message: 'connect failed', code: 'ECONNREFUSED', port: 9 });
+    expect(error.cause.cause).toBeInstanceOf(TypeError);
+    expect(error.cause.cause).toMatchObject({ message: 'deepest', code: 'E_DEEP' });
+    expect((cyclic as Error).message).toBe('loop');
+    expect(pool.stats().counters.failed).toBe(2);
+    expectAllSettled(pool, 2);
+  });
+
   // Found by a new user's trial (2026-12-01): a throwing getter replaced the task's error with the
   // getter's; a DOMException came back a plain Error without its code; a thrown function stopped
   // the worker and came back as a WorkerCrashError saying the task had *returned* it.

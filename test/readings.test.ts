@@ -105,6 +105,15 @@ describe('isMemLimitReached()', () => {
     expect(() => isMemLimitReached({ highWater: 2 })).toThrow(RangeError);
   });
 
+  // Was: a wrong type gave a RangeError and a misspelled option was ignored (the mark silently 0.85).
+  it('refuses bad options as the pool does: TypeError for a wrong type or an unknown key (with a hint), RangeError for a value', () => {
+    expect(() => isMemLimitReached({ highWater: 'x' } as never)).toThrow(new TypeError('options.highWater must be a number in (0, 1], got "x"'));
+    expect(() => isMemLimitReached({ hw: 0.5 } as never)).toThrow(TypeError);
+    expect(() => isMemLimitReached({ highwater: 0.5 } as never)).toThrow('options.highwater is not an option (did you mean highWater?)');
+    expect(() => isMemLimitReached(5 as never)).toThrow(TypeError);
+    expect(() => isMemLimitReached({ highWater: Number.NaN })).toThrow(RangeError);
+  });
+
   it('inside a worker: follows the live heap against the worker limit', async () => {
     const pool = new Piscina({ filename: new URL('./fixtures/heap-check.mjs', import.meta.url).href, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     try {

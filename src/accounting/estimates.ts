@@ -61,7 +61,8 @@ export class Estimates {
 
   /** Everything learned, by task name. */
   snapshot(): Record<string, Estimate> {
-    return Object.fromEntries([...this.#byName].map(([name, { estimate }]) => [name, { ...estimate }]));
+    // Whole bytes (the figures are decaying averages).
+    return Object.fromEntries([...this.#byName].map(([name, { estimate }]) => [name, { ...estimate, heap: Math.round(estimate.heap), external: Math.round(estimate.external) }]));
   }
 }
 

@@ -3,8 +3,9 @@
  * stack, `cause` and standard class (TypeError, RangeError, …) but drops a custom `name`, `code`
  * and every other own property. When an error would lose any of those, the worker sends this
  * envelope instead (as a result, so Piscina passes it as is), and the main side rebuilds the
- * error from it: its class (for the standard ones), `name`, `message`, `stack`, `cause`, and each
- * own enumerable property that can be cloned (one whose getter throws is left out). `throw null`
+ * error from it: its class (for the standard ones), `name`, `message`, `stack`, `cause` (an error
+ * cause kept the same way, down to {@link MAX_CAUSES} levels), and each own enumerable property
+ * that can be cloned (one whose getter throws is left out). `throw null`
  * is sent as an envelope too: Piscina takes a null error for success, and the task would resolve
  * with null. So is every `DOMException` (rebuilt with its class, name and so its `code`): one
  * crossing as itself could not be told from the `DataCloneError` Piscina rejects with when the
@@ -62,7 +63,10 @@ export function encodeTaskError(error: unknown): Envelope | undefined {
   }
 }
 
-function encode(error: unknown): Envelope | undefined {
+/** How deep a chain of causes is kept whole (each an envelope of its own); deeper ones cross as cloning leaves them. */
+const MAX_CAUSES = 8;
+
+function encode(error: unknown, depth = 0): Envelope | undefined {
   if (error === null) return { [KEY]: VERSION, kind: 'null', name: '', message: '', stack: undefined, props: {} };
   if (!(error instanceof Error) && !types.isNativeError(error)) {
     if (cloneable(error)) return undefined;
@@ -79,10 +83,12 @@ function encode(error: unknown): Envelope | undefined {
   const name = text(read(error, 'name'), 'Error');
   const hasCause = 'cause' in error;
   const cause = hasCause ? read(error, 'cause') : undefined;
-  if (!domException && Object.keys(props).length === 0 && name === kind && error instanceof Error && (!hasCause || (cause !== UNREADABLE && cloneable(cause)))) return undefined;
+  // A cause that is an error keeps what cloning would strip from it too (its `code`, say).
+  const causeEnvelope = depth < MAX_CAUSES && cause !== error && (cause instanceof Error || types.isNativeError(cause)) ? encode(cause, depth + 1) : undefined;
+  if (!domException && Object.keys(props).length === 0 && name === kind && error instanceof Error && (!hasCause || (causeEnvelope === undefined && cause !== UNREADABLE && cloneable(cause)))) return undefined;
   const stack = read(error, 'stack');
   const envelope: Envelope = { [KEY]: VERSION, kind, name, message: text(read(error, 'message'), ''), stack: typeof stack === 'string' ? stack : undefined, props };
-  if (hasCause) envelope.cause = cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable');
+  if (hasCause) envelope.cause = causeEnvelope ?? (cause !== UNREADABLE && cloneable(cause) ? cause : text(cause, 'unreadable'));
   return envelope;
 }
 
@@ -130,13 +136,14 @@ export function isTaskError(value: unknown): value is Envelope {
 /** What the task threw, rebuilt from its envelope (main side). */
 export function decodeTaskError(envelope: Envelope): unknown {
   if (envelope.kind === 'null') return null;
+  const cause = isTaskError(envelope.cause) ? decodeTaskError(envelope.cause) : envelope.cause;
   const error =
     envelope.kind === 'DOMException'
       ? new DOMException(envelope.message, envelope.name)
       : 'cause' in envelope
-        ? new (STANDARD[envelope.kind] ?? Error)(envelope.message, { cause: envelope.cause })
+        ? new (STANDARD[envelope.kind] ?? Error)(envelope.message, { cause })
         : new (STANDARD[envelope.kind] ?? Error)(envelope.message);
-  if (envelope.kind === 'DOMException' && 'cause' in envelope) Object.defineProperty(error, 'cause', { value: envelope.cause, writable: true, configurable: true, enumerable: false });
+  if (envelope.kind === 'DOMException' && 'cause' in envelope) Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
   if (error.name !== envelope.name) Object.defineProperty(error, 'name', { value: envelope.name, writable: true, configurable: true, enumerable: false });
   if (envelope.stack !== undefined) Object.defineProperty(error, 'stack', { value: envelope.stack, writable: true, configurable: true, enumerable: false });
   Object.assign(error, envelope.props);
