@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SHARE_ENV, type ResourceLimits, type Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { SEP } from './worker/task-key.js';
@@ -296,13 +296,33 @@ function optionalNumber(options: Record<string, unknown>, key: string, fallback:
   return value === undefined ? fallback : expectNumber(`options.${key}`, value, check);
 }
 
-/** Turns an absolute path or a `file:` URL into a `file:` URL string, or throws naming `field`. */
+/** Module files found to exist, by file URL: each is looked up once (a per-run `filename` too). */
+const existing = new Set<string>();
+
+/**
+ * Turns an absolute path or a `file:` URL into a `file:` URL string, or throws naming `field`:
+ * also when it names no file (a typo would otherwise fail every task with Node's module error).
+ */
 export function toFileUrl(field: string, value: unknown): string {
   if (value instanceof URL) value = value.href;
   if (typeof value !== 'string') throw new TypeError(`${field} must be a string (absolute path or file: URL), got ${describe(value)}`);
-  if (value.startsWith('file:')) return value;
-  if (isAbsolute(value)) return pathToFileURL(value).href;
-  throw new RangeError(`${field} must be an absolute path or a file: URL, got ${describe(value)}`);
+  let url: string;
+  if (value.startsWith('file:')) url = value;
+  else if (isAbsolute(value)) url = pathToFileURL(value).href;
+  else throw new RangeError(`${field} must be an absolute path or a file: URL, got ${describe(value)}`);
+  if (existing.has(url)) return url;
+  let path: string;
+  try {
+    path = fileURLToPath(url);
+  } catch (error) {
+    throw new RangeError(`${field} must be an absolute path or a file: URL, got ${describe(value)}`, { cause: error });
+  }
+  const found = statSync(path, { throwIfNoEntry: false });
+  if (!found) throw new RangeError(`${field} must name a module file that exists, got ${describe(value)} (no such file)`);
+  if (found.isDirectory()) throw new RangeError(`${field} must name a module file, got ${describe(value)} (a directory)`);
+  if (existing.size >= 4096) existing.clear();
+  existing.add(url);
+  return url;
 }
 
 /** Validates the pool's options; returns the gate's settings and the options left for Piscina. */

@@ -59,7 +59,7 @@ const CONSTRUCTOR: Record<string, { type: unknown[]; range: unknown[] }> = {
   execArgv: { type: [5, 'x', {}, [5], () => 1, null], range: [['--not-a-real-flag']] },
   env: { type: [5, 'x', [1], () => 1, null], range: [{ NODE_OPTIONS: '--not-a-real-flag' }] },
   workerData: { type: [() => 1, Symbol('x'), { f: () => 1 }], range: [] },
-  filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs'] },
+  filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs', '/no/such/tasks.mjs', '/tmp'] },
   name: { type: [5, {}, [], new String('x')], range: [''] },
 };
 
@@ -167,7 +167,7 @@ describe('options objects themselves', () => {
 describe('every run option refuses wrong types and values, naming both', () => {
   const RUN: Record<string, { type: unknown[]; range: unknown[] }> = {
     name: { type: [5, {}, [], new String('x'), () => 1], range: [''] },
-    filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs'] },
+    filename: { type: [5, {}, [], new String('/x.mjs')], range: ['relative/tasks.mjs', '/no/such/tasks.mjs', '/tmp'] },
     transferList: { type: ['x', 5, {}, [5], [null], () => 1], range: [] },
     signal: { type: [5, 'x', {}, [], () => 1], range: [] },
     memory: { type: [null, '64', new Number(5), [5], () => 1, { heap: '1' }, { heap: null }, { external: new Number(1) }], range: [Number.NaN, -1, Infinity, { heap: -1 }, { external: Number.NaN }] },
