@@ -75,6 +75,8 @@ const LIMIT_REFRESH_MS = 5000;
 const COUNTERS_REFRESH_MS = 1000;
 /** Workers started for tasks that may die before they are ready, in a row, before those tasks fail. */
 const MAX_START_FAILURES = 3;
+/** Measured runs after which a name's runs share workers again, when tasks may share them (see `#measuredAlone`). */
+const CONFIDENT_SAMPLES = 3;
 /** Tasks behind a head that cannot start that one pump looks at to overtake it (see `#pump`). */
 const OVERTAKE_LOOKAHEAD = 32;
 /**
@@ -783,11 +785,22 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /**
    * Whether `task` must run alone on its worker: it has an abort signal (aborting it stops the
-   * worker, as in Piscina), or it is a learning run (it reserves nothing on its worker, and is
-   * measured only alone).
+   * worker, as in Piscina), it is a learning run (it reserves nothing on its worker, and is
+   * measured only alone), or it is measured alone for its name's need (see {@link #measuredAlone}).
    */
   #runsAlone(task: Task): boolean {
-    return task.signal !== undefined || this.#learns(task);
+    return task.signal !== undefined || this.#learns(task) || this.#measuredAlone(task);
+  }
+
+  /**
+   * Whether a run of a learned name runs alone on its worker so that it is measured: with
+   * `concurrentTasksPerWorker` above 1, until the name has {@link CONFIDENT_SAMPLES} measured runs.
+   * A run is measured only alone on its worker; with several tasks per worker that was rare, and
+   * a name's need stayed what its first run grew (measured: Buffer jobs of 5–60 MiB, the first
+   * 8 MiB, 4 per worker: 8 admitted together at ~10 MiB each, and the kernel killed the process).
+   */
+  #measuredAlone(task: Task): boolean {
+    return this.#settings.concurrentTasksPerWorker > 1 && task.estimate === 'learned' && this.#estimates.samples(task.learnAs) < CONFIDENT_SAMPLES;
   }
 
   /**
@@ -1105,7 +1118,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#workers.warmSpawnPending = true;
     }
     const clean = worker !== undefined && this.#leftoversMatter(worker);
-    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (task.learning ? 4 : 0) | (clean ? 8 : 0));
+    const measure = task.learning || this.#measuredAlone(task);
+    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (measure ? 4 : 0) | (clean ? 8 : 0));
     try {
       if (worker) {
         this.#placeOn(task, worker);

@@ -64,6 +64,21 @@ describe.skipIf(!support.ok)('inside a real memory cgroup (256 MiB)', () => {
     });
   });
 
+  // Found by a new user's trial: with several tasks per worker a run was rarely alone on its
+  // worker, so rarely measured, and a name's need stayed what its first (small) run grew: 8 runs of
+  // 40 MiB were admitted together at ~5 MiB each and the kernel killed the process (3 of 3). Runs of
+  // a learned name now run alone on their worker until it has 3 measured runs.
+  it('shared workers (concurrentTasksPerWorker 4), a name learned small then run large: measured alone first, no kill', async () => {
+    await withCgroup(location!, LIMIT, async (cgroup) => {
+      const run = await runFixture<{ statuses: string[]; settled: number; source: string; samples: number }>('run-cgroup-shared-workers.mjs', [], [], 90_000, cgroup.dir);
+      console.log(`GatedPool, 4 tasks per worker, 4 MiB then 8 × 40 MiB: exit ${run.code} signal ${run.signal}, oom_kill ${cgroup.oomKills()}, peak ${Math.round((cgroup.peak() ?? 0) / 2 ** 20)} MiB`, run.json);
+      expect(cgroup.oomKills()).toBe(0);
+      expect(run.code).toBe(0);
+      expect(run.json).toMatchObject({ statuses: Array.from({ length: 8 }, () => 'fulfilled'), settled: 9, source: 'cgroup' });
+      expect(run.json!.samples).toBeGreaterThanOrEqual(3);
+    });
+  });
+
   it('page cache filling the cgroup is not pressure: every task admitted under policy reject', async () => {
     await withCgroup(location!, LIMIT, async (cgroup) => {
       const run = await runFixture<Cache>('run-cgroup-cache.mjs', ['224', '24'], [], 90_000, cgroup.dir);

@@ -54,6 +54,11 @@ export class Estimates {
     return changed;
   }
 
+  /** Runs of `name` measured so far. */
+  samples(name: string): number {
+    return this.#byName.get(name)?.estimate.samples ?? 0;
+  }
+
   /** The need to reserve for a run of `name` that declared none, or `undefined` while too little is known. */
   need(name: string): Readonly<Growth> | undefined {
     return this.#byName.get(name)?.need;
