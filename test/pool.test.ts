@@ -416,7 +416,7 @@ describe('memory pressure with real readings', () => {
     expect(pressure.limit).toBe(pool.stats().main.limit);
     expect(pressure.used).toBeGreaterThan(0.001 * pressure.limit);
     expect(pressure.retryAfterMs).toBe(250);
-    expect(pressure.ceiling).toBe(0.001 * pressure.limit);
+    expect(pressure.ceiling).toBe(Math.floor(0.001 * pressure.limit));
     expect(pressure.need).toBe(2 ** 19);
     expect(pressure.message).toMatch(/^memory pressure in main scope: task 'default' needs 0\.5 MiB; [\d.]+ MiB in use or reserved, admitting up to [\d.]+ MiB of the [\d.]+ MiB limit; retry after 250 ms$/);
     expect(pool.stats().counters.rejected.pressure).toBe(1);
@@ -442,7 +442,7 @@ describe('memory pressure with real readings', () => {
     const settled = settleAll([pool.run(1, { name: 'echo' })]);
     // Why the head waits, as its MemoryPressureError says.
     const blocked = pool.stats().headBlockedBy;
-    expect(blocked).toEqual({ taskName: 'echo', scope: 'main', need: 0, used: expect.any(Number), ceiling: 0.001 * pool.stats().main.limit, limit: pool.stats().main.limit });
+    expect(blocked).toEqual({ taskName: 'echo', scope: 'main', need: 0, used: expect.any(Number), ceiling: Math.floor(0.001 * pool.stats().main.limit), limit: pool.stats().main.limit });
     expect(blocked!.used).toBeGreaterThan(blocked!.ceiling);
     const [error] = await settled;
     expect(pool.stats().headBlockedBy).toBeUndefined();
