@@ -357,6 +357,12 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   for (const [key, value] of Object.entries(o)) {
     if (!GATE_KEYS.has(key) && key !== 'filename' && key !== 'name' && value !== undefined) piscina[key] = value;
   }
+  // Copies: the flags checked above are the ones every worker starts with, whatever the caller
+  // changes in its objects later (a flag Node refuses when Piscina starts a worker in run()
+  // leaves a task in Piscina's queue that no one can settle).
+  if (Array.isArray(piscina.execArgv)) piscina.execArgv = [...(piscina.execArgv as string[])];
+  if (Array.isArray(piscina.argv)) piscina.argv = [...(piscina.argv as unknown[])];
+  if (isPlainObject(piscina.env)) piscina.env = { ...piscina.env };
   return {
     gate: {
       policy,

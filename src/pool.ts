@@ -165,6 +165,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   };
   #pollTimer: NodeJS.Timeout | undefined;
   #options: Readonly<Record<string, unknown>> | undefined;
+  /** Runs started alone to be measured, per name (see {@link #measuredAlone}). */
+  readonly #aloneRuns = new Map<string, number>();
   /** `needsDrain` as last reported by an event. */
   #needsDrain = false;
   /** A microtask will report `needsDrain` if it changed. */
@@ -794,13 +796,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /**
    * Whether a run of a learned name runs alone on its worker so that it is measured: with
-   * `concurrentTasksPerWorker` above 1, until the name has {@link CONFIDENT_SAMPLES} measured runs.
-   * A run is measured only alone on its worker; with several tasks per worker that was rare, and
-   * a name's need stayed what its first run grew (measured: Buffer jobs of 5–60 MiB, the first
-   * 8 MiB, 4 per worker: 8 admitted together at ~10 MiB each, and the kernel killed the process).
+   * `concurrentTasksPerWorker` above 1, until the name has {@link CONFIDENT_SAMPLES} measured runs
+   * (or twice as many runs alone, measured or not). A run is measured only alone on its worker;
+   * with several tasks per worker that was rare, and a name's need stayed what its first run grew
+   * (measured: Buffer jobs of 5–60 MiB, the first 8 MiB, 4 per worker: 8 admitted together at
+   * ~10 MiB each, and the kernel killed the process).
    */
   #measuredAlone(task: Task): boolean {
-    return this.#settings.concurrentTasksPerWorker > 1 && task.estimate === 'learned' && this.#estimates.samples(task.learnAs) < CONFIDENT_SAMPLES;
+    if (this.#settings.concurrentTasksPerWorker === 1 || task.estimate !== 'learned' || this.#estimates.samples(task.learnAs) >= CONFIDENT_SAMPLES) return false;
+    // Runs that fail are not measured: a name whose runs keep failing shares workers again after
+    // twice as many runs alone.
+    return (this.#aloneRuns.get(task.learnAs) ?? 0) < 2 * CONFIDENT_SAMPLES;
   }
 
   /**
@@ -1101,7 +1107,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     }
     task.state = 'running';
     task.learning = this.#learns(task);
+    const measuredAlone = this.#measuredAlone(task);
     task.exclusive = this.#runsAlone(task);
+    if (measuredAlone) {
+      if (this.#aloneRuns.size >= MAX_KEYED_NAMES) this.#aloneRuns.clear();
+      this.#aloneRuns.set(task.learnAs, (this.#aloneRuns.get(task.learnAs) ?? 0) + 1);
+    }
     if (task.estimate === 'declared' || task.estimate === 'learned') this.#largestAdmitted = Math.max(this.#largestAdmitted, task.heap + task.external);
     if (task.learning) this.#slowStart.began(task.learnAs, task);
     this.#active.add(task);
@@ -1118,7 +1129,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#workers.warmSpawnPending = true;
     }
     const clean = worker !== undefined && this.#leftoversMatter(worker);
-    const measure = task.learning || this.#measuredAlone(task);
+    const measure = task.learning || measuredAlone;
     const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (measure ? 4 : 0) | (clean ? 8 : 0));
     try {
       if (worker) {
@@ -1185,6 +1196,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     task.charge = undefined;
     this.#counters.admitted--;
     this.#held.unshift(task);
+    this.#checkDrain();
     task.readmit = true;
     task.heldAt = performance.now();
     // Held again (for a worker): counted as a hold, as the held-time histogram will count it.
@@ -1248,7 +1260,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#updatePolling();
       return;
     }
-    if (worker?.gone && !thrownByTask && !task.aborted && !task.signal?.aborted && !this.#destroyed && !this.#workers.ranRuntime(worker)) {
+    if (worker?.gone && !thrownByTask && !task.aborted && !task.signal?.aborted && this.#failedStart(worker)) {
       // Its worker died before it could run anything (counted as a failed start when it went).
       this.#lastStartError = payload;
       task.worker = undefined;
@@ -1407,8 +1419,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #onWorkerDestroy(id: number): void {
     const removed = this.#workers.remove(id);
     if (removed.length === 0) {
-      // A worker that never became ready: if it was started for the spawn, the spawn comes back.
-      if (this.#dispatcher.spawning && !this.#closeCalled && !this.#destroyed) {
+      // A worker that never became ready: its board slot, if its runtime claimed one, is freed
+      // when its thread ends (no record of it holds that duty).
+      if (id >= 0) this.#workers.releaseOnExit(this.#piscina.threads.find((thread) => thread.threadId === id));
+      // If it was started for the spawn, the spawn comes back.
+      if (this.#dispatcher.spawning && !this.#shutDown && !this.#destroyed) {
         this.#startFailures++;
         this.#counters.startFailures++;
         this.#dispatcher.withdrawSpawn();
@@ -1416,7 +1431,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return;
     }
     for (const worker of removed) {
-      if (!this.#destroyed && !this.#closeCalled && !this.#workers.ranRuntime(worker)) {
+      if (this.#failedStart(worker)) {
         // Ready to Piscina (a worker it started at construction counts as ready at once) but dead
         // before the pool's runtime ran in it: a failed start; the tasks sent to it come back.
         this.#startFailures++;
@@ -1427,6 +1442,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closeCalled && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }
     this.#schedulePump();
+  }
+
+  /**
+   * Whether `worker`, gone, died starting: before the pool's runtime ran in it, not stopped by the
+   * pool (recycled, reaped, or its task aborted), and not while the pool shuts its workers down.
+   */
+  #failedStart(worker: TrackedWorker): boolean {
+    return !this.#shutDown && !this.#destroyed && !worker.retiring && worker.stopReason !== 'task-aborted' && !this.#workers.ranRuntime(worker);
   }
 
   /**

@@ -118,6 +118,19 @@ describe('worker flags are checked at construction, without starting a worker', 
     }
   });
 
+  // Review: the env object was handed to Piscina by reference: a bad NODE_OPTIONS set in it after
+  // construction got past the check, and met Node in run() (a task left in Piscina's queue, then
+  // an unhandled rejection on destroy()).
+  it('the flags checked are the ones workers start with: later changes to the caller\'s objects do not reach them', async () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    const execArgv: string[] = [];
+    const pool = new GatedPool({ filename, minThreads: 0, maxThreads: 1, env, execArgv });
+    env.NODE_OPTIONS = '--not-a-real-flag';
+    execArgv.push('--not-a-real-flag');
+    expect(await pool.run(4)).toBe(4);
+    await pool.destroy();
+  });
+
   it('the check runs no preload: a valid --import in execArgv runs only in the workers the pool starts', async () => {
     const marks = mkdtempSync(join(tmpdir(), 'heapgate-preload-'));
     const preload = join(marks, 'preload.mjs');

@@ -210,6 +210,42 @@ describe('issue 11 §2: tasks that never settle, and other broken promises', () 
     expectIdle(pool, 3);
   });
 
+  // Review of 3b: during close() the task was taken back and sent to a new worker, whose death
+  // close() then did not count: the task waited for closeTimeout and ended PoolClosedError.
+  it('3c. close() with workers dying while starting: the task ends with ERR_WORKER_START and close() resolves', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 1, closeTimeout: 120_000, execArgv: ['--import', dieOnStart] });
+    pool.on('workerError', () => undefined);
+    const task = outcome(pool.run(1, { name: 'echo', memory: SMALL }));
+    const closed = pool.close();
+    expect(await within(task, 20_000)).toBe('ERR_WORKER_START');
+    expect(await within(closed, 20_000)).toBeUndefined();
+    expect(pool.stats().counters).toMatchObject({ crashed: 0, workerCrashes: 0 });
+  });
+
+  // Review of 3b: aborting running tasks stops their workers (as in Piscina); workers started at
+  // construction that had not started the runtime yet were counted as failed starts, and after
+  // three the next task was refused with WorkerStartError.
+  it('3d. aborting tasks on workers still starting is not a failed start', async () => {
+    const pool = makePool({ minThreads: 3, maxThreads: 3 });
+    const controllers = [0, 1, 2].map(() => new AbortController());
+    const runs = controllers.map((controller) => outcome(pool.run(5_000, { name: 'sleep', signal: controller.signal, memory: SMALL })));
+    for (const controller of controllers) controller.abort();
+    expect(await within(Promise.all(runs), 20_000)).toEqual(['ABORT_ERR', 'ABORT_ERR', 'ABORT_ERR']);
+    expect(pool.stats().counters.startFailures).toBe(0);
+    expect(await within(pool.run(5, { name: 'echo', memory: SMALL }), 20_000)).toBe(5);
+  });
+
+  // Review of the shared-workers rule: runs that fail are not measured, so a name whose runs kept
+  // failing ran alone on its worker for good (every run in flight alone, 12 of 12).
+  it('3e. shared workers: a learned name whose runs fail shares its worker again after 6 runs alone', async () => {
+    const pool = makePool({ maxThreads: 1, concurrentTasksPerWorker: 4, memoryLimit: 1024 * MiB });
+    expect(typeof (await pool.run({ mb: 4, ms: 40 }, { name: 'inFlightHold' }))).toBe('number');
+    const failing = await within(Promise.allSettled(Array.from({ length: 12 }, () => pool.run({ mb: 4, ms: 40, fail: true }, { name: 'inFlightHold' }))), 30_000);
+    const most = (failing as PromiseSettledResult<unknown>[]).map((result) => (result.status === 'rejected' ? (result.reason as { most: number }).most : 0));
+    expect(most.slice(0, 6), 'the first 6 alone').toEqual([1, 1, 1, 1, 1, 1]);
+    expect(Math.max(...most.slice(6)), 'then shared').toBeGreaterThan(1);
+  });
+
   // Aborting one task stops its worker; the other tasks on that worker (concurrentTasksPerWorker
   // > 1) are lost with it: a WorkerCrashError, counted as crashed, not Piscina's raw
   // Error('Terminating worker thread') counted as failed.

@@ -180,6 +180,12 @@ export class WorkerRegistry {
     return record;
   }
 
+  /** Frees the board slot of a thread no record tracks (it never became ready) once it has exited. */
+  releaseOnExit(thread: Worker | undefined): void {
+    const id = thread?.threadId;
+    if (thread && id !== undefined && id >= 0) thread.once('exit', () => this.#board.release(id));
+  }
+
   /**
    * Whether `worker`'s thread ran the pool's worker runtime, which claims the worker's board slot
    * before any task can reach it. One that died before that (a throwing `--import` preload, say)
