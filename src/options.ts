@@ -360,9 +360,10 @@ export function validatePoolOptions(options: unknown = {}): { gate: GateSettings
   // Copies: the flags checked above are the ones every worker starts with, whatever the caller
   // changes in its objects later (a flag Node refuses when Piscina starts a worker in run()
   // leaves a task in Piscina's queue that no one can settle).
-  if (Array.isArray(piscina.execArgv)) piscina.execArgv = [...(piscina.execArgv as string[])];
-  if (Array.isArray(piscina.argv)) piscina.argv = [...(piscina.argv as unknown[])];
-  if (isPlainObject(piscina.env)) piscina.env = { ...piscina.env };
+  // (Read from `o`, the options' own properties: `piscina` inherits Object.prototype.)
+  if (Array.isArray(o.execArgv)) piscina.execArgv = [...(o.execArgv as string[])];
+  if (Array.isArray(o.argv)) piscina.argv = [...(o.argv as unknown[])];
+  if (isPlainObject(o.env)) piscina.env = { ...o.env };
   return {
     gate: {
       policy,
