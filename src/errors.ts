@@ -39,12 +39,13 @@ export class MemoryPressureError extends HeapgateError {
   /** Bytes the gate lets that scope commit: `highWater` × `limit` (a task running alone may use the room above it). */
   readonly ceiling: number;
 
-  constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined; need?: number; ceiling?: number }) {
+  constructor(init: { scope: Scope; used: number; limit: number; retryAfterMs: number; taskName?: string | undefined; need?: number; ceiling?: number; cause?: unknown }) {
     const need = init.need ?? 0;
     const ceiling = init.ceiling ?? init.limit;
     super(
       'ERR_MEMORY_PRESSURE',
       `memory pressure in ${init.scope} scope: ${init.taskName === undefined ? 'the task' : `task '${init.taskName}'`} needs ${mib(need)}; ${mib(init.used)} in use or reserved, admitting up to ${mib(ceiling)} of the ${mib(init.limit)} limit; retry after ${init.retryAfterMs} ms`,
+      init.cause === undefined ? undefined : { cause: init.cause },
     );
     // Whole bytes: the figures are products of fractions (marks, margins).
     this.scope = init.scope;

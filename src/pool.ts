@@ -75,6 +75,17 @@ const LIMIT_REFRESH_MS = 5000;
 const COUNTERS_REFRESH_MS = 1000;
 /** Workers started for tasks that may die before they are ready, in a row, before those tasks fail. */
 const MAX_START_FAILURES = 3;
+/**
+ * The last guard (see `#guard`): it acts once the process's non-reclaimable memory is past this
+ * share of the room between the high mark and the limit.
+ */
+const GUARD_ROOM_SHARE = 0.5;
+/** The least a worker's tasks must have grown beyond what they reserved for the guard to stop it. */
+const GUARD_MIN_EXCESS = 8 * MiB;
+/** How often the guard looks while the process is above its high mark with tasks running. */
+const GUARD_POLL_MS = 5;
+/** How long the guard waits for a stopped worker's thread to end before it may stop another. */
+const GUARD_EXIT_WAIT_MS = 1000;
 /** Measured runs after which a name's runs share workers again, when tasks may share them (see `#measuredAlone`). */
 const CONFIDENT_SAMPLES = 3;
 /** Tasks behind a head that cannot start that one pump looks at to overtake it (see `#pump`). */
@@ -165,6 +176,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   };
   #pollTimer: NodeJS.Timeout | undefined;
   #options: Readonly<Record<string, unknown>> | undefined;
+  /** Polls for the guard while the process is above its high mark with tasks running (see {@link #guard}). */
+  #guardTimer: NodeJS.Timeout | undefined;
+  /** The worker the guard stopped last, until its thread has ended. */
+  #guardStopping: TrackedWorker | undefined;
+  /** Workers the guard stopped: the process's figures then, and what their tasks had grown. */
+  readonly #guarded = new WeakMap<TrackedWorker, { used: number; limit: number; grown: { heap: number; external: number }; tasks: number }>();
   /** Runs started alone to be measured, per name (see {@link #measuredAlone}). */
   readonly #aloneRuns = new Map<string, number>();
   /** `needsDrain` as last reported by an event. */
@@ -1327,6 +1344,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // Piscina could not post it (Node's structured clone refused the input or transferList).
     if (error instanceof DOMException && error.name === 'DataCloneError') return ['rejected.input', new TaskInputError(task.name, error)];
     const code = (error as { code?: unknown } | null)?.code;
+    if (worker?.stopReason === 'guarded') return ['rejected.pressure', this.#guardedError(task, worker, error)];
     if (worker?.gone || code === 'ERR_WORKER_OUT_OF_MEMORY') {
       const why = worker?.stopReason === 'task-aborted' ? new Error('the worker was stopped because another task running on it was aborted', { cause: error }) : error;
       return ['crashed', new WorkerCrashError(task.name, worker?.id, why)];
@@ -1498,8 +1516,74 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return;
     }
     this.#workers.sampleBusy();
+    if (this.#guard() && !this.#guardTimer) {
+      this.#guardTimer = setInterval(() => {
+        if (this.#guard()) return;
+        clearInterval(this.#guardTimer);
+        this.#guardTimer = undefined;
+      }, GUARD_POLL_MS).unref();
+    }
     this.#slowStart.observe(Date.now(), (task, since) => (task.worker ? this.#workers.memoryLevel(task.worker, since) : undefined));
     this.#pump();
+  }
+
+  /**
+   * The last guard, for needs that do not hold (a learned need below what a run grows, a declared
+   * one too small): with two or more of the pool's tasks running and the process's non-reclaimable
+   * memory past half the room above the high mark, the worker whose tasks have made the most
+   * resident beyond what they reserved (at least {@link GUARD_MIN_EXCESS} and a quarter of it) is
+   * stopped — one at a time, the next only after the last one's thread ended —, so that the others
+   * and the process live: its tasks end with `MemoryPressureError`
+   * (not now), and their names' needs are raised to what they had grown. Tasks running alone (on
+   * the workers not being stopped) are never stopped: that would save nothing else. Returns whether the process is above its
+   * high mark with tasks running (the guard keeps looking every {@link GUARD_POLL_MS} ms then).
+   */
+  #guard(): boolean {
+    const process = this.#process;
+    if (!process || this.#destroyed || this.#shutDown || this.#workers.runningOnKept() < 2) return false;
+    // One stop at a time: the memory of a stopped worker comes back only as its thread ends.
+    if (this.#guardStopping) return true;
+    const now = performance.now();
+    const limit = process.monitor.limit;
+    const live = process.monitor.live(now, process.monitor.used(now));
+    const high = this.#water.high;
+    if (live < high * limit) return false;
+    if (live < (high + (1 - high) * GUARD_ROOM_SHARE) * limit) return true;
+    const over = this.#workers.overrunner(GUARD_MIN_EXCESS);
+    if (!over) return true;
+    this.#guarded.set(over.worker, { used: live, limit, grown: over.grown, tasks: over.worker.running });
+    if (debug.enabled) debug(`stopping worker ${over.worker.id}: its ${over.worker.running} task(s) grew ${(over.excess / MiB).toFixed(1)} MiB beyond what they reserved, with the process at ${(live / MiB).toFixed(1)} of ${(limit / MiB).toFixed(1)} MiB`);
+    this.#counters.guarded++;
+    this.#workers.retire(over.worker, 'guarded');
+    const stopping = over.worker;
+    this.#guardStopping = stopping;
+    const ended = (): void => {
+      clearTimeout(timer);
+      stopping.thread.off('exit', ended);
+      if (this.#guardStopping === stopping) this.#guardStopping = undefined;
+    };
+    const timer = setTimeout(ended, GUARD_EXIT_WAIT_MS).unref();
+    stopping.thread.once('exit', ended);
+    return true;
+  }
+
+  /** What a task the guard stopped ends with; its name's need is raised to what it had grown. */
+  #guardedError(task: Task, worker: TrackedWorker, error: unknown): MemoryPressureError {
+    const at = this.#guarded.get(worker);
+    const grown = at ? { heap: at.grown.heap / at.tasks, external: at.grown.external / at.tasks } : { heap: 0, external: 0 };
+    if (task.estimate !== 'declared' && this.#estimates.record(task.learnAs, grown) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
+    const used = at?.used ?? 0;
+    const limit = at?.limit ?? 0;
+    return new MemoryPressureError({
+      scope: 'process',
+      used,
+      limit,
+      retryAfterMs: this.#settings.retryAfterMs,
+      taskName: task.name,
+      need: grown.heap + grown.external,
+      ceiling: this.#water.high * limit,
+      cause: new Error(`the task was stopped while running: its worker had grown beyond what its tasks reserved, with the process at ${(used / MiB).toFixed(1)} of ${(limit / MiB).toFixed(1)} MiB`, { cause: error }),
+    });
   }
 
   /** A scope entered or left pressure: the `'pressure'` event and channel. */
@@ -1551,6 +1635,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #shutdown(): void {
     this.#shutDown = true;
     this.#reaper.stop();
+    clearInterval(this.#guardTimer);
+    this.#guardTimer = undefined;
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;
     this.#stopMainListener();

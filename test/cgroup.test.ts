@@ -79,6 +79,27 @@ describe.skipIf(!support.ok)('inside a real memory cgroup (256 MiB)', () => {
     });
   });
 
+  // A need that does not hold: learned from small runs (4 MiB), then four runs at once grow to
+  // 100 MiB each. Was: all four admitted, and the kernel killed the process (2 of 2). The last guard
+  // stops, one at a time, the worker that grew furthest beyond its reservation while the process is
+  // past half the room above the high mark: those tasks end with MemoryPressureError, the process lives.
+  it('a learned need that does not hold: the guard stops over-running workers (MemoryPressureError), no kill', async () => {
+    await withCgroup(location!, LIMIT, async (cgroup) => {
+      const run = await runFixture<{ outcomes: string[]; settled: number; guarded: number; source: string; learnedMiB: number }>('run-cgroup-guard.mjs', [], [], 90_000, cgroup.dir);
+      console.log(`GatedPool, learned at 4 MiB then 4 × 100 MiB: exit ${run.code} signal ${run.signal}, oom_kill ${cgroup.oomKills()}, peak ${Math.round((cgroup.peak() ?? 0) / 2 ** 20)} MiB`, run.json);
+      expect(cgroup.oomKills()).toBe(0);
+      expect(run.code).toBe(0);
+      const result = run.json!;
+      expect(result).toMatchObject({ settled: 7, source: 'cgroup' });
+      expect(result.outcomes.every((outcome) => outcome === 'fulfilled' || outcome === 'ERR_MEMORY_PRESSURE')).toBe(true);
+      expect(result.outcomes.filter((outcome) => outcome === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+      expect(result.guarded).toBeGreaterThanOrEqual(1);
+      expect(result.guarded).toBe(result.outcomes.filter((outcome) => outcome === 'ERR_MEMORY_PRESSURE').length);
+      // The name's need was raised from what the stopped runs had grown.
+      expect(result.learnedMiB).toBeGreaterThan(16);
+    });
+  });
+
   it('page cache filling the cgroup is not pressure: every task admitted under policy reject', async () => {
     await withCgroup(location!, LIMIT, async (cgroup) => {
       const run = await runFixture<Cache>('run-cgroup-cache.mjs', ['224', '24'], [], 90_000, cgroup.dir);

@@ -42,6 +42,8 @@ export interface CounterSnapshot {
   reaped: number;
   /** Idle workers asked to collect before the gate held, refused or recycled because of them. */
   nudges: number;
+  /** Busy workers the last guard stopped (their tasks grew past what they reserved, the process near its limit). */
+  guarded: number;
   /** Workers that died before they were ready (started for a task). */
   startFailures: number;
   /** Workers that died with tasks on them (out of memory, `process.exit()`, a crash), or were stopped because a task on them was aborted. */
@@ -91,6 +93,7 @@ export class TaskCounters implements CounterSnapshot {
   recycled = 0;
   reaped = 0;
   nudges = 0;
+  guarded = 0;
   startFailures = 0;
   workerCrashes = 0;
   rejected = { pressure: 0, queueFull: 0, timeout: 0, tooLarge: 0, aborted: 0, closed: 0, workerStart: 0, cleared: 0, input: 0 };

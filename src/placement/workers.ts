@@ -38,7 +38,7 @@ interface WorkerFigures {
 }
 
 /** Why a worker went away, when the pool knows. */
-export type StopReason = 'recycled' | 'task-aborted' | 'crashed' | 'reaped';
+export type StopReason = 'recycled' | 'task-aborted' | 'crashed' | 'reaped' | 'guarded';
 
 /** One worker's record. */
 export interface TrackedWorker extends Account {
@@ -424,6 +424,31 @@ export class WorkerRegistry {
   }
 
   /**
+   * The busy worker whose running tasks have made the most memory resident beyond what they
+   * reserved in the process (heap growth, and off-heap growth as far as its thread made it
+   * resident: a warm run's reuse is not growth), by at least `minExcess` and a quarter of the
+   * reservation; with that excess and its growth. Only workers in a busy period (running tasks
+   * that reserve) are seen.
+   */
+  overrunner(minExcess: number): { worker: TrackedWorker; excess: number; grown: { heap: number; external: number } } | undefined {
+    let found: { worker: TrackedWorker; excess: number; grown: { heap: number; external: number } } | undefined;
+    for (const worker of this.#workers.values()) {
+      if (worker.running === 0 || worker.retiring) continue;
+      const busy = this.#board.readBusy(worker.id);
+      if (!busy || busy.ended > 0) continue;
+      const reserved = worker.processReserved.heap + worker.processReserved.external;
+      const { sample } = worker;
+      const sampled = sample !== undefined && sample.at > busy.since && sample.at > busy.at;
+      const heap = Math.max(0, (sampled ? sample.used : busy.heap) - busy.baseHeap);
+      const allocated = Math.max(0, (sampled ? sample.external : busy.external) - busy.baseExternal);
+      const external = Number.isFinite(busy.resident) ? Math.min(allocated, Math.max(0, busy.resident - heap - THREAD_FAULT_ALLOWANCE)) : allocated;
+      const excess = heap + external - reserved;
+      if (excess >= Math.max(minExcess, reserved / 4) && (!found || excess > found.excess)) found = { worker, excess, grown: { heap, external } };
+    }
+    return found;
+  }
+
+  /**
    * The worker to place a task needing `need` heap bytes on, among those Piscina offers (its ready
    * workers), by the gate's own choice: free by the gate's count (less the answers Piscina has
    * received for it that the pool has not seen yet), and fits.
@@ -508,7 +533,7 @@ export class WorkerRegistry {
    * Terminates a worker; it is never chosen again. `'recycled'`: Piscina replaces it (see
    * `hygiene.ts`); `'reaped'`: idle above `minThreads` (see `idle-reaper.ts`).
    */
-  retire(worker: TrackedWorker, reason: 'recycled' | 'reaped' = 'recycled'): void {
+  retire(worker: TrackedWorker, reason: 'recycled' | 'reaped' | 'guarded' = 'recycled'): void {
     worker.retiring = true;
     worker.stopReason = reason;
     void worker.thread.terminate();
@@ -519,6 +544,13 @@ export class WorkerRegistry {
     const idle: TrackedWorker[] = [];
     for (const worker of this.#workers.values()) if (this.isIdle(worker)) idle.push(worker);
     return idle;
+  }
+
+  /** Tasks running on workers that are not being stopped. */
+  runningOnKept(): number {
+    let running = 0;
+    for (const worker of this.#workers.values()) if (!worker.retiring) running += worker.running;
+    return running;
   }
 
   /** Workers tracked and not being stopped. */
