@@ -84,6 +84,11 @@ const GUARD_ROOM_SHARE = 0.5;
 const GUARD_MIN_EXCESS = 8 * MiB;
 /** How often the guard looks while the process is above its high mark with tasks running. */
 const GUARD_POLL_MS = 5;
+/**
+ * Off-heap bytes in the main isolate (or the task's shortfall, when less) above which a pool stuck
+ * on the process scope collects the main isolate once before restarting workers.
+ */
+const MAIN_COLLECT_BYTES = 8 * MiB;
 /** How long the guard waits for a stopped worker's thread to end before it may stop another. */
 const GUARD_EXIT_WAIT_MS = 1000;
 /** Measured runs after which a name's runs share workers again, when tasks may share them (see `#measuredAlone`). */
@@ -178,6 +183,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #options: Readonly<Record<string, unknown>> | undefined;
   /** Polls for the guard while the process is above its high mark with tasks running (see {@link #guard}). */
   #guardTimer: NodeJS.Timeout | undefined;
+  /** The blocked task the main isolate was last collected for (see `#relieve`): once per task. */
+  #mainCollectedFor: number | undefined;
   /** The worker the guard stopped last, until its thread has ended. */
   #guardStopping: TrackedWorker | undefined;
   /** Workers the guard stopped: the process's figures then, and what their tasks had grown. */
@@ -408,6 +415,18 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const process = this.#active.size === 0 ? this.#process?.reading(task.heap + task.external) : undefined;
     if (!process) return this.#hygiene.relieveProcess(undefined);
     const shortfall = processShortfall(process, task.heap + task.external, this.#water, this.#alone(task, process));
+    if (shortfall > 0 && this.#mainCollectedFor !== task.id && isolateTracker().snapshot().external >= Math.min(shortfall, MAIN_COLLECT_BYTES)) {
+      // The main isolate holds off-heap bytes (results dropped by the caller, say) that no worker
+      // restart can free: collected once for this task, off the submission path.
+      this.#mainCollectedFor = task.id;
+      setImmediate(() => {
+        if (this.#destroyed || this.#shutDown) return;
+        isolateTracker().collect('major');
+        this.#process?.monitor.forgetLive();
+        this.#schedulePump();
+      });
+      return true;
+    }
     return this.#hygiene.relieveProcess({ task: task.id, shortfall });
   }
 

@@ -634,6 +634,33 @@ describe('an idle pool stuck on the process scope (2026-12-02)', () => {
     expect(pool.stats().counters).toMatchObject({ completed: 2, recycled: 1 });
   });
 
+  // A new user's trial: a worker that kept what its runs made (an off-heap cache that only grew) was
+  // never recycled, as its runs were small beside what the task lacked; the pool waited until every
+  // task timed out (2 of 2). What an idle worker still holds after its collections counts now.
+  it('a worker whose small runs kept everything (a growing cache) is recycled, and the task it blocked runs', async () => {
+    const limit = process.memoryUsage.rss() + 160 * MiB;
+    const pool = makePool({ maxThreads: 1, memoryLimit: limit, maxWaitMs: 5000, policy: 'wait' });
+    const recycles: string[] = [];
+    pool.on('recycle', ({ scope }) => recycles.push(scope));
+    // Each run reports how many it keeps; 1 again means a new worker: the one that kept them was
+    // recycled for the run that would not fit beside them (the 7th at most: 7 × 24 > 160 MiB).
+    const kept: unknown[] = [];
+    while (kept.length < 8 && (kept.length < 2 || kept.at(-1) !== 1)) kept.push(await within(outcome(pool.run(24, { name: 'leak', memory: { external: 24 * MiB } })), 10_000));
+    expect(kept).not.toContain('ERR_WAIT_TIMEOUT');
+    expect(kept.length).toBeGreaterThan(2);
+    expect(kept.at(-1)).toBe(1);
+    expect(recycles).toEqual(['process']);
+  });
+
+  // A new user's trial: results the caller had dropped kept the main isolate's off-heap bytes up;
+  // the pool restarted empty workers and the tasks timed out (3 of 3). A pool stuck with nothing
+  // running collects the main isolate once for the task (from a timer, not from run()).
+  it('off-heap garbage in the main thread: collected once, and the task it blocked runs', async () => {
+    const child = await runFixture<{ settled: string; garbageBefore: boolean }>('regressions/dropped-in-main.mjs', ['160', '120', '100'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    expect(child.json).toMatchObject({ settled: 'completed', garbageBefore: true });
+  });
+
   type Stuck = { ran: number[]; recycles: { threadId: number; scope: string; whileAnotherExits: boolean }[]; settled: string; recycled: number };
 
   it('memory no restart frees: each idle worker that ran a task is recycled once, one at a time, 3 in all, then the task waits out maxWaitMs', async () => {

@@ -484,19 +484,27 @@ export class WorkerRegistry {
   }
 
   /**
-   * The idle worker whose thread's malloc arena may hold the most memory no GC frees: the one on
-   * which the largest run finished. A worker that ran nothing itself is never chosen (one started
-   * in place of a recycled worker may have taken over its arena, but recycling it again on the
-   * same readings is a restart for nothing). `undefined`: none, or the largest runs of all such
-   * workers add up to less than `atLeast` bytes (they cannot hold that much).
+   * The idle worker that may hold the most memory no GC frees and its end would: what its thread's
+   * malloc arena may keep (up to the largest run that finished on it), or what it still holds live
+   * after its collections — off-heap bytes, and heap above its floor (a module-level cache, a
+   * leak) —, whichever is more. A worker that ran nothing itself is never chosen (one started in
+   * place of a recycled worker may have taken over its arena, but recycling it again on the same
+   * readings is a restart for nothing). `undefined`: none, or what all such workers may hold adds
+   * up to less than `atLeast` bytes.
    */
   idleArenaHolder(atLeast: number): TrackedWorker | undefined {
     let holder: TrackedWorker | undefined;
+    let holderHolds = 0;
     let total = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone || worker.running > 0 || worker.largestRun === 0) continue;
-      total += worker.largestRun;
-      if (!holder || worker.largestRun > holder.largestRun) holder = worker;
+      const { external, live, fresh } = this.#read(worker);
+      const holds = Math.max(worker.largestRun, external + Math.max(0, (live ?? 0) - (fresh ?? live ?? 0)));
+      total += holds;
+      if (!holder || holds > holderHolds) {
+        holder = worker;
+        holderHolds = holds;
+      }
     }
     return total >= atLeast ? holder : undefined;
   }
