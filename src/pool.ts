@@ -183,8 +183,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #options: Readonly<Record<string, unknown>> | undefined;
   /** Polls for the guard while the process is above its high mark with tasks running (see {@link #guard}). */
   #guardTimer: NodeJS.Timeout | undefined;
-  /** The blocked task the main isolate was last collected for (see `#relieve`): once per task. */
-  #mainCollectedFor: number | undefined;
+  /** Tasks admitted plus settled when the stuck pool last collected the main isolate (see `#relieve`): once until one starts or ends. */
+  #mainCollectedAt: number | undefined;
   /** The worker the guard stopped last, until its thread has ended. */
   #guardStopping: TrackedWorker | undefined;
   /** Workers the guard stopped: the process's figures then, and what their tasks had grown. */
@@ -415,10 +415,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const process = this.#active.size === 0 ? this.#process?.reading(task.heap + task.external) : undefined;
     if (!process) return this.#hygiene.relieveProcess(undefined);
     const shortfall = processShortfall(process, task.heap + task.external, this.#water, this.#alone(task, process));
-    if (shortfall > 0 && this.#mainCollectedFor !== task.id && isolateTracker().snapshot().external >= Math.min(shortfall, MAIN_COLLECT_BYTES)) {
+    const progress = this.#counters.admitted + this.#counters.settled;
+    if (shortfall > 0 && this.#mainCollectedAt !== progress && isolateTracker().snapshot().external >= Math.min(shortfall, MAIN_COLLECT_BYTES)) {
       // The main isolate holds off-heap bytes (results dropped by the caller, say) that no worker
-      // restart can free: collected once for this task, off the submission path.
-      this.#mainCollectedFor = task.id;
+      // restart can free: collected once until a task starts or settles, off the submission path;
+      // after that, the restarts below.
+      this.#mainCollectedAt = progress;
       setImmediate(() => {
         if (this.#destroyed || this.#shutDown) return;
         isolateTracker().collect('major');
@@ -1549,17 +1551,24 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /**
    * The last guard, for needs that do not hold (a learned need below what a run grows, a declared
    * one too small): with two or more of the pool's tasks running and the process's non-reclaimable
-   * memory past half the room above the high mark, the worker whose tasks have made the most
-   * resident beyond what they reserved (at least {@link GUARD_MIN_EXCESS} and a quarter of it) is
-   * stopped — one at a time, the next only after the last one's thread ended —, so that the others
-   * and the process live: its tasks end with `MemoryPressureError`
-   * (not now), and their names' needs are raised to what they had grown. Tasks running alone (on
-   * the workers not being stopped) are never stopped: that would save nothing else. Returns whether the process is above its
+   * memory past half the room above the high mark, the worker whose task has made the most
+   * resident beyond what it reserved (at least {@link GUARD_MIN_EXCESS} and a quarter of it) is
+   * stopped — only a worker running one task of the pool and no warm run (a shared worker's growth
+   * is no one task's), one at a time, the next only after the last one's thread ended —, so that
+   * the others and the process live: its tasks end with `MemoryPressureError`
+   * (not now), and its name's need is raised to what it had grown. A task running alone (on the
+   * workers not being stopped) is never stopped: that would save nothing else. Returns whether the process is above its
    * high mark with tasks running (the guard keeps looking every {@link GUARD_POLL_MS} ms then).
    */
   #guard(): boolean {
     const process = this.#process;
-    if (!process || this.#destroyed || this.#shutDown || this.#workers.runningOnKept() < 2) return false;
+    if (!process || this.#destroyed || this.#shutDown || this.#active.size < 2) return false;
+    // The pool's tasks (not nudges) on each worker not being stopped.
+    const tasksOn = new Map<TrackedWorker, number>();
+    for (const task of this.#active) if (task.worker && !task.worker.retiring) tasksOn.set(task.worker, (tasksOn.get(task.worker) ?? 0) + 1);
+    let running = 0;
+    for (const count of tasksOn.values()) running += count;
+    if (running < 2) return false;
     // One stop at a time: the memory of a stopped worker comes back only as its thread ends.
     if (this.#guardStopping) return true;
     const now = performance.now();
@@ -1568,9 +1577,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const high = this.#water.high;
     if (live < high * limit) return false;
     if (live < (high + (1 - high) * GUARD_ROOM_SHARE) * limit) return true;
-    const over = this.#workers.overrunner(GUARD_MIN_EXCESS);
+    // A worker running one task of the pool, nothing else (its growth is that task's), while others run elsewhere.
+    const over = this.#workers.overrunner(GUARD_MIN_EXCESS, (worker) => tasksOn.get(worker) === 1 && worker.running === 1);
     if (!over) return true;
-    this.#guarded.set(over.worker, { used: live, limit, grown: over.grown, tasks: over.worker.running });
+    this.#guarded.set(over.worker, { used: live, limit, grown: over.grown, tasks: 1 });
     if (debug.enabled) debug(`stopping worker ${over.worker.id}: its ${over.worker.running} task(s) grew ${(over.excess / MiB).toFixed(1)} MiB beyond what they reserved, with the process at ${(live / MiB).toFixed(1)} of ${(limit / MiB).toFixed(1)} MiB`);
     this.#counters.guarded++;
     this.#workers.retire(over.worker, 'guarded');
@@ -1580,6 +1590,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       clearTimeout(timer);
       stopping.thread.off('exit', ended);
       if (this.#guardStopping === stopping) this.#guardStopping = undefined;
+      // What the thread held is gone from the readings only once they are read again.
+      this.#process?.monitor.forgetLive();
     };
     const timer = setTimeout(ended, GUARD_EXIT_WAIT_MS).unref();
     stopping.thread.once('exit', ended);

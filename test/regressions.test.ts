@@ -621,35 +621,28 @@ describe('an idle pool stuck on the process scope (2026-12-02)', () => {
   // with it), one at a time, a worker only after a run of its own, at most 3 times until a task
   // starts.
   it('a worker that keeps a large Buffer alive is recycled, and the task it blocked runs', async () => {
-    const limit = process.memoryUsage.rss() + 160 * MiB;
-    const pool = makePool({ maxThreads: 1, memoryLimit: limit, maxWaitMs: 5000, policy: 'wait' });
-    const recycles: { threadId: number; scope: string }[] = [];
-    pool.on('recycle', ({ threadId, scope }) => recycles.push({ threadId, scope }));
-    const hoarder = await pool.run(100, { name: 'hoard', memory: { external: 100 * MiB } });
-    const used = pool.stats().process!.used;
-    // The premise: the kept Buffer leaves no room for the next task's need, even alone.
-    expect(used + 100 * MiB).toBeGreaterThan(limit);
-    expect(await within(outcome(pool.run(100, { name: 'hoard', memory: { external: 100 * MiB } })), 10_000)).not.toBe('ERR_WAIT_TIMEOUT');
-    expect(recycles).toEqual([{ threadId: hoarder, scope: 'process' }]);
-    expect(pool.stats().counters).toMatchObject({ completed: 2, recycled: 1 });
+    const child = await runFixture<{ results: unknown[]; recycles: { threadId: number; scope: string }[]; recycled: number }>('regressions/stuck-worker-holds.mjs', ['hoard'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    const { results, recycles, recycled } = child.json!;
+    // The first run's thread keeps its 100 MiB; the second runs once that thread is gone.
+    expect(results).toHaveLength(2);
+    expect(results[1]).not.toBe('ERR_WAIT_TIMEOUT');
+    expect(recycles).toEqual([{ threadId: results[0], scope: 'process' }]);
+    expect(recycled).toBe(1);
   });
 
   // A new user's trial: a worker that kept what its runs made (an off-heap cache that only grew) was
   // never recycled, as its runs were small beside what the task lacked; the pool waited until every
   // task timed out (2 of 2). What an idle worker still holds after its collections counts now.
   it('a worker whose small runs kept everything (a growing cache) is recycled, and the task it blocked runs', async () => {
-    const limit = process.memoryUsage.rss() + 160 * MiB;
-    const pool = makePool({ maxThreads: 1, memoryLimit: limit, maxWaitMs: 5000, policy: 'wait' });
-    const recycles: string[] = [];
-    pool.on('recycle', ({ scope }) => recycles.push(scope));
-    // Each run reports how many it keeps; 1 again means a new worker: the one that kept them was
-    // recycled for the run that would not fit beside them (the 7th at most: 7 × 24 > 160 MiB).
-    const kept: unknown[] = [];
-    while (kept.length < 8 && (kept.length < 2 || kept.at(-1) !== 1)) kept.push(await within(outcome(pool.run(24, { name: 'leak', memory: { external: 24 * MiB } })), 10_000));
-    expect(kept).not.toContain('ERR_WAIT_TIMEOUT');
-    expect(kept.length).toBeGreaterThan(2);
-    expect(kept.at(-1)).toBe(1);
-    expect(recycles).toEqual(['process']);
+    const child = await runFixture<{ results: unknown[]; recycles: { scope: string }[] }>('regressions/stuck-worker-holds.mjs', ['leak'], [], 60_000);
+    expect(child.code, child.stderr).toBe(0);
+    const { results, recycles } = child.json!;
+    // The run that would not fit beside what the worker keeps (the 7th at most: 7 × 24 > 160 MiB) runs on a new worker.
+    expect(results).not.toContain('ERR_WAIT_TIMEOUT');
+    expect(results.length).toBeGreaterThan(2);
+    expect(results.at(-1)).toBe(1);
+    expect(recycles.map(({ scope }) => scope)).toEqual(['process']);
   });
 
   // A new user's trial: results the caller had dropped kept the main isolate's off-heap bytes up;

@@ -12,10 +12,11 @@
  *   while nothing is wrong (measured: ~250 MB after one 128 MB job of the seed program).
  * - A task blocked by the process scope while none of the pool's tasks runs, after that
  *   collection: no garbage is left and nothing running will free memory. What a worker thread's C
- *   allocator keeps after its tasks freed it (no GC returns it) may go with the thread: the idle
- *   worker on which the largest run finished is recycled, one at a time (the next only after the
- *   last one's thread exited), only a worker that ran a task itself, at most {@link STUCK_RECYCLES}
- *   times for one blocked task, and only while the idle workers' largest runs add up to what the
+ *   allocator keeps after its tasks freed it (no GC returns it), and what it keeps alive (a cache,
+ *   a leak), may go with the thread: the idle worker that may hold the most (see
+ *   `WorkerRegistry.idleArenaHolder`) is recycled, one at a time (the next only after the last
+ *   one's thread exited), only a worker that ran a task itself, at most {@link STUCK_RECYCLES}
+ *   times for one blocked task, and only while what the idle workers may hold adds up to what the
  *   task lacks (docs/ARCHITECTURE.md, "A pool stuck on the process scope").
  */
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
@@ -76,10 +77,9 @@ export class WorkerHygiene {
    * Asks the idle workers that hold collectable memory to collect, for a task the process scope
    * blocks. `stuck` when none of the pool's tasks runs: the blocked task (its id) and the bytes the
    * process must give back for it (`processShortfall`). With no collection to wait for, the idle
-   * worker whose thread may keep the most allocator memory is recycled (see above) — only while
-   * the idle workers' largest runs add up to the shortfall (a thread keeps no more than its runs
-   * made resident: memory beyond that is not the workers'), and at most {@link STUCK_RECYCLES}
-   * times for one blocked task. Returns whether a collection or a recycle is under way (the task
+   * worker that may hold the most is recycled (see above) — only while what the idle workers may
+   * hold adds up to the shortfall (memory beyond that is not the workers'), and at most
+   * {@link STUCK_RECYCLES} times for one blocked task. Returns whether a collection or a recycle is under way (the task
    * waits for its outcome rather than being refused now).
    */
   relieveProcess(stuck: { task: number; shortfall: number } | undefined): boolean {

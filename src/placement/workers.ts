@@ -428,12 +428,13 @@ export class WorkerRegistry {
    * reserved in the process (heap growth, and off-heap growth as far as its thread made it
    * resident: a warm run's reuse is not growth), by at least `minExcess` and a quarter of the
    * reservation; with that excess and its growth. Only workers in a busy period (running tasks
-   * that reserve) are seen.
+   * that reserve), running no warm run, and `eligible` are seen.
    */
-  overrunner(minExcess: number): { worker: TrackedWorker; excess: number; grown: { heap: number; external: number } } | undefined {
+  overrunner(minExcess: number, eligible: (worker: TrackedWorker) => boolean): { worker: TrackedWorker; excess: number; grown: { heap: number; external: number } } | undefined {
     let found: { worker: TrackedWorker; excess: number; grown: { heap: number; external: number } } | undefined;
     for (const worker of this.#workers.values()) {
-      if (worker.running === 0 || worker.retiring) continue;
+      // A warm run is charged less than its heap grows (it reuses its allocator's memory): not judged.
+      if (worker.running === 0 || worker.retiring || worker.warmTaken || !eligible(worker)) continue;
       const busy = this.#board.readBusy(worker.id);
       if (!busy || busy.ended > 0) continue;
       const reserved = worker.processReserved.heap + worker.processReserved.external;
@@ -552,13 +553,6 @@ export class WorkerRegistry {
     const idle: TrackedWorker[] = [];
     for (const worker of this.#workers.values()) if (this.isIdle(worker)) idle.push(worker);
     return idle;
-  }
-
-  /** Tasks running on workers that are not being stopped. */
-  runningOnKept(): number {
-    let running = 0;
-    for (const worker of this.#workers.values()) if (!worker.retiring) running += worker.running;
-    return running;
   }
 
   /** Workers tracked and not being stopped. */

@@ -183,6 +183,7 @@ export class ProcessMonitor {
   /** The next `live()` re-reads the non-reclaimable figure (memory may have been freed since). */
   forgetLive(): void {
     this.#liveReadAt = -Infinity;
+    this.#rssReadAt = -Infinity;
   }
 
   /** The usage last read (no file is read). */
