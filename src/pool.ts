@@ -33,7 +33,7 @@ import { WorkerHygiene } from './placement/hygiene.js';
 import { IdleReaper } from './placement/idle-reaper.js';
 import { WorkerRegistry, type TrackedWorker } from './placement/workers.js';
 import { defaultWorkerLimits } from './placement/worker-limits.js';
-import { stopWorkers } from './placement/stop-workers.js';
+import { stopWorkers, whenThreadEnds } from './placement/stop-workers.js';
 import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
@@ -187,8 +187,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #mainCollectedAt: number | undefined;
   /** The worker the guard stopped last, until its thread has ended. */
   #guardStopping: TrackedWorker | undefined;
-  /** Workers the guard stopped: the process's figures then, and what their tasks had grown. */
-  readonly #guarded = new WeakMap<TrackedWorker, { used: number; limit: number; grown: { heap: number; external: number }; tasks: number }>();
+  /** Workers the guard stopped: the process's figures then, and what their one task had grown. */
+  readonly #guarded = new WeakMap<TrackedWorker, { used: number; limit: number; grown: { heap: number; external: number } }>();
   /** Runs started alone to be measured, per name (see {@link #measuredAlone}). */
   readonly #aloneRuns = new Map<string, number>();
   /** `needsDrain` as last reported by an event. */
@@ -828,8 +828,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * worker, as in Piscina), it is a learning run (it reserves nothing on its worker, and is
    * measured only alone), or it is measured alone for its name's need (see {@link #measuredAlone}).
    */
-  #runsAlone(task: Task): boolean {
-    return task.signal !== undefined || this.#learns(task) || this.#measuredAlone(task);
+  #runsAlone(task: Task, measuredAlone = this.#measuredAlone(task)): boolean {
+    return task.signal !== undefined || this.#learns(task) || measuredAlone;
   }
 
   /**
@@ -1146,7 +1146,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     task.state = 'running';
     task.learning = this.#learns(task);
     const measuredAlone = this.#measuredAlone(task);
-    task.exclusive = this.#runsAlone(task);
+    task.exclusive = this.#runsAlone(task, measuredAlone);
     if (measuredAlone) {
       if (this.#aloneRuns.size >= MAX_KEYED_NAMES) this.#aloneRuns.clear();
       this.#aloneRuns.set(task.learnAs, (this.#aloneRuns.get(task.learnAs) ?? 0) + 1);
@@ -1555,7 +1555,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * resident beyond what it reserved (at least {@link GUARD_MIN_EXCESS} and a quarter of it) is
    * stopped — only a worker running one task of the pool and no warm run (a shared worker's growth
    * is no one task's), one at a time, the next only after the last one's thread ended —, so that
-   * the others and the process live: its tasks end with `MemoryPressureError`
+   * the others and the process live: its task ends with `MemoryPressureError`
    * (not now), and its name's need is raised to what it had grown. A task running alone (on the
    * workers not being stopped) is never stopped: that would save nothing else. Returns whether the process is above its
    * high mark with tasks running (the guard keeps looking every {@link GUARD_POLL_MS} ms then).
@@ -1580,28 +1580,24 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // A worker running one task of the pool, nothing else (its growth is that task's), while others run elsewhere.
     const over = this.#workers.overrunner(GUARD_MIN_EXCESS, (worker) => tasksOn.get(worker) === 1 && worker.running === 1);
     if (!over) return true;
-    this.#guarded.set(over.worker, { used: live, limit, grown: over.grown, tasks: 1 });
-    if (debug.enabled) debug(`stopping worker ${over.worker.id}: its ${over.worker.running} task(s) grew ${(over.excess / MiB).toFixed(1)} MiB beyond what they reserved, with the process at ${(live / MiB).toFixed(1)} of ${(limit / MiB).toFixed(1)} MiB`);
+    this.#guarded.set(over.worker, { used: live, limit, grown: over.grown });
+    if (debug.enabled) debug(`stopping worker ${over.worker.id}: its task grew ${(over.excess / MiB).toFixed(1)} MiB beyond what it reserved, with the process at ${(live / MiB).toFixed(1)} of ${(limit / MiB).toFixed(1)} MiB`);
     this.#counters.guarded++;
     this.#workers.retire(over.worker, 'guarded');
     const stopping = over.worker;
     this.#guardStopping = stopping;
-    const ended = (): void => {
-      clearTimeout(timer);
-      stopping.thread.off('exit', ended);
+    whenThreadEnds(stopping.thread, GUARD_EXIT_WAIT_MS, () => {
       if (this.#guardStopping === stopping) this.#guardStopping = undefined;
       // What the thread held is gone from the readings only once they are read again.
       this.#process?.monitor.forgetLive();
-    };
-    const timer = setTimeout(ended, GUARD_EXIT_WAIT_MS).unref();
-    stopping.thread.once('exit', ended);
+    });
     return true;
   }
 
   /** What a task the guard stopped ends with; its name's need is raised to what it had grown. */
   #guardedError(task: Task, worker: TrackedWorker, error: unknown): MemoryPressureError {
     const at = this.#guarded.get(worker);
-    const grown = at ? { heap: at.grown.heap / at.tasks, external: at.grown.external / at.tasks } : { heap: 0, external: 0 };
+    const grown = at?.grown ?? { heap: 0, external: 0 };
     if (task.estimate !== 'declared' && this.#estimates.record(task.learnAs, grown) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
     const used = at?.used ?? 0;
     const limit = at?.limit ?? 0;

@@ -19,6 +19,7 @@
  *   times for one blocked task, and only while what the idle workers may hold adds up to what the
  *   task lacks (docs/ARCHITECTURE.md, "A pool stuck on the process scope").
  */
+import { whenThreadEnds } from './stop-workers.js';
 import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
 /** What hygiene needs from the pool. */
@@ -102,15 +103,11 @@ export class WorkerHygiene {
     this.#recycle(worker, 'process');
     // Its memory can come back only as its thread ends: until then the task waits (at most
     // EXIT_WAIT_MS, should the thread never end).
-    const ended = (): void => {
-      clearTimeout(timer);
-      worker.thread.off('exit', ended);
+    whenThreadEnds(worker.thread, EXIT_WAIT_MS, () => {
       if (this.#stuckRecycling !== worker) return;
       this.#stuckRecycling = undefined;
       this.#hooks.onAnswer();
-    };
-    const timer = setTimeout(ended, EXIT_WAIT_MS).unref();
-    worker.thread.once('exit', ended);
+    });
     return true;
   }
 

@@ -30,3 +30,17 @@ export async function stopWorkers(threads: readonly Worker[], stopping: () => Pr
     clearInterval(retry);
   }
 }
+
+/**
+ * Calls `ended` once, when `thread` exits or after `waitMs` ms, whichever is first (a stopped
+ * worker's memory comes back only as its thread ends; the wait is bounded should it never end).
+ */
+export function whenThreadEnds(thread: Worker, waitMs: number, ended: () => void): void {
+  const done = (): void => {
+    clearTimeout(timer);
+    thread.off('exit', done);
+    ended();
+  };
+  const timer = setTimeout(done, waitMs).unref();
+  thread.once('exit', done);
+}

@@ -11,7 +11,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
-import type { Board, BoardReading } from '../readings/board.js';
+import type { Board, BoardReading, BusyReading } from '../readings/board.js';
 import type { Account } from '../accounting/ledger.js';
 
 const MiB = 2 ** 20;
@@ -411,16 +411,27 @@ export class WorkerRegistry {
         if (busy.tasks === worker.placed) credit += reserved.heap + reserved.external;
         continue;
       }
-      const { sample } = worker;
-      const heapNow = sample && sample.at > busy.since && sample.at > busy.at ? sample.used : busy.heap;
-      const heapGrowth = Math.max(0, heapNow - busy.baseHeap);
-      credit += Math.min(reserved.heap, heapGrowth);
-      if (reserved.external > 0 && Number.isFinite(busy.resident)) {
-        const offHeapResident = busy.resident - Math.max(0, busy.heap - busy.baseHeap) - THREAD_FAULT_ALLOWANCE;
-        credit += Math.max(0, Math.min(reserved.external, busy.external - busy.baseExternal, offHeapResident));
-      }
+      const grown = this.#busyGrowth(worker, busy);
+      credit += Math.min(reserved.heap, grown.heap);
+      if (reserved.external > 0 && grown.residentKnown) credit += Math.min(reserved.external, grown.external);
     }
     return credit;
+  }
+
+  /**
+   * What a worker's busy period has grown: heap in use since its lowest point (from a main-thread
+   * sample when that is newer), and off-heap bytes allocated since, bounded by what its thread
+   * made resident beyond the heap growth (less {@link THREAD_FAULT_ALLOWANCE}) when that is known
+   * (`residentKnown`).
+   */
+  #busyGrowth(worker: TrackedWorker, busy: BusyReading): { heap: number; external: number; residentKnown: boolean } {
+    const { sample } = worker;
+    const heapNow = sample && sample.at > busy.since && sample.at > busy.at ? sample.used : busy.heap;
+    const heap = Math.max(0, heapNow - busy.baseHeap);
+    const allocated = Math.max(0, busy.external - busy.baseExternal);
+    const residentKnown = Number.isFinite(busy.resident);
+    const external = residentKnown ? Math.max(0, Math.min(allocated, busy.resident - Math.max(0, busy.heap - busy.baseHeap) - THREAD_FAULT_ALLOWANCE)) : allocated;
+    return { heap, external, residentKnown };
   }
 
   /**
@@ -438,11 +449,7 @@ export class WorkerRegistry {
       const busy = this.#board.readBusy(worker.id);
       if (!busy || busy.ended > 0) continue;
       const reserved = worker.processReserved.heap + worker.processReserved.external;
-      const { sample } = worker;
-      const sampled = sample !== undefined && sample.at > busy.since && sample.at > busy.at;
-      const heap = Math.max(0, (sampled ? sample.used : busy.heap) - busy.baseHeap);
-      const allocated = Math.max(0, (sampled ? sample.external : busy.external) - busy.baseExternal);
-      const external = Number.isFinite(busy.resident) ? Math.min(allocated, Math.max(0, busy.resident - heap - THREAD_FAULT_ALLOWANCE)) : allocated;
+      const { heap, external } = this.#busyGrowth(worker, busy);
       const excess = heap + external - reserved;
       if (excess >= Math.max(minExcess, reserved / 4) && (!found || excess > found.excess)) found = { worker, excess, grown: { heap, external } };
     }
