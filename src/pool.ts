@@ -38,12 +38,14 @@ import { Board } from './readings/board.js';
 import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
-import { collectKey, settingsKey, taskKey, type WorkerSettings } from './worker/task-key.js';
+import { collectKey, settingsKey, startKey, taskKey, type WorkerSettings } from './worker/task-key.js';
+import { isPortMessage } from './placement/worker-port.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
 import { AbortError, type HeapgateError, MemoryPressureError, type Scope, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validateCloseOptions, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
 import { debug } from './observability/debug.js';
+import { RunTimes, type RunTimeHistogram } from './observability/run-times.js';
 import {
   admitChannel,
   holdChannel,
@@ -158,6 +160,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** The old-generation limit a worker is started with, bytes. */
   readonly #workerLimit: number;
   readonly #stopMainListener: () => void;
+  readonly #runTimes: RunTimes;
   /** Why the head of the queue was last held for memory; cleared when the head starts (or one starts with none held). */
   #blockedBy: MemoryPressureError | undefined;
   #startFailures = 0;
@@ -249,6 +252,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const { gate, piscina } = validatePoolOptions(options);
     super();
     this.#settings = gate;
+    this.#runTimes = new RunTimes(piscina.recordTiming !== false);
     this.#paused = !gate.autoStart;
     this.#needSource = { reservations: gate.reservations, learned: (name) => this.#estimates.need(name) };
     this.#held = new HeldQueue(gate.maxWaitMs, (task) => this.#expire(task));
@@ -285,6 +289,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       ...piscina,
       // Idle workers are reaped by the pool, never while a held task can use them (see `idle-reaper.ts`).
       idleTimeout: Infinity,
+      // Tasks reach workers on the pool's own line (see `placement/worker-port.ts`): a worker must
+      // not block its event loop in Piscina's wait between Piscina's tasks.
+      atomics: 'disabled',
       filename: ENTRY,
       name: this.#keyFor({ name: gate.name, file: undefined, learnAs: gate.name }, 0),
       loadBalancer: (task, views) => this.#dispatcher.balance(task, views) as (typeof views)[number] | null,
@@ -292,6 +299,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#workers = new WorkerRegistry(this.#board, water, gate.concurrentTasksPerWorker, this.#workerLimit, {
       onPressure: (worker, reading) => this.#pressure({ scope: 'worker', threadId: worker.id, underPressure: reading.underPressure, level: reading.live ?? reading.used, limit: reading.limit }),
       onSample: () => this.#schedulePump(),
+      answer: (sent, failed, payload) => this.#dispatcher.answer(sent, failed, payload),
     });
     this.#reaper = new IdleReaper(piscina.idleTimeout ?? PISCINA_IDLE_TIMEOUT, this.#workers, {
       keeps: (worker) => this.#heldTaskCanUse(worker),
@@ -299,7 +307,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       maxThreads: this.#piscina.maxThreads,
       onReap: () => this.#counters.reaped++,
     });
-    this.#dispatcher = new Dispatcher(this.#piscina, this.#workers, {
+    this.#dispatcher = new Dispatcher(this.#piscina, startKey(this.#poolId), {
       answered: (task, failed, payload) => this.#answered(task, failed, payload),
       placed: (task, worker) => {
         this.#placeOn(task, worker);
@@ -344,7 +352,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#onWorkerDestroy(view.id);
       this.emit('workerDestroy', view);
     });
-    this.#piscina.on('message', (message: unknown) => this.emit('message', message));
+    this.#piscina.on('message', (message: unknown) => {
+      if (isPortMessage(message, this.#poolId)) this.#workers.attachPort(message.threadId, message.port);
+      else this.emit('message', message);
+    });
     this.#piscina.on('error', (error: Error) => {
       this.#lastStartError = error;
       this.emit('workerError', error);
@@ -380,8 +391,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (decision === 'learning') return { admit: false, reason: 'learning' };
     switch (decision.kind) {
       case 'admit':
-        // As `#tryStart`: a ready worker's task would wait behind the workers being started.
-        return decision.worker !== 'spawn' && this.#dispatcher.spawning ? { admit: false, reason: 'busy' } : { admit: true };
+        return { admit: true };
       case 'busy':
         return { admit: false, reason: 'busy' };
       case 'pressure':
@@ -446,6 +456,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (file === undefined && this.#settings.filename === undefined) return Promise.reject(new TypeError('filename must be provided to run() or in options object'));
     const { promise, resolve, reject } = Promise.withResolvers<O>();
     const task = createTask(++this.#lastTaskId, input, opts, opts.name ?? this.#settings.name, file, this.#needSource, resolve as (value: unknown) => void, reject);
+    if (this.#runTimes.recording) task.submittedAt = performance.now();
     this.#counters.submitted++;
     if (this.#closeCalled || this.#destroyed) this.#settle(task, 'rejected.closed', new PoolClosedError());
     else if (task.signal?.aborted) this.#settle(task, 'rejected.aborted', new AbortError(task.signal.reason));
@@ -663,17 +674,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Piscina's `utilization`: the workers' busy share of the time since the pool started. */
   get utilization(): number {
-    return this.#piscina.utilization;
+    return this.#runTimes.utilization(this.#piscina.maxThreads);
   }
 
   /** Milliseconds since the pool was created (Piscina's `duration`). */
   get duration(): number {
-    return this.#piscina.duration;
+    return this.#runTimes.duration;
   }
 
-  /** Piscina's run- and wait-time histogram. (Its wait times are Piscina's own: heapgate's queue comes before it.) */
-  get histogram(): Piscina['histogram'] {
-    return this.#piscina.histogram;
+  /** Piscina's run- and wait-time histogram: a task waits from `run()` (held time included) until it goes to a worker, then runs until its answer. */
+  get histogram(): RunTimeHistogram {
+    return this.#runTimes.histogram;
   }
 
   /** Whether `close()` or `destroy()` was called: new tasks are refused with `PoolClosedError`. */
@@ -919,9 +930,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     task.waitsForMemory = decision.kind === 'pressure' ? decision.scope : decision.kind === 'busy' ? decision.memory : undefined;
     switch (decision.kind) {
       case 'admit':
-        // Piscina holds spawns in its queue: a task sent to a ready worker now would wait behind
-        // them, unseen by the gate. It waits here until they are placed (only more spawns go now).
-        if (decision.worker !== 'spawn' && this.#dispatcher.spawning) return 'hold';
         // Before Piscina's first workers are announced, a spawn would start two workers (see `#startingUp`).
         if (decision.worker === 'spawn' && this.#startingUp) return 'hold';
         this.#start(task, decision.worker, decision.warm === true);
@@ -1007,7 +1015,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Under policy 'reject', a task arriving behind held ones is refused at once under pressure. */
   #refusedBehindHeld(task: Task): boolean {
-    if (this.#dispatcher.spawning) return false;
     const decision = decide(this.#gateInput(task));
     return decision.kind === 'pressure' && this.#underPressure(task, decision) === 'settled';
   }
@@ -1059,8 +1066,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
           if (this.#tryStart(task) !== 'hold') continue;
           if (blocked) continue;
           blocked = true;
-          // While spawns wait in Piscina, nothing but another spawn can go: no overtaking either.
-          if (this.#dispatcher.spawning || !this.#mayOvertake(task)) break;
+          if (!this.#mayOvertake(task)) break;
         }
         if (!blocked) this.#overtaken = undefined;
       } while (this.#pumpAgain && this.#held.size > 0 && !this.#paused);
@@ -1144,6 +1150,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#blockedBy = undefined;
     }
     task.state = 'running';
+    if (this.#runTimes.recording) task.startedAt = this.#runTimes.started(task.submittedAt);
     task.learning = this.#learns(task);
     const measuredAlone = this.#measuredAlone(task);
     task.exclusive = this.#runsAlone(task, measuredAlone);
@@ -1178,8 +1185,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       }
     } catch (error) {
       if (task.worker) {
+        // Node could not clone its input or transfer list: nothing was sent.
         this.#leave(task, task.worker);
-        this.#settle(task, 'failed', error);
+        this.#settle(task, ...this.#classify(task, error, task.worker, false));
         return;
       }
       // Piscina could not start a worker for it (Node refused the worker's options).
@@ -1272,6 +1280,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Piscina answered for a task that ran (or was sent): learn from it, settle it, decide again. */
   #answered(task: Task, failed: boolean, payload: unknown): void {
+    // Settled by the pool meanwhile (destroyed, or aborted): nothing is left to do for it.
+    if (task.state === 'settled') return;
     // A task's own error that cloning would have stripped comes as a result (see `worker/task-error.ts`).
     let thrownByTask = false;
     if (!failed && isTaskError(payload)) {
@@ -1282,6 +1292,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const worker = task.worker;
     if (worker) this.#leave(task, worker);
     if (!failed) {
+      if (task.startedAt !== 0) this.#runTimes.ran(task.startedAt);
       if (worker) {
         const size = this.#learn(task, worker);
         if (size > worker.largestRun) worker.largestRun = size;
@@ -1305,6 +1316,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#withdrawn(task);
       return;
     }
+    if (task.startedAt !== 0) this.#runTimes.ran(task.startedAt);
     const [outcome, reason] = this.#classify(task, payload, worker, thrownByTask);
     this.#settle(task, outcome, reason);
     this.#pump();
@@ -1430,9 +1442,16 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         this.#settle(task, 'rejected.aborted', new AbortError(signal.reason));
       } else if (task.state === 'running') {
         task.aborted = true;
-        // Piscina stops the worker it runs on: the other tasks there learn why.
-        if (task.worker) task.worker.stopReason ??= 'task-aborted';
-        task.abortInPiscina?.(signal.reason);
+        const worker = task.worker;
+        if (worker) {
+          // As in Piscina: the task ends now, and the worker it runs on is stopped (an abortable
+          // task runs alone on its worker).
+          if (!worker.port.cancel(task.order)) return;
+          if (!worker.retiring) this.#workers.retire(worker, 'task-aborted');
+          this.#answered(task, true, new AbortError(signal.reason));
+        } else if (this.#dispatcher.forgetSpawn(task)) {
+          this.#answered(task, true, new AbortError(signal.reason));
+        }
       }
     };
     if ('addEventListener' in signal && typeof signal.addEventListener === 'function') {
@@ -1450,8 +1469,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   #onWorkerCreate(id: number): void {
     const thread = this.#piscina.threads.find((candidate) => candidate.threadId === id);
-    if (thread) this.#workers.add(thread);
+    const added = thread ? this.#workers.add(thread) : undefined;
     this.#startFailures = 0;
+    // A worker Piscina started (not one of its first, tracked from the constructor) takes a spawn.
+    if (added) this.#dispatcher.workerReady(added);
     this.#schedulePump();
   }
 
@@ -1470,6 +1491,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return;
     }
     for (const worker of removed) {
+      // What it was sent fails a microtask later (as a rejection by Piscina would), after this
+      // worker's removal is complete.
+      queueMicrotask(() => this.#workers.failSent(worker));
       if (this.#failedStart(worker)) {
         // Ready to Piscina (a worker it started at construction counts as ready at once) but dead
         // before the pool's runtime ran in it: a failed start; the tasks sent to it come back.

@@ -17,7 +17,7 @@ function thread(id: number): Worker {
 
 function workerWith(figures: { used: number; live: number; retained: number; fresh: number }): { registry: WorkerRegistry; worker: ReturnType<WorkerRegistry['add']> & object } {
   const board = new Board(4);
-  const registry = new WorkerRegistry(board, { high, low: 0.75 }, 1, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined });
+  const registry = new WorkerRegistry(board, { high, low: 0.75 }, 1, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined, answer: () => undefined });
   const worker = registry.add(thread(1))!;
   board.write(board.claim(1), { ...figures, limit: 64 * MiB, external: 0, majorGcs: 3, collections: 1, updatedAt: Date.now(), leftovers: 0 });
   return { registry, worker };

@@ -15,7 +15,7 @@ function thread(id: number): Worker {
 }
 
 function registry(): WorkerRegistry {
-  return new WorkerRegistry(new Board(8), { high: 0.9, low: 0.8 }, 1, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined });
+  return new WorkerRegistry(new Board(8), { high: 0.9, low: 0.8 }, 1, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined, answer: () => undefined });
 }
 
 describe('warm workers: what a worker started inherits', () => {
@@ -83,7 +83,7 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
 
   it("a worker whose last task's garbage is still uncollected (leftovers on its slot), or that runs a task, is not warm", () => {
     const board = new Board(8);
-    const workers = new WorkerRegistry(board, { high: 0.9, low: 0.8 }, 2, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined });
+    const workers = new WorkerRegistry(board, { high: 0.9, low: 0.8 }, 2, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined, answer: () => undefined });
     const worker = workers.add(thread(1))!;
     workers.ranOn(worker, 'fill', 64 * MiB);
     const slot = board.claim(1);

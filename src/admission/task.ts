@@ -41,6 +41,10 @@ export interface Task {
   heldMark: number;
   /** When it was put in the held queue (`performance.now()`); -1 when it never was. */
   heldAt: number;
+  /** When `run()` took it (`performance.now()`; 0 when timing is not recorded). */
+  submittedAt: number;
+  /** When it went to a worker (`performance.now()`; 0 when timing is not recorded). */
+  startedAt: number;
   state: 'new' | 'held' | 'running' | 'settled';
   /** What it reserved, from admission until it settles (released exactly once, by the ledger). */
   charge: Charge | undefined;
@@ -60,8 +64,6 @@ export interface Task {
   unlisten: (() => void) | undefined;
   /** Its signal fired while it ran (an emitter signal has no `aborted` of its own to ask later). */
   aborted: boolean;
-  /** Aborts it inside Piscina when the user's signal does not reach Piscina itself (a spawn). */
-  abortInPiscina: ((reason: unknown) => void) | undefined;
   /** It runs on a worker warm for its name, reusing what the worker's allocator holds (measured as a warm run). */
   warmRun: boolean;
   /** Admitted on its warm need, it waits for a worker being started, counting on that worker being warm. */
@@ -97,6 +99,8 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     reject,
     heldMark: 0,
     heldAt: -1,
+    submittedAt: 0,
+    startedAt: 0,
     state: 'new',
     charge: undefined,
     worker: undefined,
@@ -107,7 +111,6 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     waitsForMemory: undefined,
     unlisten: undefined,
     aborted: false,
-    abortInPiscina: undefined,
     warmRun: false,
     warmSpawn: false,
     readmit: false,

@@ -1,221 +1,152 @@
 /**
- * Hands placed tasks to Piscina, onto the worker the gate chose, through Piscina's load balancer.
+ * Hands placed tasks to the worker the gate chose, on the pool's own line to it (see
+ * `worker-port.ts`), and has Piscina start workers for tasks no ready worker can take.
  *
- * Invariant: Piscina holds no task of ours in its queue, except tasks sent each to a worker being
- * started for it (spawns; Piscina starts one worker per queued task, up to `maxThreads`, as it
- * does for a cold burst). While spawns are pending nothing is sent to a ready worker (Piscina
- * would queue it behind them, unseen by the balancer); the pool holds everything else. Each spawn
- * carries a withdrawal signal, so it can always be taken back: when a worker started for it dies
- * before it is ready, or when Piscina offers it to workers it does not fit.
+ * Invariant: Piscina holds no task of ours. To start a worker the dispatcher sends Piscina a
+ * start request (a no-op task no ready worker is offered: Piscina queues it and starts a worker,
+ * as it does for a cold burst); the task it was sent for waits here, as a spawn, until a worker
+ * Piscina started is ready, and then goes to that worker on its line. Piscina's queue holds only
+ * start requests, and its drain gives each to any worker (it does nothing there).
  */
-import { EventEmitter } from 'node:events';
+import type { Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Task } from '../admission/task.js';
-import type { TrackedWorker, WorkerRegistry } from './workers.js';
-
-/** Task keys whose run options are kept (a key is a name and flags: few). */
-const MAX_KEYS = 4096;
+import { movedValue } from './movable.js';
+import type { TrackedWorker } from './workers.js';
 
 /** The part of Piscina's worker view the balancer reads. */
 export interface PiscinaWorkerView {
   readonly id: number;
-  /** Piscina's count of the worker's tasks (`Infinity` while it runs an abortable one). */
-  readonly currentUsage?: number;
 }
 
 /** What the dispatcher reports to the pool. */
 export interface DispatchHooks {
   /**
-   * Piscina answered for a task placed on a worker: `failed` false with its result, or true with
-   * what it was rejected with (any value, `undefined` included: a task may throw anything).
+   * A task placed on a worker answered: `failed` false with its result, or true with what it
+   * failed with (any value, `undefined` included: a task may throw anything).
    */
   answered(task: Task, failed: boolean, payload: unknown): void;
-  /** The spawn was placed on `worker` (by Piscina's drain, once a worker was ready for it). */
+  /** A spawn went onto `worker`, a worker started for it (its answer comes through `answered`). */
   placed(task: Task, worker: TrackedWorker): void;
   /** The spawn was taken back before it ran: it goes back to the head of the held queue. */
   withdrawn(task: Task): void;
 }
 
-/**
- * An abort signal shaped as Piscina's emitter form (`once('abort')`, `aborted`, `reason`): an
- * `AbortController`'s EventTarget listener costs Piscina more per task.
- */
-class Withdrawal extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
+/** A nudge sent on a worker's line: settles `true` when the worker has answered, `false` when it is gone. */
+export class Nudge {
+  readonly settle: (answered: boolean) => void;
 
-  withdraw(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
+  constructor(settle: (answered: boolean) => void) {
+    this.settle = settle;
   }
 }
 
-/** A task sent to a worker being started for it. */
-interface Spawn {
-  task: Task;
-  withdrawal: Withdrawal;
-  /** Piscina's id for it, learned when the balancer first sees it. */
-  piscinaId: number | undefined;
-  /** Taken back on our side (not the user's abort): its rejection is not an answer. */
-  withdrawn: boolean;
-}
-
-/** Sent synchronously through `Piscina.run()`: where the balancer must put it. */
-type Target = { kind: 'worker'; id: number; placed: boolean } | { kind: 'spawn'; spawn: Spawn };
+/** What a worker's line carries, handed back with its answer. */
+export type Sent = Task | Nudge;
 
 export class Dispatcher {
   readonly #piscina: Piscina;
-  readonly #workers: WorkerRegistry;
   readonly #hooks: DispatchHooks;
-  #target: Target | undefined;
-  /** The target of {@link place}: one object, reused (the balancer reads it within `Piscina.run()`). */
-  readonly #workerTarget: Extract<Target, { kind: 'worker' }> = { kind: 'worker', id: -1, placed: false };
-  /** Spawns not placed yet, in the order sent (Piscina's queue order). */
-  readonly #spawns = new Set<Spawn>();
-  readonly #optionsByKey = new Map<string, { name: string }>();
+  readonly #startKey: string;
+  /** Task keys of the spawns, in the order sent (the first worker ready takes the first). */
+  readonly #spawns = new Map<Task, string>();
+  /** Set only while the dispatcher's own start request is inside `Piscina.run()`. */
+  #starting = false;
+  /** Options of every start request (one object, frozen). */
+  readonly #startOptions: { name: string };
 
-  constructor(piscina: Piscina, workers: WorkerRegistry, hooks: DispatchHooks) {
+  constructor(piscina: Piscina, startKey: string, hooks: DispatchHooks) {
     this.#piscina = piscina;
-    this.#workers = workers;
+    this.#startKey = startKey;
+    this.#startOptions = Object.freeze({ name: startKey });
     this.#hooks = hooks;
   }
 
-  /** How many tasks wait in Piscina for workers being started for them. */
+  /** Receives a worker line's answers (see `WorkerRegistry`). */
+  readonly answer = (sent: Sent, failed: boolean, payload: unknown): void => {
+    if (sent instanceof Nudge) sent.settle(!failed);
+    else this.#hooks.answered(sent, failed, payload);
+  };
+
+  /** How many tasks wait for workers being started for them. */
   get spawnCount(): number {
     return this.#spawns.size;
   }
 
-  /** Whether tasks wait in Piscina for workers being started for them. */
+  /** Whether tasks wait for workers being started for them. */
   get spawning(): boolean {
     return this.#spawns.size > 0;
   }
 
-  /** Runs `task` on `worker` now (the gate chose it; it is free). */
+  /**
+   * Runs `task` on `worker` now (the gate chose it; it is free). Throws, sending nothing, when its
+   * input or transfer list cannot be cloned.
+   */
   place(task: Task, worker: TrackedWorker, key: string): void {
-    const target = this.#workerTarget;
-    target.id = worker.id;
-    target.placed = false;
-    const answer = this.#run(task.input, key, task.transferList, task.signal as AbortSignal | undefined, target);
-    // The target is always among Piscina's ready workers (the registry holds only those), so it is
-    // placed; were it not, Piscina would hold it, and nothing of ours may wait there unseen.
-    if (!target.placed) throw new Error(`heapgate: internal error: worker ${worker.id} was not among Piscina's ready workers`);
-    answer.then(
-      (value) => this.#hooks.answered(task, false, value),
-      (error: unknown) => this.#hooks.answered(task, true, error),
-    );
-  }
-
-  /** Sends `task` to a worker Piscina starts for it (only while Piscina has fewer than `maxThreads` workers). */
-  spawn(task: Task, key: string): void {
-    const spawn: Spawn = { task, withdrawal: new Withdrawal(), piscinaId: undefined, withdrawn: false };
-    this.#spawns.add(spawn);
-    // The user's abort reaches Piscina through this signal (Piscina stops the worker if it runs).
-    task.abortInPiscina = (reason) => spawn.withdrawal.withdraw(reason);
-    let answer: Promise<unknown>;
-    try {
-      answer = this.#run(task.input, key, task.transferList, spawn.withdrawal as unknown as AbortSignal, { kind: 'spawn', spawn });
-    } catch (error) {
-      // Piscina could not start a worker for it: nothing is pending for this spawn.
-      this.#spawns.delete(spawn);
-      task.abortInPiscina = undefined;
-      throw error;
+    let input = task.input;
+    let transferList: readonly Transferable[] | undefined = task.transferList;
+    const moved = movedValue(input);
+    if (moved) {
+      input = moved.value;
+      transferList = transferList === undefined ? moved.transferList : [...transferList, ...moved.transferList];
     }
-    answer.then(
-      (value) => this.#spawnAnswered(spawn, false, value),
-      (error: unknown) => this.#spawnAnswered(spawn, true, error),
-    );
+    worker.port.send(task, task.order, key, input, transferList);
   }
 
-  /** Takes the latest pending spawn back before it runs (a worker being started died). */
+  /** Has Piscina start a worker for `task` (only while Piscina has fewer than `maxThreads` workers). */
+  spawn(task: Task, key: string): void {
+    this.#starting = true;
+    let request: Promise<unknown>;
+    try {
+      request = this.#piscina.run(undefined, this.#startOptions);
+    } finally {
+      this.#starting = false;
+    }
+    // It does nothing; should its worker die, the spawn comes back through `workerGone`.
+    request.catch(() => undefined);
+    this.#spawns.set(task, key);
+  }
+
+  /** A worker Piscina started is ready: it takes the first spawn, if any. */
+  workerReady(worker: TrackedWorker): void {
+    for (const [task, key] of this.#spawns) {
+      this.#spawns.delete(task);
+      this.#hooks.placed(task, worker);
+      try {
+        this.place(task, worker, key);
+      } catch (error) {
+        this.#hooks.answered(task, true, error);
+      }
+      return;
+    }
+  }
+
+  /** A spawn settled before any worker took it (its task was aborted, or the pool destroyed). */
+  forgetSpawn(task: Task): boolean {
+    return this.#spawns.delete(task);
+  }
+
+  /** Takes the latest spawn back before it runs (a worker being started died). */
   withdrawSpawn(): void {
-    let latest: Spawn | undefined;
-    for (const spawn of this.#spawns) if (!spawn.withdrawn) latest = spawn;
+    let latest: Task | undefined;
+    for (const task of this.#spawns.keys()) latest = task;
     if (!latest) return;
-    latest.withdrawn = true;
-    latest.withdrawal.withdraw('worker start failed');
+    this.#spawns.delete(latest);
+    this.#hooks.withdrawn(latest);
+  }
+
+  /** Sends a nudge (collect garbage, publish) to an idle worker; settles when it has answered. */
+  nudge(worker: TrackedWorker, key: string): Promise<boolean> {
+    return new Promise<boolean>((resolve) => worker.port.send(new Nudge(resolve), worker.placed, key, undefined, undefined));
   }
 
   /**
-   * Sends a nudge (collect garbage, publish) to an idle worker; settles when it has answered.
-   * `undefined` when it cannot be sent now (a spawn is pending, or Piscina did not take it).
+   * Piscina's load balancer: it is only ever offered start requests. The dispatcher's own request
+   * is offered no worker (Piscina then queues it and starts one); Piscina's drain gives each
+   * queued request to the first worker it offers, a worker being started first (it does nothing).
    */
-  nudge(worker: TrackedWorker, key: string): Promise<unknown> | undefined {
-    if (this.#spawns.size > 0) return undefined;
-    const withdrawal = new Withdrawal();
-    const target: Target = { kind: 'worker', id: worker.id, placed: false };
-    const answer = this.#run(undefined, key, undefined, withdrawal as unknown as AbortSignal, target);
-    if (target.placed) return answer;
-    withdrawal.withdraw('not placed');
-    answer.catch(() => undefined);
-    return undefined;
-  }
-
-  /** Piscina's load balancer. */
-  balance(piscinaTask: { taskId: number }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
-    const target = this.#target;
-    if (target?.kind === 'worker') {
-      for (const view of views) {
-        if (view.id === target.id) {
-          target.placed = true;
-          return view;
-        }
-      }
-      return null;
-    }
-    if (target?.kind === 'spawn') {
-      target.spawn.piscinaId = piscinaTask.taskId;
-      return null;
-    }
-    // Piscina's drain, offering what it holds: only ever spawns.
-    let spawn: Spawn | undefined;
-    for (const pending of this.#spawns) {
-      if (pending.piscinaId === piscinaTask.taskId) {
-        spawn = pending;
-        break;
-      }
-    }
-    if (!spawn || spawn.withdrawn) return null;
-    const chosen = this.#workers.choosePlacement(views, spawn.task.heap, spawn.task.exclusive);
-    const view = chosen === undefined ? undefined : views.find((candidate) => candidate.id === chosen);
-    const worker = chosen === undefined ? undefined : this.#workers.get(chosen);
-    if (!view || !worker) {
-      // A worker that frees while the new one starts, and cannot take it: taken back rather than
-      // left for Piscina to offer to every worker (it would start more workers meanwhile).
-      spawn.withdrawn = true;
-      spawn.withdrawal.withdraw('not placed');
-      return null;
-    }
-    this.#spawns.delete(spawn);
-    this.#hooks.placed(spawn.task, worker);
-    return view;
-  }
-
-  #run(input: unknown, key: string, transferList: Task['transferList'], signal: AbortSignal | undefined, target: Target): Promise<unknown> {
-    this.#target = target;
-    try {
-      // The common case (no transfer list, no signal) reuses one options object per key.
-      if (!signal && !transferList) return this.#piscina.run(input, this.#plainOptions(key));
-      return this.#piscina.run(input, signal ? { name: key, transferList: transferList as never, signal } : { name: key, transferList: transferList as never });
-    } finally {
-      this.#target = undefined;
-    }
-  }
-
-  #plainOptions(key: string): { name: string } {
-    let options = this.#optionsByKey.get(key);
-    if (!options) {
-      if (this.#optionsByKey.size >= MAX_KEYS) this.#optionsByKey.clear();
-      options = Object.freeze({ name: key });
-      this.#optionsByKey.set(key, options);
-    }
-    return options;
-  }
-
-  #spawnAnswered(spawn: Spawn, failed: boolean, payload: unknown): void {
-    this.#spawns.delete(spawn);
-    if (spawn.withdrawn && spawn.task.worker === undefined) this.#hooks.withdrawn(spawn.task);
-    else this.#hooks.answered(spawn.task, failed, payload);
+  balance(_task: unknown, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
+    if (this.#starting) return null;
+    return views[0] ?? null;
   }
 }

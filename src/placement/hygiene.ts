@@ -24,8 +24,8 @@ import type { TrackedWorker, WorkerRegistry } from './workers.js';
 
 /** What hygiene needs from the pool. */
 export interface HygieneHooks {
-  /** Sends a collect request to this worker; settles when it has answered. `undefined`: not sent. */
-  collect(worker: TrackedWorker): Promise<unknown> | undefined;
+  /** Sends a collect request to this worker; settles when it has answered (`true`) or is gone (`false`). */
+  collect(worker: TrackedWorker): Promise<boolean>;
   /** A nudge was sent. */
   onNudge(worker: TrackedWorker): void;
   /** A worker is being recycled, with its live heap and limit, for room in `scope`. */
@@ -122,28 +122,19 @@ export class WorkerHygiene {
     // The worker counts nudges among the tasks it receives: the order numbers stay in step.
     const order = ++worker.placed;
     const answer = this.#hooks.collect(worker);
-    if (!answer) {
-      worker.placed--;
-      return;
-    }
     worker.running++;
     this.#nudgesInFlight++;
     this.#hooks.onNudge(worker);
     void answer
-      .then(
+      .then((answered) => {
         // Fresh only once answered, and only if no task was placed on it meanwhile: until then
         // its figures are the old ones, and a worker marked fresh that does not fit is given up on
         // (worker pressure) — which refused tasks under policy 'reject' while the very collection
-        // that would show room was in flight.
-        () => {
-          if (worker.placed === order) worker.nudged = true;
-          return true;
-        },
-        // Failed or withdrawn: nothing new to look at, so no second look now — the next event
-        // (a task ending, the poll timer) brings one. Looking again at once nudged and withdrew in
-        // a tight loop that starved the process (kernel OOM kills under load in the demo).
-        () => false,
-      )
+        // that would show room was in flight. Gone: nothing new to look at, so no second look
+        // now — the next event (a task ending, the poll timer) brings one.
+        if (answered && worker.placed === order) worker.nudged = true;
+        return answered;
+      })
       .then((answered) => {
         worker.running--;
         this.#nudgesInFlight--;

@@ -9,7 +9,9 @@
  * worker at once (e.g. when a running task is aborted), and Node's `exit` comes later. Only the
  * board slot is kept until `exit`, since the thread may still write it until then.
  */
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { WorkerPort, type AnswerHandler } from './worker-port.js';
+import type { Sent } from './dispatcher.js';
 import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
 import type { Board, BoardReading, BusyReading } from '../readings/board.js';
 import type { Account } from '../accounting/ledger.js';
@@ -86,6 +88,12 @@ export interface TrackedWorker extends Account {
   largestRun: number;
   /** Its thread got as far as the pool's worker runtime (it claimed its board slot), which it does before it can run any task. */
   ranRuntime: boolean;
+  /** The pool's line to it: tasks and nudges go on it (see `worker-port.ts`). */
+  readonly port: WorkerPort<Sent>;
+  /** What its thread emitted as `'error'` (it crashed), if it did. */
+  crashError: unknown;
+  /** Its thread's exit code, once it has exited. */
+  exitCode: number | undefined;
 }
 
 /** Per-worker readings as `stats()` reports them. */
@@ -110,6 +118,8 @@ export interface RegistryHooks {
   onPressure(worker: TrackedWorker, reading: WorkerReading): void;
   /** A fresh sample arrived. */
   onSample(): void;
+  /** An answer came on a worker's line (or the worker went, see {@link WorkerRegistry.failSent}). */
+  answer: AnswerHandler<Sent>;
 }
 
 type ThreadWithSampling = Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number; external_memory?: number }> };
@@ -133,6 +143,8 @@ export class WorkerRegistry {
   readonly #inherited: Map<string, number>[] = [];
   /** A task admitted on its warm need waits for a worker being started (it counts on the top set). */
   #warmSpawnPending = false;
+  /** Workers' ends of their lines that came before the worker was ready, by thread id. */
+  readonly #ports = new Map<number, MessagePort>();
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -171,8 +183,25 @@ export class WorkerRegistry {
       warmTaken: false,
       largestRun: 0,
       ranRuntime: false,
+      port: new WorkerPort<Sent>(this.#hooks.answer),
+      crashError: undefined,
+      exitCode: undefined,
     };
     this.#workers.set(id, record);
+    const port = this.#ports.get(id);
+    if (port) {
+      this.#ports.delete(id);
+      record.port.attach(port);
+    }
+    // Ahead of Piscina's own listeners: when Piscina then drops the worker, the pool knows why.
+    thread.prependOnceListener('error', (error) => {
+      record.crashError ??= error;
+    });
+    thread.prependOnceListener('exit', (code) => {
+      record.exitCode = code;
+      this.#ports.get(id)?.close();
+      this.#ports.delete(id);
+    });
     thread.once('exit', () => {
       this.ranRuntime(record);
       this.#board.release(id);
@@ -180,10 +209,33 @@ export class WorkerRegistry {
     return record;
   }
 
+  /** A worker's runtime sent its end of the line: attached to its record, or kept until the worker is ready. */
+  attachPort(threadId: number, port: MessagePort): void {
+    const record = this.#workers.get(threadId);
+    if (record) record.port.attach(port);
+    else this.#ports.set(threadId, port);
+  }
+
+  /**
+   * What was sent to a worker that is gone and not answered fails: with what its thread emitted as
+   * `'error'`, else Piscina's words for its exit (`worker exited with code: N`) or for a worker it
+   * terminated (`Terminating worker thread`).
+   */
+  failSent(worker: TrackedWorker): void {
+    const error = worker.crashError ?? (worker.exitCode === undefined ? new Error('Terminating worker thread') : new Error(`worker exited with code: ${worker.exitCode}`));
+    worker.port.failAll(error);
+  }
+
   /** Frees the board slot of a thread no record tracks (it never became ready) once it has exited. */
   releaseOnExit(thread: Worker | undefined): void {
     const id = thread?.threadId;
-    if (thread && id !== undefined && id >= 0) thread.once('exit', () => this.#board.release(id));
+    if (thread && id !== undefined && id >= 0) {
+      thread.once('exit', () => {
+        this.#board.release(id);
+        this.#ports.get(id)?.close();
+        this.#ports.delete(id);
+      });
+    }
   }
 
   /**
@@ -549,7 +601,7 @@ export class WorkerRegistry {
    * Terminates a worker; it is never chosen again. `'recycled'`: Piscina replaces it (see
    * `hygiene.ts`); `'reaped'`: idle above `minThreads` (see `idle-reaper.ts`).
    */
-  retire(worker: TrackedWorker, reason: 'recycled' | 'reaped' | 'guarded' = 'recycled'): void {
+  retire(worker: TrackedWorker, reason: 'recycled' | 'reaped' | 'guarded' | 'task-aborted' = 'recycled'): void {
     worker.retiring = true;
     worker.stopReason = reason;
     void worker.thread.terminate();

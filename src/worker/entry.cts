@@ -7,7 +7,7 @@
  * Invariants: `__esModule` answers true (Piscina then uses this table as is) and `then` answers
  * nothing (the table is not a thenable); every other string is a task key.
  */
-type Handler = (input: unknown) => unknown;
+type Handler = (input: unknown, order: number) => unknown;
 interface Runtime {
   handlerFor(key: string): Handler | Promise<Handler>;
 }

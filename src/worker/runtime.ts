@@ -1,12 +1,15 @@
 /**
- * The worker-side wrapper: makes the handler Piscina calls for each task key (see `task-key.ts`).
- * A handler calls the user's export with the task's input as is and returns its result as is; the
+ * The worker-side wrapper: runs each task and nudge that comes on the pool's port (see
+ * `pool-port.ts`) by the handler for its task key (see `task-key.ts`); Piscina loads it and sends
+ * it only what starts a worker. A handler calls the user's export with the task's input as is and
+ * returns its result as is; the
  * wrapper's own readings go on the shared board: the isolate's readings when a task ends and after
  * each major GC, the busy period while tasks that reserve process memory run, and the growth of a
  * task that ran alone (read by the main side when its result arrives).
  *
- * Invariant: `started` counts every task and nudge this worker received, in the order received,
- * which is the order the main side placed them; a measurement carries that number.
+ * Invariant: `started` is the order number of the last task or nudge this worker received (the
+ * pool numbers them per worker, 1, 2, …, and the port keeps their order); a measurement carries
+ * its task's number.
  */
 import { getEnvironmentData, threadId } from 'node:worker_threads';
 import { Board } from '../readings/board.js';
@@ -16,9 +19,11 @@ import { BusyPeriod } from './busy-period.js';
 import { threadFaultBytes } from './thread-faults.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
 import { encodeTaskError } from './task-error.js';
+import { openPoolPort } from './pool-port.js';
 
 type TaskFunction = (input: unknown) => unknown;
-type Handler = (input: unknown) => unknown;
+/** Runs one task or nudge; `order`: its order number, from the pool (see `started`). */
+type Handler = (input: unknown, order: number) => unknown;
 
 /** One pool's settings in this worker (a worker serves one pool; a map keeps it honest). */
 interface PoolContext {
@@ -42,7 +47,7 @@ function moduleAt(file: string): Promise<Record<string, unknown>> {
 }
 
 const pools = new Map<number, PoolContext>();
-/** Tasks running in this worker now, and how many tasks and nudges it has received in all. */
+/** Tasks running in this worker now, and the order number of the last task or nudge received. */
 let running = 0;
 let started = 0;
 /** Open from the start of a task that reserves process memory until no task runs. */
@@ -73,6 +78,7 @@ function poolContext(poolId: number): PoolContext {
     filename: settings.filename,
   };
   pools.set(poolId, context);
+  openPoolPort(poolId, runMessage, (order) => (started = order));
   if (!publishing) {
     publishing = context;
     isolateTracker().onMajorGc(() => publish());
@@ -202,7 +208,6 @@ function collectLeftovers(board: Board, evenIfUnwanted = false): void {
 
 /** A nudge: collect garbage and publish fresh readings. */
 async function collectNow(): Promise<void> {
-  started++;
   // Let the worker run what it scheduled first (with Piscina's `atomics: 'sync'` a worker can take
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
@@ -238,12 +243,11 @@ interface Run {
   faultsAtStart: number | undefined;
 }
 
-function begin(context: PoolContext, name: string, flags: TaskFlags): Run {
+function begin(context: PoolContext, name: string, flags: TaskFlags, order: number): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
   if (running === 0) collectLeftovers(context.board, flags.measure || flags.clean);
   // Its module loaded, no task run yet: nothing off-heap is garbage.
   cleanExternal ??= isolateTracker().snapshot().external;
-  const order = ++started;
   running++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
   if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started, () => collectLeftovers(context.board));
@@ -333,11 +337,11 @@ export function handlerFor(key: string): Handler | Promise<Handler> {
     };
   }
   const context = poolContext(decoded.poolId);
-  if (decoded.kind === 'collect') return collectNow;
+  if (decoded.kind !== 'task') return decoded.kind === 'collect' ? collectNow : doNothing;
   const { name, flags } = decoded;
   const file = decoded.file ?? context.filename;
   if (file === undefined) return failing(context, name, flags, new TypeError('filename must be provided to run() or in options object'));
-  const made = (fn: TaskFunction): Handler => (input) => complete(begin(context, name, flags), fn, input);
+  const made = (fn: TaskFunction): Handler => (input, order) => complete(begin(context, name, flags, order), fn, input);
   return moduleAt(file).then(
     (mod) => {
       try {
@@ -352,5 +356,28 @@ export function handlerFor(key: string): Handler | Promise<Handler> {
 
 /** A handler that fails every task with `error`, keeping the order count and readings. */
 function failing(context: PoolContext, name: string, flags: TaskFlags, error: unknown): Handler {
-  return () => failed(begin(context, name, flags), error);
+  return (_input, order) => failed(begin(context, name, flags, order), error);
+}
+
+function doNothing(): undefined {
+  return undefined;
+}
+
+/** Handlers by task key, as made (a promise while the user's module loads). */
+const handlers = new Map<string, Handler | Promise<Handler>>();
+/** Task keys whose handlers are kept (a key is a name and flags: few). */
+const MAX_HANDLERS = 4096;
+
+/** Runs a task or nudge that came on the pool's port (see `pool-port.ts`). */
+function runMessage(key: string, input: unknown, order: number): unknown {
+  let handler = handlers.get(key);
+  if (handler === undefined) {
+    if (handlers.size >= MAX_HANDLERS) handlers.clear();
+    const made = handlerFor(key);
+    handler = made;
+    handlers.set(key, made);
+    if (!(typeof made === 'function')) void made.then((loaded) => handlers.get(key) === made && handlers.set(key, loaded));
+  }
+  if (typeof handler === 'function') return handler(input, order);
+  return handler.then((loaded) => loaded(input, order));
 }

@@ -25,8 +25,11 @@ export interface TaskFlags {
   clean: boolean;
 }
 
-/** A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge). */
-export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags; file: string | undefined } | { kind: 'collect'; poolId: number };
+/**
+ * A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge); `start`
+ * keys do nothing (what the pool sends through Piscina to have it start a worker).
+ */
+export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags; file: string | undefined } | { kind: 'collect' | 'start'; poolId: number };
 
 /** The environment-data key under which a pool publishes its worker settings. */
 export function settingsKey(poolId: number): string {
@@ -44,6 +47,11 @@ export function collectKey(poolId: number): string {
   return `${poolId}${SEP}g${SEP}`;
 }
 
+/** The key of what the pool sends through Piscina to have it start a worker (it does nothing). */
+export function startKey(poolId: number): string {
+  return `${poolId}${SEP}s${SEP}`;
+}
+
 /** Decodes a key; `undefined` for anything that is not one. */
 export function decodeKey(key: string): DecodedKey | undefined {
   const first = key.indexOf(SEP);
@@ -53,6 +61,7 @@ export function decodeKey(key: string): DecodedKey | undefined {
   if (!Number.isInteger(poolId)) return undefined;
   const flags = key.slice(first + 1, second);
   if (flags === 'g') return { kind: 'collect', poolId };
+  if (flags === 's') return { kind: 'start', poolId };
   const third = key.indexOf(SEP, second + 1);
   return {
     kind: 'task',
