@@ -126,8 +126,7 @@ export class WorkerCrashError extends HeapgateError {
   readonly threadId: number | undefined;
 
   constructor(taskName: string | undefined, threadId: number | undefined, cause: unknown) {
-    let why = describeCrash(cause);
-    if (why.startsWith('DataCloneError')) why += ' (the task returned a value that cannot be sent to the main thread, such as a function)';
+    const why = describeCrash(cause);
     super('ERR_WORKER_CRASHED', `worker${threadId === undefined ? '' : ` ${threadId}`} died running task${taskName ? ` '${taskName}'` : ''}: ${why}`, { cause });
     this.taskName = taskName;
     this.threadId = threadId;
@@ -137,8 +136,7 @@ export class WorkerCrashError extends HeapgateError {
 /**
  * What a worker's death says of itself. An error that crossed from the worker may have lost its
  * message (a DOMException's is an accessor: its stack's first line still names it), or everything
- * (Node 22.0 sends a DOMException, such as the DataCloneError of a result that cannot be cloned,
- * as an empty object).
+ * (Node 22.0 sends a DOMException thrown in a worker as an empty object).
  */
 function describeCrash(cause: unknown): string {
   const message = cause instanceof Error ? cause.message : undefined;
@@ -146,7 +144,7 @@ function describeCrash(cause: unknown): string {
   const said = message || (typeof stack === 'string' && stack.split('\n')[0]);
   if (said) return said;
   if (typeof cause === 'object' && cause !== null && !(cause instanceof Error) && Reflect.ownKeys(cause).length === 0) {
-    return 'an error with no details (an empty object: something threw `{}`, or, on Node 22.0, a DOMException such as the DataCloneError of a result that cannot be sent to the main thread lost its details on the way)';
+    return 'an error with no details (an empty object: something threw `{}`, or, on Node 22.0, a DOMException lost its details on the way)';
   }
   return String(cause);
 }
@@ -175,6 +173,17 @@ export class TaskInputError extends HeapgateError {
   constructor(taskName: string | undefined, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause);
     super('ERR_TASK_INPUT', `the input of task${taskName ? ` '${taskName}'` : ''} cannot be sent to a worker: ${why}`, { cause });
+  }
+}
+
+/**
+ * The task ran, but its result could not be sent back to the main thread (structured cloning
+ * refused it: a function, a symbol, an object holding one…). The worker goes on. `cause` is an
+ * `Error` with Node's message (`DataCloneError: …`).
+ */
+export class TaskResultError extends HeapgateError {
+  constructor(taskName: string | undefined, why: string) {
+    super('ERR_TASK_RESULT', `the result of task${taskName ? ` '${taskName}'` : ''} cannot be sent back to the main thread: ${why}`, { cause: new Error(why) });
   }
 }
 

@@ -21,6 +21,7 @@ export {
   PoolClosedError,
   QueueClearedError,
   TaskInputError,
+  TaskResultError,
   type Scope,
 } from './errors.js';
 export { CgroupFileError } from './readings/cgroup-files.js';
@@ -34,6 +35,7 @@ export type { AdmissionCheck, AdmissionQuestion, AdmitNow, RefusedByPressure, Re
 export type { Estimate } from './accounting/estimates.js';
 export type { WorkerStats } from './placement/workers.js';
 export type { GatedPoolEvents, WorkerView } from './events.js';
+export type { RunTimeHistogram, HistogramSummary } from './observability/run-times.js';
 export {
   CHANNELS,
   type TaskMessage,

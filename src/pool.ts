@@ -39,12 +39,12 @@ import { isolateTracker } from './readings/isolate.js';
 import { ProcessMonitor } from './readings/process.js';
 import { MainScope, ProcessScope } from './readings/scopes.js';
 import { collectKey, settingsKey, startKey, taskKey, type WorkerSettings } from './worker/task-key.js';
-import { isPortMessage } from './placement/worker-port.js';
 import { decodeTaskError, isTaskError } from './worker/task-error.js';
-import { AbortError, type HeapgateError, MemoryPressureError, type Scope, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
+import { AbortError, type HeapgateError, MemoryPressureError, type Scope, PoolClosedError, QueueClearedError, QueueFullError, TaskInputError, TaskResultError, TaskTooLargeError, WaitTimeoutError, WorkerCrashError, WorkerStartError } from './errors.js';
 import { defaultMaxThreads, validateCloseOptions, validatePoolOptions, validateRunOptions, type AbortSource, type GateSettings, type GatedPoolOptions, type RunOptions } from './options.js';
 import type { GatedPoolEvents, WorkerView } from './events.js';
 import { debug } from './observability/debug.js';
+import { ResultNotSent } from './placement/worker-port.js';
 import { RunTimes, type RunTimeHistogram } from './observability/run-times.js';
 import {
   admitChannel,
@@ -307,7 +307,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       maxThreads: this.#piscina.maxThreads,
       onReap: () => this.#counters.reaped++,
     });
-    this.#dispatcher = new Dispatcher(this.#piscina, startKey(this.#poolId), {
+    this.#dispatcher = new Dispatcher(this.#piscina, this.#poolId, startKey(this.#poolId), {
       answered: (task, failed, payload) => this.#answered(task, failed, payload),
       placed: (task, worker) => {
         this.#placeOn(task, worker);
@@ -335,7 +335,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     });
     // Piscina's first workers count as ready at once (it sends them tasks while they start); their
     // `workerCreate` comes a microtask later.
-    for (const thread of this.#piscina.threads) this.#workers.add(thread);
+    for (const thread of this.#piscina.threads) {
+      const added = this.#workers.add(thread);
+      if (added) this.#dispatcher.connect(added);
+    }
     this.#startingUp = this.#workers.size > 0;
     // Queued after Piscina's announcements, so it runs after them.
     if (this.#startingUp) {
@@ -352,10 +355,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#onWorkerDestroy(view.id);
       this.emit('workerDestroy', view);
     });
-    this.#piscina.on('message', (message: unknown) => {
-      if (isPortMessage(message, this.#poolId)) this.#workers.attachPort(message.threadId, message.port);
-      else this.emit('message', message);
-    });
+    this.#piscina.on('message', (message: unknown) => this.emit('message', message));
     this.#piscina.on('error', (error: Error) => {
       this.#lastStartError = error;
       this.emit('workerError', error);
@@ -1290,7 +1290,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       payload = decodeTaskError(payload);
     }
     const worker = task.worker;
-    if (worker) this.#leave(task, worker);
+    if (worker) {
+      this.#leave(task, worker);
+      // A task waiting for a worker being started goes to this one if it can take it.
+      if (this.#dispatcher.spawning && !worker.retiring) this.#dispatcher.workerReady(worker, (spawn) => this.#workers.takes(worker, spawn.heap, spawn.exclusive));
+    }
     if (!failed) {
       if (task.startedAt !== 0) this.#runTimes.ran(task.startedAt);
       if (worker) {
@@ -1374,6 +1378,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.aborted || task.signal?.aborted) return ['rejected.aborted', new AbortError(task.signal?.reason)];
     if (this.#destroyed) return ['rejected.closed', new PoolClosedError('destroyed', 'the pool was destroyed while the task was running')];
     if (thrownByTask) return ['failed', error];
+    if (error instanceof ResultNotSent) return ['failed', new TaskResultError(task.name, error.message)];
     // Piscina could not post it (Node's structured clone refused the input or transferList).
     if (error instanceof DOMException && error.name === 'DataCloneError') return ['rejected.input', new TaskInputError(task.name, error)];
     const code = (error as { code?: unknown } | null)?.code;
@@ -1472,7 +1477,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const added = thread ? this.#workers.add(thread) : undefined;
     this.#startFailures = 0;
     // A worker Piscina started (not one of its first, tracked from the constructor) takes a spawn.
-    if (added) this.#dispatcher.workerReady(added);
+    if (added) {
+      // Piscina counts it among its ready workers once its announcement is over.
+      queueMicrotask(() => this.#dispatcher.connect(added));
+      this.#dispatcher.workerReady(added);
+    }
     this.#schedulePump();
   }
 

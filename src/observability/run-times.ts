@@ -7,33 +7,60 @@ import { createHistogram, performance, type RecordableHistogram } from 'node:per
 
 /** Piscina's summary of a histogram, milliseconds. */
 export interface HistogramSummary {
+  /** The mean (as `mean`). */
   average: number;
+  /** The mean. */
   mean: number;
+  /** The standard deviation. */
   stddev: number;
+  /** The least value recorded. */
   min: number;
+  /** The largest value recorded. */
   max: number;
+  /** The 0.001th percentile. */
   p0_001: number;
+  /** The 0.01th percentile. */
   p0_01: number;
+  /** The 0.1th percentile. */
   p0_1: number;
+  /** The 1st percentile. */
   p1: number;
+  /** The 2.5th percentile. */
   p2_5: number;
+  /** The 10th percentile. */
   p10: number;
+  /** The 25th percentile. */
   p25: number;
+  /** The median. */
   p50: number;
+  /** The 75th percentile. */
   p75: number;
+  /** The 90th percentile. */
   p90: number;
+  /** The 97.5th percentile. */
   p97_5: number;
+  /** The 99th percentile. */
   p99: number;
+  /** The 99.9th percentile. */
   p99_9: number;
+  /** The 99.99th percentile. */
   p99_99: number;
+  /** The 99.999th percentile. */
   p99_999: number;
 }
 
-/** Piscina's `histogram` member: summaries, `undefined` when timing is not recorded (`recordTiming: false`). */
+/**
+ * Piscina's `histogram` member, typed as Piscina types it: with `recordTiming: false` the
+ * summaries are `undefined`, as in Piscina.
+ */
 export interface RunTimeHistogram {
-  readonly runTime: HistogramSummary | undefined;
-  readonly waitTime: HistogramSummary | undefined;
+  /** How long tasks ran: from going to a worker until their answer. */
+  readonly runTime: HistogramSummary;
+  /** How long tasks waited: from `run()` until going to a worker (time held for memory included). */
+  readonly waitTime: HistogramSummary;
+  /** Forgets the run times recorded so far. */
   resetRunTime(): void;
+  /** Forgets the wait times recorded so far. */
   resetWaitTime(): void;
 }
 
@@ -80,10 +107,10 @@ export class RunTimes {
     const waitTime = this.#waitTime;
     this.histogram = Object.freeze({
       get runTime() {
-        return runTime && summary(runTime);
+        return (runTime && summary(runTime)) as HistogramSummary;
       },
       get waitTime() {
-        return waitTime && summary(waitTime);
+        return (waitTime && summary(waitTime)) as HistogramSummary;
       },
       resetRunTime: () => runTime?.reset(),
       resetWaitTime: () => waitTime?.reset(),

@@ -2,15 +2,19 @@
  * Hands placed tasks to the worker the gate chose, on the pool's own line to it (see
  * `worker-port.ts`), and has Piscina start workers for tasks no ready worker can take.
  *
- * Invariant: Piscina holds no task of ours. To start a worker the dispatcher sends Piscina a
- * start request (a no-op task no ready worker is offered: Piscina queues it and starts a worker,
- * as it does for a cold burst); the task it was sent for waits here, as a spawn, until a worker
- * Piscina started is ready, and then goes to that worker on its line. Piscina's queue holds only
- * start requests, and its drain gives each to any worker (it does nothing there).
+ * Invariants: Piscina carries no task of ours, and its queue is always empty. It carries only a
+ * worker's end of its line (once per worker, once the worker is tracked and ready; Piscina's
+ * balancer gives it to that very worker). To start a worker the dispatcher sends Piscina a start
+ * request that no worker is offered (Piscina queues it and starts a worker, as it does for a
+ * cold burst) and withdraws it at once (Piscina drops it from its queue; the worker goes on
+ * starting). The task it was sent for waits here, as a spawn, until a worker Piscina started is
+ * ready, or a worker that can take it frees, and then goes to that worker on its line.
  */
+import { EventEmitter } from 'node:events';
 import type { Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Task } from '../admission/task.js';
+import { connectKey } from '../worker/task-key.js';
 import { movedValue } from './movable.js';
 import type { TrackedWorker } from './workers.js';
 
@@ -44,22 +48,48 @@ export class Nudge {
 /** What a worker's line carries, handed back with its answer. */
 export type Sent = Task | Nudge;
 
+/** An abort signal in Piscina's emitter form (`once('abort')`, `aborted`, `reason`), fired at once. */
+class Withdrawal extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  withdraw(): void {
+    this.aborted = true;
+    this.reason = 'start request withdrawn';
+    this.emit('abort');
+  }
+}
+
 export class Dispatcher {
   readonly #piscina: Piscina;
   readonly #hooks: DispatchHooks;
-  readonly #startKey: string;
+  readonly #poolId: number;
+  /** Lines handed over through Piscina and not yet given to their worker: the worker's id by message name. */
+  readonly #connecting = new Map<string, number>();
   /** Task keys of the spawns, in the order sent (the first worker ready takes the first). */
   readonly #spawns = new Map<Task, string>();
   /** Set only while the dispatcher's own start request is inside `Piscina.run()`. */
   #starting = false;
-  /** Options of every start request (one object, frozen). */
-  readonly #startOptions: { name: string };
+  readonly #startKey: string;
 
-  constructor(piscina: Piscina, startKey: string, hooks: DispatchHooks) {
+  constructor(piscina: Piscina, poolId: number, startKey: string, hooks: DispatchHooks) {
     this.#piscina = piscina;
+    this.#poolId = poolId;
     this.#startKey = startKey;
-    this.#startOptions = Object.freeze({ name: startKey });
     this.#hooks = hooks;
+  }
+
+  /**
+   * Hands a tracked worker its end of its line, through Piscina, once (what is sent on the line
+   * before it arrives waits in the channel). The worker must be among Piscina's ready workers.
+   */
+  connect(worker: TrackedWorker): void {
+    const end = worker.port.takeWorkerEnd();
+    if (!end) return;
+    const name = connectKey(this.#poolId, worker.id);
+    this.#connecting.set(name, worker.id);
+    // Should the worker die first, what was sent on its line fails through `failSent`.
+    this.#piscina.run({ port: end }, { name, transferList: [end] as never }).catch(() => undefined);
   }
 
   /** Receives a worker line's answers (see `WorkerRegistry`). */
@@ -95,21 +125,26 @@ export class Dispatcher {
 
   /** Has Piscina start a worker for `task` (only while Piscina has fewer than `maxThreads` workers). */
   spawn(task: Task, key: string): void {
+    const withdrawal = new Withdrawal();
     this.#starting = true;
     let request: Promise<unknown>;
     try {
-      request = this.#piscina.run(undefined, this.#startOptions);
+      request = this.#piscina.run(undefined, { name: this.#startKey, signal: withdrawal as never });
     } finally {
       this.#starting = false;
     }
-    // It does nothing; should its worker die, the spawn comes back through `workerGone`.
+    withdrawal.withdraw();
     request.catch(() => undefined);
     this.#spawns.set(task, key);
   }
 
-  /** A worker Piscina started is ready: it takes the first spawn, if any. */
-  workerReady(worker: TrackedWorker): void {
+  /**
+   * A worker Piscina started is ready, or a worker freed: it takes the first spawn, if any (and
+   * if `takes` says it can: a worker started for it always can).
+   */
+  workerReady(worker: TrackedWorker, takes: (task: Task) => boolean = () => true): void {
     for (const [task, key] of this.#spawns) {
+      if (!takes(task)) return;
       this.#spawns.delete(task);
       this.#hooks.placed(task, worker);
       try {
@@ -141,12 +176,16 @@ export class Dispatcher {
   }
 
   /**
-   * Piscina's load balancer: it is only ever offered start requests. The dispatcher's own request
-   * is offered no worker (Piscina then queues it and starts one); Piscina's drain gives each
-   * queued request to the first worker it offers, a worker being started first (it does nothing).
+   * Piscina's load balancer. A line goes to its own worker (were that worker gone, to any: the
+   * worker's runtime drops a line meant for another); a start request sent now, to none (Piscina
+   * then starts a worker). Anything else (a start request Piscina kept) goes to any worker: it
+   * does nothing there.
    */
-  balance(_task: unknown, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
+  balance(task: { name?: unknown }, views: readonly PiscinaWorkerView[]): PiscinaWorkerView | null {
     if (this.#starting) return null;
-    return views[0] ?? null;
+    const target = typeof task.name === 'string' ? this.#connecting.get(task.name) : undefined;
+    const view = (target === undefined ? undefined : views.find((candidate) => candidate.id === target)) ?? views[0];
+    if (view && target !== undefined) this.#connecting.delete(task.name as string);
+    return view ?? null;
   }
 }

@@ -1,25 +1,15 @@
 /**
- * The pool's own line to one worker. The pool's worker runtime opens a `MessageChannel` when it
- * starts and sends one end to the main thread (see `worker/pool-port.ts`); every task and nudge
- * goes to the worker on it, and every answer comes back on it. Piscina starts and stops the
- * workers; it carries none of the pool's tasks.
+ * The pool's own line to one worker: a `MessageChannel` whose other end goes to the worker once,
+ * as soon as Piscina reports the worker (in the one message the pool sends through Piscina to
+ * it, see `dispatcher.ts`); every task and nudge goes to the worker on it, and every answer comes
+ * back on it. Piscina starts and stops the workers; it carries none of the pool's tasks.
  *
- * Invariants: messages reach the worker in the order sent (those sent before the worker's end
- * arrived wait here and go first, in order); whatever was sent is answered exactly once — by the
- * worker, or by {@link WorkerPort.failAll} once the worker is gone, or taken back by
+ * Invariants: messages reach the worker in the order sent (what is sent before the worker took
+ * its end waits in the channel); whatever was sent is answered exactly once — by the worker, or
+ * by {@link WorkerPort.failAll} once the worker is gone — unless taken back by
  * {@link WorkerPort.cancel}; the port keeps the process alive only while an answer is awaited.
  */
-import type { MessagePort, Transferable } from 'node:worker_threads';
-
-/** The key of the message a worker's runtime sends on `parentPort` with its end of the line. */
-export const PORT_MESSAGE = 'heapgate:port';
-
-/** What the worker runtime sends on `parentPort` when it starts. */
-export interface PortMessage {
-  [PORT_MESSAGE]: number;
-  threadId: number;
-  port: MessagePort;
-}
+import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 
 /** A task or nudge for the worker: its order number, its task key, its input. */
 export interface TaskMessage {
@@ -28,25 +18,33 @@ export interface TaskMessage {
   i: unknown;
 }
 
-/** The worker's answer: `v`, the result, or `e`, what the task failed with (present even when `undefined`). */
+/**
+ * The worker's answer: `v`, the result, or `e`, what the task failed with (present even when
+ * `undefined`), or `r`, why its result could not be sent (Node's message).
+ */
 export interface AnswerMessage {
   o: number;
   v?: unknown;
   e?: unknown;
+  r?: string;
 }
 
-/** Whether a message from a worker's `parentPort` is its port (the pool's, not the user's). */
-export function isPortMessage(message: unknown, poolId: number): message is PortMessage {
-  return typeof message === 'object' && message !== null && (message as Partial<PortMessage>)[PORT_MESSAGE] === poolId;
+/** What a task whose result could not be sent back failed with, as the line reports it. */
+export class ResultNotSent {
+  readonly message: string;
+
+  constructor(message: string) {
+    this.message = message;
+  }
 }
 
 /** Called once per sent message, with what it was sent for. */
 export type AnswerHandler<T> = (sent: T, failed: boolean, payload: unknown) => void;
 
 export class WorkerPort<T> {
-  #port: MessagePort | undefined;
-  /** Sent before the worker's end arrived, in order. */
-  #outbox: { message: TaskMessage; transferList: readonly Transferable[] | undefined }[] = [];
+  readonly #port: MessagePort;
+  /** The worker's end, until it is handed over (see {@link takeWorkerEnd}). */
+  #workerEnd: MessagePort | undefined;
   /** What awaits an answer, by order number. */
   readonly #pending = new Map<number, T>();
   readonly #onAnswer: AnswerHandler<T>;
@@ -54,38 +52,23 @@ export class WorkerPort<T> {
 
   constructor(onAnswer: AnswerHandler<T>) {
     this.#onAnswer = onAnswer;
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.#workerEnd = port2;
+    port1.on('message', this.#answered);
+    port1.unref();
   }
 
-  /** Whether the worker's end has arrived. */
-  get attached(): boolean {
-    return this.#port !== undefined;
+  /** The worker's end of the line, to send to it (once). */
+  takeWorkerEnd(): MessagePort | undefined {
+    const end = this.#workerEnd;
+    this.#workerEnd = undefined;
+    return end;
   }
 
   /** How many sent messages await an answer. */
   get pending(): number {
     return this.#pending.size;
-  }
-
-  /** The worker's end has arrived: what waited goes now, in order. */
-  attach(port: MessagePort): void {
-    if (this.#closed || this.#port) {
-      port.close();
-      return;
-    }
-    this.#port = port;
-    port.on('message', this.#answered);
-    if (this.#pending.size === 0) port.unref();
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    for (const { message, transferList } of outbox) {
-      try {
-        this.#post(port, message, transferList);
-      } catch (error) {
-        // Not cloneable (Node's `DataCloneError`): that task fails, the others go.
-        const sent = this.#pending.get(message.o);
-        if (sent !== undefined && this.cancel(message.o)) this.#onAnswer(sent, true, error);
-      }
-    }
   }
 
   /**
@@ -95,19 +78,16 @@ export class WorkerPort<T> {
   send(sent: T, order: number, key: string, input: unknown, transferList: readonly Transferable[] | undefined): void {
     if (this.#closed) throw new Error('heapgate: internal error: a message was sent to a worker that is gone');
     const message: TaskMessage = { o: order, k: key, i: input };
-    if (this.#port) {
-      this.#post(this.#port, message, transferList);
-      if (this.#pending.size === 0) this.#port.ref();
-    } else {
-      this.#outbox.push({ message, transferList });
-    }
+    if (transferList === undefined) this.#port.postMessage(message);
+    else this.#port.postMessage(message, transferList as Transferable[]);
+    if (this.#pending.size === 0) this.#port.ref();
     this.#pending.set(order, sent);
   }
 
   /** Takes back what was sent with `order` (its answer, should it come, is dropped). */
   cancel(order: number): boolean {
     if (!this.#pending.delete(order)) return false;
-    if (this.#pending.size === 0) this.#port?.unref();
+    if (this.#pending.size === 0) this.#port.unref();
     return true;
   }
 
@@ -123,24 +103,19 @@ export class WorkerPort<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#outbox = [];
-    if (this.#port) {
-      this.#port.off('message', this.#answered);
-      this.#port.close();
-    }
-  }
-
-  #post(port: MessagePort, message: TaskMessage, transferList: readonly Transferable[] | undefined): void {
-    if (transferList === undefined) port.postMessage(message);
-    else port.postMessage(message, transferList as Transferable[]);
+    this.#port.off('message', this.#answered);
+    this.#port.close();
+    this.#workerEnd?.close();
+    this.#workerEnd = undefined;
   }
 
   readonly #answered = (message: AnswerMessage): void => {
     const sent = this.#pending.get(message.o);
     if (sent === undefined) return;
     this.#pending.delete(message.o);
-    if (this.#pending.size === 0) this.#port?.unref();
+    if (this.#pending.size === 0) this.#port.unref();
     if ('e' in message) this.#onAnswer(sent, true, message.e);
+    else if (message.r !== undefined) this.#onAnswer(sent, true, new ResultNotSent(message.r));
     else this.#onAnswer(sent, false, message.v);
   };
 }

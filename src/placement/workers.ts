@@ -9,7 +9,7 @@
  * worker at once (e.g. when a running task is aborted), and Node's `exit` comes later. Only the
  * board slot is kept until `exit`, since the thread may still write it until then.
  */
-import type { MessagePort, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { WorkerPort, type AnswerHandler } from './worker-port.js';
 import type { Sent } from './dispatcher.js';
 import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
@@ -143,8 +143,6 @@ export class WorkerRegistry {
   readonly #inherited: Map<string, number>[] = [];
   /** A task admitted on its warm need waits for a worker being started (it counts on the top set). */
   #warmSpawnPending = false;
-  /** Workers' ends of their lines that came before the worker was ready, by thread id. */
-  readonly #ports = new Map<number, MessagePort>();
 
   /** `fallbackLimit`: the limit assumed for a worker whose own limit cannot be read. */
   constructor(board: Board, water: WaterMarks, concurrentTasksPerWorker: number, fallbackLimit: number, hooks: RegistryHooks) {
@@ -188,32 +186,18 @@ export class WorkerRegistry {
       exitCode: undefined,
     };
     this.#workers.set(id, record);
-    const port = this.#ports.get(id);
-    if (port) {
-      this.#ports.delete(id);
-      record.port.attach(port);
-    }
     // Ahead of Piscina's own listeners: when Piscina then drops the worker, the pool knows why.
     thread.prependOnceListener('error', (error) => {
       record.crashError ??= error;
     });
     thread.prependOnceListener('exit', (code) => {
       record.exitCode = code;
-      this.#ports.get(id)?.close();
-      this.#ports.delete(id);
     });
     thread.once('exit', () => {
       this.ranRuntime(record);
       this.#board.release(id);
     });
     return record;
-  }
-
-  /** A worker's runtime sent its end of the line: attached to its record, or kept until the worker is ready. */
-  attachPort(threadId: number, port: MessagePort): void {
-    const record = this.#workers.get(threadId);
-    if (record) record.port.attach(port);
-    else this.#ports.set(threadId, port);
   }
 
   /**
@@ -230,11 +214,7 @@ export class WorkerRegistry {
   releaseOnExit(thread: Worker | undefined): void {
     const id = thread?.threadId;
     if (thread && id !== undefined && id >= 0) {
-      thread.once('exit', () => {
-        this.#board.release(id);
-        this.#ports.get(id)?.close();
-        this.#ports.delete(id);
-      });
+      thread.once('exit', () => this.#board.release(id));
     }
   }
 
@@ -509,22 +489,12 @@ export class WorkerRegistry {
   }
 
   /**
-   * The worker to place a task needing `need` heap bytes on, among those Piscina offers (its ready
-   * workers), by the gate's own choice: free by the gate's count (less the answers Piscina has
-   * received for it that the pool has not seen yet), and fits.
+   * Whether `worker` can take a task needing `need` heap bytes now, by the gate's own rule: free by
+   * the gate's count, and the task fits.
    */
-  choosePlacement(offered: readonly { id: number; currentUsage?: number }[], need: number, exclusive: boolean): number | undefined {
-    const candidates: WorkerReading[] = [];
-    for (const view of offered) {
-      const worker = this.#workers.get(view.id);
-      // Piscina offers its queue as a task's answer arrives, before the pool has seen that answer:
-      // Piscina's count of the worker's tasks is then below the pool's by the answers in flight.
-      const usage = view.currentUsage;
-      const answered = worker && typeof usage === 'number' && usage < worker.running ? worker.running - usage : 0;
-      if (!worker || !this.#canTake(worker, exclusive, need > 0, answered)) continue;
-      candidates.push({ ...this.reading(worker, exclusive, need > 0), free: true });
-    }
-    return chooseWorker(candidates, need, this.#water.high).best?.id;
+  takes(worker: TrackedWorker, need: number, exclusive: boolean): boolean {
+    if (worker.gone || !this.#canTake(worker, exclusive, need > 0, 0)) return false;
+    return chooseWorker([{ ...this.reading(worker, exclusive, need > 0), free: true }], need, this.#water.high).best !== undefined;
   }
 
   /**

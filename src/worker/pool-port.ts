@@ -1,55 +1,53 @@
 /**
- * The worker's end of the pool's line (see `placement/worker-port.ts`): opened when the pool's
- * runtime first runs in this worker and sent to the main thread on `parentPort` (ahead of
- * Piscina's "ready", which goes on the same port); then every task and nudge arrives on it, and
- * every answer goes back on it.
+ * The worker's end of the pool's line (see `placement/worker-port.ts`), sent to it once through
+ * Piscina: every task and nudge arrives on it, and every answer goes back on it.
  *
  * Invariant: each message is answered exactly once, under its own order number: with the value
- * the run gave, or with what it threw or rejected with; a result that cannot be cloned fails the
- * task with Node's `DataCloneError` (the worker goes on).
+ * the run gave, or with what it threw or rejected with, or, for a result that cannot be cloned,
+ * with Node's message saying why (the worker goes on).
  */
-import { MessageChannel, parentPort, threadId, type MessagePort, type Transferable } from 'node:worker_threads';
-import { PORT_MESSAGE, type AnswerMessage, type PortMessage, type TaskMessage } from '../placement/worker-port.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { AnswerMessage, TaskMessage } from '../placement/worker-port.js';
 import { movedValue } from '../placement/movable.js';
 
 /** Runs a task or nudge: its value, or a promise of it; throws or rejects when it fails. */
 export type RunMessage = (key: string, input: unknown, order: number) => unknown;
 
-/** Opens the line for pool `poolId`; `run` serves each message, `received` learns each order number first. */
-export function openPoolPort(poolId: number, run: RunMessage, received: (order: number) => void): void {
-  if (!parentPort) return;
-  const { port1, port2 } = new MessageChannel();
-  port2.on('message', (message: TaskMessage) => {
+/** Serves the line `port`: `run` serves each message, `received` learns each order number first. */
+export function servePoolPort(port: MessagePort, run: RunMessage, received: (order: number) => void): void {
+  port.on('message', (message: TaskMessage) => {
     received(message.o);
     let value: unknown;
     try {
       value = run(message.k, message.i, message.o);
     } catch (error) {
-      answer(port2, { o: message.o, e: error });
+      answer(port, { o: message.o, e: error });
       return;
     }
     if (isThenable(value)) {
       value.then(
-        (settled) => answerValue(port2, message.o, settled),
-        (error: unknown) => answer(port2, { o: message.o, e: error }),
+        (settled) => answerValue(port, message.o, settled),
+        (error: unknown) => answer(port, { o: message.o, e: error }),
       );
     } else {
-      answerValue(port2, message.o, value);
+      answerValue(port, message.o, value);
     }
   });
-  const hello: PortMessage = { [PORT_MESSAGE]: poolId, threadId, port: port1 };
-  parentPort.postMessage(hello, [port1]);
 }
 
 function answerValue(port: MessagePort, order: number, value: unknown): void {
   const moved = movedValue(value);
-  if (moved) answer(port, { o: order, v: moved.value }, moved.transferList);
-  else answer(port, { o: order, v: value });
+  try {
+    if (moved) port.postMessage({ o: order, v: moved.value } satisfies AnswerMessage, moved.transferList);
+    else port.postMessage({ o: order, v: value } satisfies AnswerMessage);
+  } catch (error) {
+    port.postMessage({ o: order, r: error instanceof Error ? `${error.name}: ${error.message}` : String(error) } satisfies AnswerMessage);
+  }
 }
 
-function answer(port: MessagePort, message: AnswerMessage, transferList?: Transferable[]): void {
+function answer(port: MessagePort, message: AnswerMessage): void {
   try {
-    port.postMessage(message, transferList);
+    port.postMessage(message);
   } catch (error) {
     // The result (or the error) cannot be cloned: the task fails with Node's error instead.
     try {

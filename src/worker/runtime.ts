@@ -11,7 +11,7 @@
  * pool numbers them per worker, 1, 2, …, and the port keeps their order); a measurement carries
  * its task's number.
  */
-import { getEnvironmentData, threadId } from 'node:worker_threads';
+import { getEnvironmentData, threadId, type MessagePort } from 'node:worker_threads';
 import { Board } from '../readings/board.js';
 import { isolateTracker, type IsolateSnapshot } from '../readings/isolate.js';
 import { GrowthMeter, shouldMeasure } from './growth-meter.js';
@@ -19,7 +19,7 @@ import { BusyPeriod } from './busy-period.js';
 import { threadFaultBytes } from './thread-faults.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
 import { encodeTaskError } from './task-error.js';
-import { openPoolPort } from './pool-port.js';
+import { servePoolPort } from './pool-port.js';
 
 type TaskFunction = (input: unknown) => unknown;
 /** Runs one task or nudge; `order`: its order number, from the pool (see `started`). */
@@ -78,7 +78,6 @@ function poolContext(poolId: number): PoolContext {
     filename: settings.filename,
   };
   pools.set(poolId, context);
-  openPoolPort(poolId, runMessage, (order) => (started = order));
   if (!publishing) {
     publishing = context;
     isolateTracker().onMajorGc(() => publish());
@@ -337,6 +336,7 @@ export function handlerFor(key: string): Handler | Promise<Handler> {
     };
   }
   const context = poolContext(decoded.poolId);
+  if (decoded.kind === 'connect') return decoded.threadId === threadId ? connect : dropLine;
   if (decoded.kind !== 'task') return decoded.kind === 'collect' ? collectNow : doNothing;
   const { name, flags } = decoded;
   const file = decoded.file ?? context.filename;
@@ -360,6 +360,19 @@ function failing(context: PoolContext, name: string, flags: TaskFlags, error: un
 }
 
 function doNothing(): undefined {
+  return undefined;
+}
+
+/** A line meant for a worker that was gone when Piscina placed it. */
+function dropLine(input: unknown): undefined {
+  (input as { port: MessagePort }).port.close();
+  return undefined;
+}
+
+/** Takes this worker's end of the pool's line (see `pool-port.ts`). */
+function connect(input: unknown): undefined {
+  const { port } = input as { port: MessagePort };
+  servePoolPort(port, runMessage, (order) => (started = order));
   return undefined;
 }
 

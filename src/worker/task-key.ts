@@ -27,9 +27,13 @@ export interface TaskFlags {
 
 /**
  * A decoded key. `collect` keys ask the worker to collect garbage and publish (a nudge); `start`
- * keys do nothing (what the pool sends through Piscina to have it start a worker).
+ * keys do nothing (what the pool sends through Piscina to have it start a worker); `connect` keys
+ * hand the worker its end of the pool's line (sent through Piscina, once per worker).
  */
-export type DecodedKey = { kind: 'task'; poolId: number; name: string; flags: TaskFlags; file: string | undefined } | { kind: 'collect' | 'start'; poolId: number };
+export type DecodedKey =
+  | { kind: 'task'; poolId: number; name: string; flags: TaskFlags; file: string | undefined }
+  | { kind: 'collect' | 'start'; poolId: number }
+  | { kind: 'connect'; poolId: number; threadId: number };
 
 /** The environment-data key under which a pool publishes its worker settings. */
 export function settingsKey(poolId: number): string {
@@ -52,6 +56,11 @@ export function startKey(poolId: number): string {
   return `${poolId}${SEP}s${SEP}`;
 }
 
+/** The key of the message that hands worker `threadId` its end of the pool's line. */
+export function connectKey(poolId: number, threadId: number): string {
+  return `${poolId}${SEP}p${SEP}${threadId}`;
+}
+
 /** Decodes a key; `undefined` for anything that is not one. */
 export function decodeKey(key: string): DecodedKey | undefined {
   const first = key.indexOf(SEP);
@@ -62,6 +71,7 @@ export function decodeKey(key: string): DecodedKey | undefined {
   const flags = key.slice(first + 1, second);
   if (flags === 'g') return { kind: 'collect', poolId };
   if (flags === 's') return { kind: 'start', poolId };
+  if (flags === 'p') return { kind: 'connect', poolId, threadId: Number(key.slice(second + 1)) };
   const third = key.indexOf(SEP, second + 1);
   return {
     kind: 'task',
