@@ -114,6 +114,12 @@ export interface GateInput {
   workers: readonly WorkerReading[];
   /** Whether the pool may start one more worker (a fresh isolate) for this task. */
   canSpawn: boolean;
+  /**
+   * Process bytes a worker started for the task adds before the task runs (its isolate, Node's
+   * environment, its modules): a spawn is admitted only when the process takes the task and this
+   * too. Default 0.
+   */
+  workerStart?: number;
   /** The old-generation limit in bytes a fresh worker gets. */
   workerLimit: number;
   /**
@@ -292,7 +298,11 @@ export function decide(input: GateInput): Decision {
   }
   // On a warm worker the run reuses what its name's earlier run freed: charged its warm need.
   if (best) return best.warm === true && process !== undefined && fitsWarm(input, process, high) ? { kind: 'admit', worker: best.id, warm: true } : { kind: 'admit', worker: best.id };
-  if (input.canSpawn) return { kind: 'admit', worker: 'spawn' };
+  if (input.canSpawn) {
+    if (process === undefined || fits(process, need + input.external + (input.workerStart ?? 0), high)) return { kind: 'admit', worker: 'spawn' };
+    // The task fits, a new worker for it does not: it waits for a worker, or for memory.
+    return anyFitsLater && !process.underPressure ? { kind: 'busy', memory: 'process' } : pressure('process', process);
+  }
   if (anyFitsLater) return { kind: 'busy' };
 
   const leastLoaded = leastLoadedWorker(input.workers);
@@ -323,7 +333,7 @@ function fitsWarm(input: GateInput, process: Reading, high: number): boolean {
 function decideWarm(input: GateInput, process: Reading, high: number): Decision {
   const blocked = mainBlocks(input, high);
   const { best, anyFitsLater } = chooseWorker(input.workers, input.need, high, true);
-  const spawnWarm = input.canSpawn && input.warm?.spawn === true;
+  const spawnWarm = input.canSpawn && input.warm?.spawn === true && fits(process, input.warm.need + (input.workerStart ?? 0), high);
   if (blocked) return !best && !spawnWarm && anyFitsLater && !blocked.reading.underPressure ? { kind: 'busy', memory: blocked.scope } : pressure(blocked.scope, blocked.reading);
   if (best) return { kind: 'admit', worker: best.id, warm: true };
   if (spawnWarm) return { kind: 'admit', worker: 'spawn', warm: true };

@@ -84,12 +84,12 @@ export class Dispatcher {
    * before it arrives waits in the channel). The worker must be among Piscina's ready workers.
    */
   connect(worker: TrackedWorker): void {
-    const end = worker.port.takeWorkerEnd();
-    if (!end) return;
+    const handover = worker.port.takeWorkerEnd();
+    if (!handover) return;
     const name = connectKey(this.#poolId, worker.id);
     this.#connecting.set(name, worker.id);
     // Should the worker die first, what was sent on its line fails through `failSent`.
-    this.#piscina.run({ port: end }, { name, transferList: [end] as never }).catch(() => undefined);
+    this.#piscina.run(handover, { name, transferList: [handover.port] as never }).catch(() => undefined);
   }
 
   /** Receives a worker line's answers (see `WorkerRegistry`). */

@@ -7,7 +7,9 @@
  * Invariants: messages reach the worker in the order sent (what is sent before the worker took
  * its end waits in the channel); whatever was sent is answered exactly once — by the worker, or
  * by {@link WorkerPort.failAll} once the worker is gone — unless taken back by
- * {@link WorkerPort.cancel}; the port keeps the process alive only while an answer is awaited.
+ * {@link WorkerPort.cancel}; the port keeps the process alive only while an answer is awaited;
+ * every message sent bumps the shared count a worker waiting with `Atomics.wait` watches (see
+ * `worker/pool-port.ts`), and wakes it.
  */
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 
@@ -38,6 +40,17 @@ export class ResultNotSent {
   }
 }
 
+/** How a worker waits for its next message (Piscina's `atomics` option). */
+export type WaitMode = 'sync' | 'async' | 'disabled';
+
+/** What the worker receives, once: its end of the line and how to wait on it. */
+export interface LineHandover {
+  port: MessagePort;
+  /** A count of messages sent, at index 0, bumped after each. */
+  sent: Int32Array;
+  wait: WaitMode;
+}
+
 /** Called once per sent message, with what it was sent for. */
 export type AnswerHandler<T> = (sent: T, failed: boolean, payload: unknown) => void;
 
@@ -45,13 +58,16 @@ export class WorkerPort<T> {
   readonly #port: MessagePort;
   /** The worker's end, until it is handed over (see {@link takeWorkerEnd}). */
   #workerEnd: MessagePort | undefined;
+  readonly #sent = new Int32Array(new SharedArrayBuffer(4));
+  readonly #wait: WaitMode;
   /** What awaits an answer, by order number. */
   readonly #pending = new Map<number, T>();
   readonly #onAnswer: AnswerHandler<T>;
   #closed = false;
 
-  constructor(onAnswer: AnswerHandler<T>) {
+  constructor(onAnswer: AnswerHandler<T>, wait: WaitMode) {
     this.#onAnswer = onAnswer;
+    this.#wait = wait;
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#workerEnd = port2;
@@ -59,11 +75,11 @@ export class WorkerPort<T> {
     port1.unref();
   }
 
-  /** The worker's end of the line, to send to it (once). */
-  takeWorkerEnd(): MessagePort | undefined {
-    const end = this.#workerEnd;
+  /** What to send the worker (once): its end of the line. */
+  takeWorkerEnd(): LineHandover | undefined {
+    const port = this.#workerEnd;
     this.#workerEnd = undefined;
-    return end;
+    return port && { port, sent: this.#sent, wait: this.#wait };
   }
 
   /** How many sent messages await an answer. */
@@ -80,6 +96,10 @@ export class WorkerPort<T> {
     const message: TaskMessage = { o: order, k: key, i: input };
     if (transferList === undefined) this.#port.postMessage(message);
     else this.#port.postMessage(message, transferList as Transferable[]);
+    if (this.#wait !== 'disabled') {
+      Atomics.add(this.#sent, 0, 1);
+      Atomics.notify(this.#sent, 0, 1);
+    }
     if (this.#pending.size === 0) this.#port.ref();
     this.#pending.set(order, sent);
   }

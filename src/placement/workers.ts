@@ -10,7 +10,7 @@
  * board slot is kept until `exit`, since the thread may still write it until then.
  */
 import type { Worker } from 'node:worker_threads';
-import { WorkerPort, type AnswerHandler } from './worker-port.js';
+import { WorkerPort, type AnswerHandler, type WaitMode } from './worker-port.js';
 import type { Sent } from './dispatcher.js';
 import { chooseWorker, fits, nextPressure, type WaterMarks, type WorkerReading } from '../admission/gate.js';
 import type { Board, BoardReading, BusyReading } from '../readings/board.js';
@@ -120,6 +120,8 @@ export interface RegistryHooks {
   onSample(): void;
   /** An answer came on a worker's line (or the worker went, see {@link WorkerRegistry.failSent}). */
   answer: AnswerHandler<Sent>;
+  /** How workers wait for their next message (Piscina's `atomics`; default `'sync'`). */
+  wait?: WaitMode;
 }
 
 type ThreadWithSampling = Worker & { getHeapStatistics?: () => Promise<{ used_heap_size: number; external_memory?: number }> };
@@ -181,7 +183,7 @@ export class WorkerRegistry {
       warmTaken: false,
       largestRun: 0,
       ranRuntime: false,
-      port: new WorkerPort<Sent>(this.#hooks.answer),
+      port: new WorkerPort<Sent>(this.#hooks.answer, this.#hooks.wait ?? 'sync'),
       crashError: undefined,
       exitCode: undefined,
     };

@@ -2,37 +2,110 @@
  * The worker's end of the pool's line (see `placement/worker-port.ts`), sent to it once through
  * Piscina: every task and nudge arrives on it, and every answer goes back on it.
  *
- * Invariant: each message is answered exactly once, under its own order number: with the value
+ * Between messages the worker waits as Piscina's `atomics` option says (Piscina's own worker does
+ * the same): `'sync'` blocks in `Atomics.wait` on the count of messages sent and reads them with
+ * `receiveMessageOnPort` — no event-loop wake, no callback — while nothing is in flight (timers
+ * and I/O a task left behind wait meanwhile); `'async'` waits with `Atomics.waitAsync`;
+ * `'disabled'` leaves it to the event loop.
+ *
+ * Invariants: each message is answered exactly once, under its own order number: with the value
  * the run gave, or with what it threw or rejected with, or, for a result that cannot be cloned,
- * with Node's message saying why (the worker goes on).
+ * with Node's message saying why (the worker goes on). The worker blocks only while no message is
+ * in flight (received and not answered), so an async task's event loop always turns.
  */
-import type { MessagePort } from 'node:worker_threads';
-import type { AnswerMessage, TaskMessage } from '../placement/worker-port.js';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { AnswerMessage, LineHandover, TaskMessage } from '../placement/worker-port.js';
 import { movedValue } from '../placement/movable.js';
 
 /** Runs a task or nudge: its value, or a promise of it; throws or rejects when it fails. */
 export type RunMessage = (key: string, input: unknown, order: number) => unknown;
 
-/** Serves the line `port`: `run` serves each message, `received` learns each order number first. */
-export function servePoolPort(port: MessagePort, run: RunMessage, received: (order: number) => void): void {
-  port.on('message', (message: TaskMessage) => {
+/** Serves the line: `run` serves each message, `received` learns each order number first. */
+export function servePoolPort({ port, sent, wait }: LineHandover, run: RunMessage, received: (order: number) => void): void {
+  let inFlight = 0;
+  /** Inside the `'sync'` wait loop (which goes on by itself once a message is answered). */
+  let waiting = false;
+  /** An `Atomics.waitAsync` is pending (one at a time). */
+  let waitingAsync = false;
+  let seen = 0;
+
+  const answered = (): void => {
+    if (--inFlight === 0 && !waiting) idle();
+  };
+
+  const handle = (message: TaskMessage): void => {
+    inFlight++;
     received(message.o);
     let value: unknown;
     try {
       value = run(message.k, message.i, message.o);
     } catch (error) {
       answer(port, { o: message.o, e: error });
+      answered();
       return;
     }
     if (isThenable(value)) {
       value.then(
-        (settled) => answerValue(port, message.o, settled),
-        (error: unknown) => answer(port, { o: message.o, e: error }),
+        (settled) => {
+          answerValue(port, message.o, settled);
+          answered();
+        },
+        (error: unknown) => {
+          answer(port, { o: message.o, e: error });
+          answered();
+        },
       );
     } else {
       answerValue(port, message.o, value);
+      answered();
     }
-  });
+  };
+
+  const drain = (): void => {
+    let entry: { message: unknown } | undefined;
+    while ((entry = receiveMessageOnPort(port)) !== undefined) handle(entry.message as TaskMessage);
+  };
+
+  const waitSync = (): void => {
+    waiting = true;
+    try {
+      for (;;) {
+        // Read the count before the port: a message sent after the read bumps it past `seen`.
+        seen = Atomics.load(sent, 0);
+        drain();
+        if (inFlight > 0) return;
+        Atomics.wait(sent, 0, seen);
+      }
+    } finally {
+      waiting = false;
+    }
+  };
+
+  const waitAsync = (): void => {
+    if (waitingAsync) return;
+    for (;;) {
+      seen = Atomics.load(sent, 0);
+      drain();
+      if (inFlight > 0) return;
+      const result = Atomics.waitAsync(sent, 0, seen);
+      if (!result.async) continue;
+      waitingAsync = true;
+      void result.value.then(() => {
+        waitingAsync = false;
+        if (inFlight === 0) waitAsync();
+      });
+      return;
+    }
+  };
+
+  const idle = (): void => {
+    if (wait === 'sync') waitSync();
+    else if (wait === 'async') waitAsync();
+  };
+
+  port.on('message', handle);
+  // Once the handover's own answer has gone back through Piscina.
+  if (wait !== 'disabled') setImmediate(() => inFlight === 0 && idle());
 }
 
 function answerValue(port: MessagePort, order: number, value: unknown): void {
@@ -49,7 +122,7 @@ function answer(port: MessagePort, message: AnswerMessage): void {
   try {
     port.postMessage(message);
   } catch (error) {
-    // The result (or the error) cannot be cloned: the task fails with Node's error instead.
+    // What the task failed with cannot be cloned: it fails with Node's error instead.
     try {
       port.postMessage({ o: message.o, e: error } satisfies AnswerMessage);
     } catch {

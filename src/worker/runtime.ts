@@ -20,6 +20,7 @@ import { threadFaultBytes } from './thread-faults.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
 import { encodeTaskError } from './task-error.js';
 import { servePoolPort } from './pool-port.js';
+import type { LineHandover } from '../placement/worker-port.js';
 
 type TaskFunction = (input: unknown) => unknown;
 /** Runs one task or nudge; `order`: its order number, from the pool (see `started`). */
@@ -371,8 +372,7 @@ function dropLine(input: unknown): undefined {
 
 /** Takes this worker's end of the pool's line (see `pool-port.ts`). */
 function connect(input: unknown): undefined {
-  const { port } = input as { port: MessagePort };
-  servePoolPort(port, runMessage, (order) => (started = order));
+  servePoolPort(input as LineHandover, runMessage, (order) => (started = order));
   return undefined;
 }
 
