@@ -1,14 +1,15 @@
 /**
- * GatedPool: the held queue in front, Piscina behind, the gate between them.
+ * GatedPool: the held queue in front, workers Piscina starts and stops behind, the gate between them.
  *
  * One task's path: `run()` → `#admit` → the gate decides on the latest readings
  * (`admission/gate.ts`) → `#start` charges the ledger and the dispatcher puts it on the chosen
- * worker (`placement/dispatcher.ts`) → the worker runtime runs it and publishes readings
+ * worker, on the pool's own line to it (`placement/dispatcher.ts`, `placement/worker-port.ts`) →
+ * the worker runtime runs it and publishes readings
  * (`worker/runtime.ts`) → `#answered` settles it, the ledger releases its charge, and the held
  * queue is decided again (`#pump`).
  *
- * Invariants: heapgate owns every waiting task (Piscina only ever holds the one task sent to a
- * worker being started for it); every task settles exactly once (`#settle`), and its charge is
+ * Invariants: heapgate owns every task (Piscina carries none: a task waits in the held queue, or,
+ * admitted for a worker being started, in the dispatcher); every task settles exactly once (`#settle`), and its charge is
  * released exactly once (the ledger); a worker exists for the gate from Piscina's `workerCreate`
  * until its `workerDestroy`.
  */
@@ -172,8 +173,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Why the head of the queue was last held for memory; cleared when the head starts (or one starts with none held). */
   #blockedBy: MemoryPressureError | undefined;
   #startFailures = 0;
-  /** Workers started for spawns that are not ready yet (see {@link #startingWorkers}). */
-  #starting = 0;
+  /** Threads started for spawns that are not ready yet (see {@link #startingWorkers}). */
+  readonly #starting = new Set<Worker>();
   /**
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
    * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
@@ -882,6 +883,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!this.#process) return workerLimit;
     let room = Math.floor(this.#settings.highWater * this.#process.monitor.limit) - 1;
     if (this.#active.size === 0) room -= levelOf(this.#process.peek());
+    // A worker started for it counts in the process too.
+    if (!this.#workers.anyFree()) room -= WORKER_START_BYTES;
     return Math.max(0, Math.min(workerLimit, room));
   }
 
@@ -898,7 +901,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Whether Piscina would start one more worker for a task sent now (it starts one per queued task, up to `maxThreads`). */
   /** Workers started for spawns and not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
   #startingWorkers(): number {
-    return this.#starting;
+    return this.#starting.size;
   }
 
   #canSpawn(): boolean {
@@ -1167,7 +1170,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#blockedBy = undefined;
     }
     task.state = 'running';
-    if (this.#runTimes.recording) task.startedAt = this.#runTimes.started(task.submittedAt);
     task.learning = this.#learns(task);
     const measuredAlone = this.#measuredAlone(task);
     task.exclusive = this.#runsAlone(task, measuredAlone);
@@ -1198,8 +1200,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         this.#placeOn(task, worker);
         this.#dispatcher.place(task, worker, key);
       } else {
-        this.#dispatcher.spawn(task, key);
-        this.#starting++;
+        const thread = this.#dispatcher.spawn(task, key);
+        if (thread) this.#starting.add(thread);
       }
     } catch (error) {
       if (task.worker) {
@@ -1224,6 +1226,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
     const warm = task.charge !== undefined && this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task));
     this.#reaper.busy(worker);
+    // Its wait ends, and its run begins, as it goes to a worker (for a spawn: once one is ready).
+    if (this.#runTimes.recording) task.startedAt = this.#runTimes.started(task.submittedAt);
     task.worker = worker;
     task.order = ++worker.placed;
     worker.running++;
@@ -1310,8 +1314,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const worker = task.worker;
     if (worker) {
       this.#leave(task, worker);
-      // A task waiting for a worker being started goes to this one if it can take it.
-      if (this.#dispatcher.spawning && !worker.retiring) this.#dispatcher.workerReady(worker, (spawn) => this.#workers.takes(worker, spawn.heap, spawn.exclusive));
+      // A task waiting for a worker being started goes to this one if it can take it — not one
+      // admitted on its warm need, which counts on the new worker's inherited memory.
+      if (this.#dispatcher.spawning && !worker.retiring) this.#dispatcher.workerReady(worker, (spawn) => !spawn.warmSpawn && this.#workers.takes(worker, spawn.heap, spawn.exclusive));
     }
     if (!failed) {
       if (task.startedAt !== 0) this.#runTimes.ran(task.startedAt);
@@ -1493,7 +1498,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #onWorkerCreate(id: number): void {
     const thread = this.#piscina.threads.find((candidate) => candidate.threadId === id);
     const added = thread ? this.#workers.add(thread) : undefined;
-    if (added && this.#starting > 0) this.#starting--;
+    if (thread) this.#starting.delete(thread);
     this.#startFailures = 0;
     // A worker Piscina started (not one of its first, tracked from the constructor) takes a spawn.
     if (added) {
@@ -1507,8 +1512,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #onWorkerDestroy(id: number): void {
     const removed = this.#workers.remove(id);
     if (removed.length === 0) {
-      // A worker that died before it was ready.
-      if (this.#starting > 0) this.#starting--;
+      // A worker that died before it was ready (its thread id reads -1 once it has exited).
+      for (const thread of this.#starting) if (thread.threadId === id || thread.threadId < 0) this.#starting.delete(thread);
       // A worker that never became ready: its board slot, if its runtime claimed one, is freed
       // when its thread ends (no record of it holds that duty).
       if (id >= 0) this.#workers.releaseOnExit(this.#piscina.threads.find((thread) => thread.threadId === id));

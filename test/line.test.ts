@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
 import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
+import { runFixture } from './helpers/child.js';
 import { expectAllSettled, settleAll } from './helpers/records.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url).href;
@@ -78,5 +79,55 @@ describe("Piscina's timing figures, kept by the pool", () => {
     expect(pool.histogram.runTime).toBeUndefined();
     expect(pool.utilization).toBe(0);
     expectAllSettled(pool, 1);
+  });
+});
+
+// Found by a review of the line (2026-12-02): each fails on the line's first version (faf12e3).
+describe('the line: found by review', () => {
+  it('the first run of an unknown name gets a worker started for it when no worker exists, in a tight process (it was refused: the worker\'s own start did not fit beside it)', async () => {
+    const MiB = 2 ** 20;
+    const pool = makePool({ minThreads: 0, policy: 'reject', memoryLimit: Math.round(process.memoryUsage.rss() + 120 * MiB) });
+    expect(await pool.run(7)).toBe(7);
+    expectAllSettled(pool, 1);
+  });
+
+  it.each(['sync', 'async', 'disabled'] as const)("'%s': everything a task printed reaches stdout (with 'sync' only the first line did)", async (atomics) => {
+    const run = await runFixture('log-lines.mjs', [atomics], [], 30_000);
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').filter((line) => line.startsWith('line '))).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+  });
+
+  it('Piscina.move() of a value with several transferables moves them all, both ways (one was sent as a nested list and refused)', async () => {
+    const pool = makePool();
+    const moved = (await pool.run(16, { name: 'moveTwoArrays' })) as { a: Uint8Array; b: Uint8Array };
+    expect([moved.a.byteLength, moved.b.byteLength, moved.a[0], moved.b[0]]).toEqual([16, 16, 1, 2]);
+    const value = {
+      a: new Uint8Array(8),
+      b: new Uint8Array(8),
+      get [GatedPool.transferableSymbol](): ArrayBufferLike[] {
+        return [this.a.buffer, this.b.buffer];
+      },
+      get [GatedPool.valueSymbol](): { a: Uint8Array; b: Uint8Array } {
+        return { a: this.a, b: this.b };
+      },
+    };
+    expect(await pool.run(GatedPool.move(value as never), { name: 'lengthsOfTwo' })).toEqual([8, 8]);
+    // Transferred, not copied: the caller's buffers are detached.
+    expect(value.a.byteLength).toBe(0);
+    expectAllSettled(pool, 2);
+  });
+
+  it("a task's process reservation stays while its module still loads beside a task that ended (it was counted as in use at once)", async () => {
+    const MiB = 2 ** 20;
+    const slow = new URL('./fixtures/slow-load.mjs', import.meta.url).href;
+    const pool = makePool({ concurrentTasksPerWorker: 2, memoryLimit: 4096 * MiB });
+    await pool.run(1, { name: 'sleep', memory: { external: MiB } });
+    const first = pool.run(100, { name: 'sleep', memory: { external: 50 * MiB } });
+    const loading = pool.run(1, { filename: slow, memory: { external: 50 * MiB } });
+    await first;
+    // The slow module takes ~300 ms to load after the first task's ~100 ms.
+    expect(pool.stats().process?.reserved).toBeGreaterThanOrEqual(50 * MiB);
+    await loading;
+    expectAllSettled(pool, 3);
   });
 });

@@ -299,7 +299,8 @@ export function decide(input: GateInput): Decision {
   // On a warm worker the run reuses what its name's earlier run freed: charged its warm need.
   if (best) return best.warm === true && process !== undefined && fitsWarm(input, process, high) ? { kind: 'admit', worker: best.id, warm: true } : { kind: 'admit', worker: best.id };
   if (input.canSpawn) {
-    if (process === undefined || fits(process, need + input.external + (input.workerStart ?? 0), high)) return { kind: 'admit', worker: 'spawn' };
+    const withStart = need + input.external + (input.workerStart ?? 0);
+    if (process === undefined || fits(process, withStart, high) || (input.alone === true && fitsAlone(process, withStart))) return { kind: 'admit', worker: 'spawn' };
     // The task fits, a new worker for it does not: it waits for a worker, or for memory.
     return anyFitsLater && !process.underPressure ? { kind: 'busy', memory: 'process' } : pressure('process', process);
   }

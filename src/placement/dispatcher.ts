@@ -11,7 +11,7 @@
  * ready, or a worker that can take it frees, and then goes to that worker on its line.
  */
 import { EventEmitter } from 'node:events';
-import type { Transferable } from 'node:worker_threads';
+import type { Transferable, Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Task } from '../admission/task.js';
 import { connectKey } from '../worker/task-key.js';
@@ -123,8 +123,12 @@ export class Dispatcher {
     worker.port.send(task, task.order, key, input, transferList);
   }
 
-  /** Has Piscina start a worker for `task` (only while Piscina has fewer than `maxThreads` workers). */
-  spawn(task: Task, key: string): void {
+  /**
+   * Has Piscina start a worker for `task` (only while Piscina has fewer than `maxThreads` workers).
+   * Returns the thread Piscina started.
+   */
+  spawn(task: Task, key: string): Worker | undefined {
+    const before = new Set(this.#piscina.threads);
     const withdrawal = new Withdrawal();
     this.#starting = true;
     let request: Promise<unknown>;
@@ -132,10 +136,12 @@ export class Dispatcher {
       request = this.#piscina.run(undefined, { name: this.#startKey, signal: withdrawal as never });
     } finally {
       this.#starting = false;
+      // Even when starting the worker threw: Piscina had queued the request by then.
+      withdrawal.withdraw();
     }
-    withdrawal.withdraw();
     request.catch(() => undefined);
     this.#spawns.set(task, key);
+    return this.#piscina.threads.find((thread) => !before.has(thread));
   }
 
   /**

@@ -126,6 +126,7 @@ export class WorkerHygiene {
     this.#nudgesInFlight++;
     this.#hooks.onNudge(worker);
     void answer
+      .catch(() => false)
       .then((answered) => {
         // Fresh only once answered, and only if no task was placed on it meanwhile: until then
         // its figures are the old ones, and a worker marked fresh that does not fit is given up on

@@ -15,5 +15,6 @@ export function movedValue(value: unknown): { value: unknown; transferList: Tran
   const marked = value as Record<symbol, unknown>;
   const movable = Object.getOwnPropertySymbols(value).some((symbol) => symbol.description === MOVABLE_DESCRIPTION && marked[symbol] === true);
   if (!movable) return undefined;
-  return { value: marked[VALUE], transferList: [marked[TRANSFERABLE] as Transferable] };
+  // One transferable or several, as Piscina takes them.
+  return { value: marked[VALUE], transferList: ([] as Transferable[]).concat(marked[TRANSFERABLE] as Transferable | Transferable[]) };
 }

@@ -33,31 +33,42 @@ export function servePoolPort({ port, sent, wait }: LineHandover, run: RunMessag
     if (--inFlight === 0 && !waiting) idle();
   };
 
+  /**
+   * Sends an answer. Waiting with `Atomics.wait` stops the worker's output streams, which pass
+   * their data on through its event loop: in `'sync'` mode what a task wrote goes out first (as
+   * Piscina's worker does), the message still in flight meanwhile.
+   */
+  const reply = (send: () => void): void => {
+    const flushing = wait === 'sync' ? unflushedOutput() : undefined;
+    if (!flushing) {
+      send();
+      answered();
+      return;
+    }
+    void flushing.then(() => {
+      send();
+      answered();
+    });
+  };
+
   const handle = (message: TaskMessage): void => {
     inFlight++;
     received(message.o);
+    const order = message.o;
     let value: unknown;
     try {
-      value = run(message.k, message.i, message.o);
+      value = run(message.k, message.i, order);
     } catch (error) {
-      answer(port, { o: message.o, e: error });
-      answered();
+      reply(() => answer(port, { o: order, e: error }));
       return;
     }
     if (isThenable(value)) {
       value.then(
-        (settled) => {
-          answerValue(port, message.o, settled);
-          answered();
-        },
-        (error: unknown) => {
-          answer(port, { o: message.o, e: error });
-          answered();
-        },
+        (settled) => reply(() => answerValue(port, order, settled)),
+        (error: unknown) => reply(() => answer(port, { o: order, e: error })),
       );
     } else {
-      answerValue(port, message.o, value);
-      answered();
+      reply(() => answerValue(port, order, value));
     }
   };
 
@@ -106,6 +117,14 @@ export function servePoolPort({ port, sent, wait }: LineHandover, run: RunMessag
   port.on('message', handle);
   // Once the handover's own answer has gone back through Piscina.
   if (wait !== 'disabled') setImmediate(() => inFlight === 0 && idle());
+}
+
+/** A promise of the worker's stdout and stderr having passed on what they hold; `undefined` when they hold nothing. */
+function unflushedOutput(): Promise<unknown> | undefined {
+  const out = process.stdout.writableLength > 0;
+  const err = process.stderr.writableLength > 0;
+  if (!out && !err) return undefined;
+  return Promise.all([out && new Promise((resolve) => process.stdout.write('', resolve)), err && new Promise((resolve) => process.stderr.write('', resolve))]);
 }
 
 function answerValue(port: MessagePort, order: number, value: unknown): void {

@@ -51,6 +51,8 @@ const pools = new Map<number, PoolContext>();
 /** Tasks running in this worker now, and the order number of the last task or nudge received. */
 let running = 0;
 let started = 0;
+/** Tasks and nudges that have begun here (their handlers ran), however they arrived: the busy period publishes it. */
+let begun = 0;
 /** Open from the start of a task that reserves process memory until no task runs. */
 let busy: BusyPeriod | undefined;
 /** Heap in use just before the first task was called (see `BoardReading.fresh`). */
@@ -208,6 +210,7 @@ function collectLeftovers(board: Board, evenIfUnwanted = false): void {
 
 /** A nudge: collect garbage and publish fresh readings. */
 async function collectNow(): Promise<void> {
+  begun++;
   // Let the worker run what it scheduled first (with Piscina's `atomics: 'sync'` a worker can take
   // this message without its event loop turning since the last task), then collect.
   await new Promise((resolve) => setImmediate(resolve));
@@ -249,8 +252,9 @@ function begin(context: PoolContext, name: string, flags: TaskFlags, order: numb
   // Its module loaded, no task run yet: nothing off-heap is garbage.
   cleanExternal ??= isolateTracker().snapshot().external;
   running++;
+  begun++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
-  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => started, () => collectLeftovers(context.board));
+  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => begun, () => collectLeftovers(context.board));
   if (flags.offHeap) busy?.trackResidency();
   // A run that starts on garbage is not measured: V8 may free that garbage as it runs, and its
   // growth would then come out low by as much (the learning run collected it above).
