@@ -173,6 +173,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Why the head of the queue was last held for memory; cleared when the head starts (or one starts with none held). */
   #blockedBy: MemoryPressureError | undefined;
   #startFailures = 0;
+  /** Crash errors the tasks of a dying worker end with, until Piscina reports them as the pool's `'error'` (then dropped). */
+  readonly #claimedErrors = new Set<unknown>();
   /** Threads started for spawns that are not ready yet (see {@link #startingWorkers}). */
   readonly #starting = new Set<Worker>();
   /**
@@ -369,6 +371,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     });
     this.#piscina.on('message', (message: unknown) => this.emit('message', message));
     this.#piscina.on('error', (error: Error) => {
+      // A crash a task of the pool's ends with (see `#onWorkerDestroy`), as with Piscina.
+      if (this.#claimedErrors.delete(error)) return;
       this.#lastStartError = error;
       this.emit('workerError', error);
       if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -1527,7 +1531,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     }
     for (const worker of removed) {
       // What it was sent fails a microtask later (as a rejection by Piscina would), after this
-      // worker's removal is complete.
+      // worker's removal is complete. Its crash is then its tasks' to report: Piscina, which saw
+      // no task of its own there, reports it as the pool's 'error' right after this.
+      if (worker.port.pending > 0 && worker.crashError !== undefined) {
+        // Bounded: should Piscina not report one (it had a message of the pool's in flight there).
+        if (this.#claimedErrors.size >= 16) this.#claimedErrors.clear();
+        this.#claimedErrors.add(worker.crashError);
+      }
       queueMicrotask(() => this.#workers.failSent(worker));
       if (this.#failedStart(worker)) {
         // Ready to Piscina (a worker it started at construction counts as ready at once) but dead

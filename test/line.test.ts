@@ -2,7 +2,8 @@
 // tasks in flight while it waits, and the timing figures the pool keeps in Piscina's place.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Piscina } from 'piscina';
-import { GatedPool, type GatedPoolOptions } from '../dist/index.js';
+import { GatedPool, WorkerCrashError, type GatedPoolOptions } from '../dist/index.js';
+import { WorkerPort } from '../src/placement/worker-port.js';
 import { runFixture } from './helpers/child.js';
 import { expectAllSettled, settleAll } from './helpers/records.js';
 
@@ -129,5 +130,32 @@ describe('the line: found by review', () => {
     expect(pool.stats().process?.reserved).toBeGreaterThanOrEqual(50 * MiB);
     await loading;
     expectAllSettled(pool, 3);
+  });
+});
+
+// Found by a new user's trial (2026-12-02): each failed on the line before its fix.
+describe('the line: found by a new user', () => {
+  it("a worker that dies under a task keeps the process alive until its exit, when the task fails: the line refs the worker's thread while an answer is awaited, and only then", async () => {
+    const calls: string[] = [];
+    const port = new WorkerPort<string>(() => calls.push('answered'), 'disabled', { ref: () => calls.push('ref'), unref: () => calls.push('unref') });
+    port.send('a', 1, 'key', 1, undefined);
+    port.send('b', 2, 'key', 2, undefined);
+    expect(calls).toEqual(['ref']);
+    expect(port.cancel(1)).toBe(true);
+    expect(calls).toEqual(['ref']);
+    port.failAll(new Error('worker exited with code: 1'));
+    expect(calls).toEqual(['ref', 'unref', 'answered']);
+  });
+
+  it("a crash its task ends with is not also the pool's 'error' (as with Piscina)", async () => {
+    const pool = makePool();
+    const errors: unknown[] = [];
+    pool.on('error', (error) => errors.push(error));
+    pool.on('workerError', (error) => errors.push(error));
+    const [crashed] = await settleAll([pool.run(null, { name: 'crashSoon' })]);
+    expect(crashed).toBeInstanceOf(WorkerCrashError);
+    expect(await pool.run(3)).toBe(3);
+    expect(errors).toEqual([]);
+    expectAllSettled(pool, 2);
   });
 });

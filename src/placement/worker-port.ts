@@ -7,7 +7,9 @@
  * Invariants: messages reach the worker in the order sent (what is sent before the worker took
  * its end waits in the channel); whatever was sent is answered exactly once — by the worker, or
  * by {@link WorkerPort.failAll} once the worker is gone — unless taken back by
- * {@link WorkerPort.cancel}; the port keeps the process alive only while an answer is awaited;
+ * {@link WorkerPort.cancel}; the worker's thread keeps the process alive while an answer is
+ * awaited, and only then (its thread, not the port: a worker that dies closes the port before its
+ * thread's `exit`, which is when what it was sent fails, and the process must live until then);
  * every message sent bumps the shared count a worker waiting with `Atomics.wait` watches (see
  * `worker/pool-port.ts`), and wakes it.
  */
@@ -51,6 +53,12 @@ export interface LineHandover {
   wait: WaitMode;
 }
 
+/** What keeps the process alive while an answer is awaited: the worker's thread. */
+export interface KeepAlive {
+  ref(): void;
+  unref(): void;
+}
+
 /** Called once per sent message, with what it was sent for. */
 export type AnswerHandler<T> = (sent: T, failed: boolean, payload: unknown) => void;
 
@@ -63,11 +71,13 @@ export class WorkerPort<T> {
   /** What awaits an answer, by order number. */
   readonly #pending = new Map<number, T>();
   readonly #onAnswer: AnswerHandler<T>;
+  readonly #keepAlive: KeepAlive;
   #closed = false;
 
-  constructor(onAnswer: AnswerHandler<T>, wait: WaitMode) {
+  constructor(onAnswer: AnswerHandler<T>, wait: WaitMode, keepAlive: KeepAlive) {
     this.#onAnswer = onAnswer;
     this.#wait = wait;
+    this.#keepAlive = keepAlive;
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#workerEnd = port2;
@@ -100,14 +110,14 @@ export class WorkerPort<T> {
       Atomics.add(this.#sent, 0, 1);
       Atomics.notify(this.#sent, 0, 1);
     }
-    if (this.#pending.size === 0) this.#port.ref();
+    if (this.#pending.size === 0) this.#keepAlive.ref();
     this.#pending.set(order, sent);
   }
 
   /** Takes back what was sent with `order` (its answer, should it come, is dropped). */
   cancel(order: number): boolean {
     if (!this.#pending.delete(order)) return false;
-    if (this.#pending.size === 0) this.#port.unref();
+    if (this.#pending.size === 0) this.#keepAlive.unref();
     return true;
   }
 
@@ -115,6 +125,7 @@ export class WorkerPort<T> {
   failAll(error: unknown): void {
     this.close();
     const sent = [...this.#pending.values()];
+    if (sent.length > 0) this.#keepAlive.unref();
     this.#pending.clear();
     for (const entry of sent) this.#onAnswer(entry, true, error);
   }
@@ -133,7 +144,7 @@ export class WorkerPort<T> {
     const sent = this.#pending.get(message.o);
     if (sent === undefined) return;
     this.#pending.delete(message.o);
-    if (this.#pending.size === 0) this.#port.unref();
+    if (this.#pending.size === 0) this.#keepAlive.unref();
     if ('e' in message) this.#onAnswer(sent, true, message.e);
     else if (message.r !== undefined) this.#onAnswer(sent, true, new ResultNotSent(message.r));
     else this.#onAnswer(sent, false, message.v);

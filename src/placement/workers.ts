@@ -183,7 +183,7 @@ export class WorkerRegistry {
       warmTaken: false,
       largestRun: 0,
       ranRuntime: false,
-      port: new WorkerPort<Sent>(this.#hooks.answer, this.#hooks.wait ?? 'sync'),
+      port: new WorkerPort<Sent>(this.#hooks.answer, this.#hooks.wait ?? 'sync', thread),
       crashError: undefined,
       exitCode: undefined,
     };
