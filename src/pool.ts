@@ -175,7 +175,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #startFailures = 0;
   /** Crash errors the tasks of a dying worker end with, until Piscina reports them as the pool's `'error'` (then dropped). */
   readonly #claimedErrors = new Set<unknown>();
-  /** Threads started for spawns that are not ready yet (see {@link #startingWorkers}). */
+  /** Threads started for spawns that are not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
   readonly #starting = new Set<Worker>();
   /**
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
@@ -279,7 +279,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#process = new ProcessScope(
         monitor,
         water,
-        () => this.#ledger.process + this.#startingWorkers() * WORKER_START_BYTES,
+        () => this.#ledger.process + this.#starting.size * WORKER_START_BYTES,
         (underPressure, level, limit) => this.#pressure({ scope: 'process', threadId: undefined, underPressure, level, limit }),
         () => this.#workers.materialized(),
         maxThreads + 1,
@@ -903,10 +903,6 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /** Whether Piscina would start one more worker for a task sent now (it starts one per queued task, up to `maxThreads`). */
-  /** Workers started for spawns and not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
-  #startingWorkers(): number {
-    return this.#starting.size;
-  }
 
   #canSpawn(): boolean {
     const maxThreads = this.#piscina.maxThreads;

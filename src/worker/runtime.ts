@@ -19,7 +19,7 @@ import { BusyPeriod } from './busy-period.js';
 import { threadFaultBytes } from './thread-faults.js';
 import { decodeKey, settingsKey, type TaskFlags, type WorkerSettings } from './task-key.js';
 import { encodeTaskError } from './task-error.js';
-import { servePoolPort } from './pool-port.js';
+import { isThenable, servePoolPort } from './pool-port.js';
 import type { LineHandover } from '../placement/worker-port.js';
 
 type TaskFunction = (input: unknown) => unknown;
@@ -218,9 +218,6 @@ async function collectNow(): Promise<void> {
   publish();
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
 
 function pick(value: unknown, name: string): TaskFunction | undefined {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
