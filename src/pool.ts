@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { setEnvironmentData, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { decide, fitsAlone, levelOf, measuredLevel, processShortfall, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
+import { decide, fits, fitsAlone, levelOf, measuredLevel, processShortfall, tooLarge, type Capacities, type Decision, type GateInput, type Reading, type WarmOption, type WaterMarks } from './admission/gate.js';
 import { HeldQueue } from './admission/held-queue.js';
 import { QueueWaiters } from './admission/queue-waiters.js';
 import { SlowStart } from './admission/slow-start.js';
@@ -177,6 +177,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #claimedErrors = new Set<unknown>();
   /** Threads started for spawns that are not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
   readonly #starting = new Set<Worker>();
+  /** Held tasks whose last decision was slow start's alone (`Task.deferred`). */
+  #deferredCount = 0;
   /**
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
    * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
@@ -521,7 +523,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return Promise.reject(error as Error);
     }
     if (force && !this.#destroyed) {
-      for (const task of [...this.#held]) this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
+      // Tasks held by slow start on free slots (and on those of workers started for them) are as
+      // good as running (see `#deferredSlots`): they run; every other held task is rejected.
+      const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
+      let runs = Math.min(this.#deferredCount, this.#workers.freeSlots() + starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
+      for (const task of [...this.#held]) {
+        if (task.deferred && runs-- > 0) continue;
+        this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
+      }
     }
     // Held tasks are finished, not left waiting for a `start()` that may never come.
     if (this.#paused && !this.#destroyed) this.start();
@@ -657,7 +666,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /** Ready workers running no task (Piscina's `idleThreads`). */
   get idleThreads(): number {
-    return this.#destroyed ? 0 : this.#workers.idleCount();
+    if (this.#destroyed) return 0;
+    // A task held by slow start is on the idle worker it will run on, as far as Piscina's counts go.
+    const idle = this.#workers.idleCount();
+    return idle - Math.min(this.#deferredCount, idle);
   }
 
   /**
@@ -666,7 +678,52 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    */
   get queueSize(): number {
     // Piscina's meaning: tasks waiting beyond what the workers being started will take.
-    return Math.max(0, this.#held.size - this.#pendingCapacity());
+    return Math.max(0, this.#held.size - this.#pendingCapacity() - this.#deferredSlots());
+  }
+
+  /**
+   * Free slots of ready workers that tasks held by slow start take, as far as Piscina's counts go:
+   * slow start delays when a run of an unknown name starts, not which slot it has. With Piscina
+   * such a task would be on that slot, running; so it is not "queued" (`queueSize`, `maxQueue`),
+   * its worker is not idle (`idleThreads`), a worker is started for it when no slot is free
+   * (`#startForDeferred`), and `close({ force: true })` lets it run. `extra`: one more such task,
+   * not held yet.
+   */
+  #deferredSlots(extra = 0): number {
+    const deferred = this.#deferredCount + extra;
+    return deferred === 0 ? 0 : Math.min(deferred, this.#workers.freeSlots());
+  }
+
+  /**
+   * Starts workers, up to `maxThreads`, for tasks held by slow start beyond the free slots and the
+   * slots of workers being started, as Piscina starts a worker per queued task: when their turn
+   * comes, their workers are ready. Each is reserved in the process while it starts, and starts
+   * only where the process takes that; workers that keep dying as they start stop it (as spawns).
+   */
+  #startForDeferred(): void {
+    if (this.#deferredCount === 0 || this.#destroyed || this.#closeCalled) return;
+    const perWorker = this.#settings.concurrentTasksPerWorker;
+    while (this.#canSpawn()) {
+      const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
+      const room = this.#workers.freeSlots() + starting * perWorker - this.#dispatcher.spawnCount;
+      if (this.#deferredCount <= room) return;
+      if (this.#process && !fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high)) return;
+      let thread: Worker | undefined;
+      try {
+        thread = this.#dispatcher.startWorker();
+      } catch {
+        return;
+      }
+      if (!thread) return;
+      this.#starting.add(thread);
+    }
+  }
+
+  /** Marks whether `task`'s last decision was slow start's alone (counted while it is held). */
+  #setDeferred(task: Task, deferred: boolean): void {
+    if (task.deferred === deferred) return;
+    task.deferred = deferred;
+    if (task.state === 'held') this.#deferredCount += deferred ? 1 : -1;
   }
 
   /**
@@ -747,6 +804,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     } else if (this.#settings.policy === 'reject' && this.#refusedBehindHeld(task)) {
       return;
     }
+    // Held without a decision (behind others, or no worker free): slow start holds it, as it would decide.
+    if (!task.deferred && this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now())) this.#setDeferred(task, true);
     this.#hold(task);
     // Behind a head that cannot start, it may start first where it fits (see `#pump`).
     if (this.#held.size > 1 && this.#overtaken !== undefined && !this.#onlyBusy()) this.#schedulePump();
@@ -946,7 +1005,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       return 'settled';
     }
     const decision = this.#decision(task);
-    if (decision === 'learning') return 'hold';
+    if (decision === 'learning') {
+      this.#setDeferred(task, true);
+      return 'hold';
+    }
+    this.#setDeferred(task, false);
     task.waitsForMemory = decision.kind === 'pressure' ? decision.scope : decision.kind === 'busy' ? decision.memory : undefined;
     switch (decision.kind) {
       case 'admit':
@@ -1043,13 +1106,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // A need that can never fit is refused, never held (a task decided at once met the gate's own check).
     if (this.#refusedTooLarge(task)) return;
     // As in Piscina, the slots of workers being started that no task has claimed yet count as room.
-    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity()) {
+    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity() + this.#deferredSlots(task.deferred ? 1 : 0)) {
       const waitsFor = task.lastPressure ? 'memory' : this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now()) ? 'slow start' : 'a worker';
       this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue, waitsFor));
       return;
     }
     this.#held.push(task);
     task.heldAt = performance.now();
+    if (task.deferred) {
+      this.#deferredCount++;
+      this.#startForDeferred();
+    }
     this.#counters.held++;
     // Why it waits: its own pressure, else the memory the head waits for (it waits behind it), else its turn.
     this.#counters.heldBy[task.lastPressure?.scope ?? (this.#held.blockedByMemory ? this.#blockedBy?.scope : undefined) ?? 'busy']++;
@@ -1093,6 +1160,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     } finally {
       this.#pumping = false;
     }
+    this.#startForDeferred();
     this.#updateMemoryWanted();
     this.#updatePolling();
   }
@@ -1232,6 +1300,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     task.order = ++worker.placed;
     worker.running++;
     if (task.exclusive) worker.exclusive++;
+    if (task.signal !== undefined) worker.abortable++;
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
@@ -1246,6 +1315,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #leave(task: Task, worker: TrackedWorker): void {
     worker.running--;
     if (task.exclusive) worker.exclusive--;
+    if (task.signal !== undefined) worker.abortable--;
     if (task.warmRun) worker.warmTaken = false;
   }
 
@@ -1451,6 +1521,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Takes a held task out of the held queue; returns how long it was there, ms (recorded in `heldTime`). */
   #leaveHeld(task: Task): number {
     this.#held.delete(task);
+    if (task.deferred) {
+      task.deferred = false;
+      this.#deferredCount--;
+    }
     const ms = task.heldAt < 0 ? 0 : performance.now() - task.heldAt;
     this.#heldTime.record(ms);
     return ms;
@@ -1513,15 +1587,21 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const removed = this.#workers.remove(id);
     if (removed.length === 0) {
       // A worker that died before it was ready (its thread id reads -1 once it has exited).
-      for (const thread of this.#starting) if (thread.threadId === id || thread.threadId < 0) this.#starting.delete(thread);
+      let wasStarting = false;
+      for (const thread of this.#starting) {
+        if (thread.threadId !== id && thread.threadId >= 0) continue;
+        this.#starting.delete(thread);
+        wasStarting = true;
+      }
       // A worker that never became ready: its board slot, if its runtime claimed one, is freed
       // when its thread ends (no record of it holds that duty).
       if (id >= 0) this.#workers.releaseOnExit(this.#piscina.threads.find((thread) => thread.threadId === id));
-      // If it was started for the spawn, the spawn comes back.
-      if (this.#dispatcher.spawning && !this.#shutDown && !this.#destroyed) {
+      // If it was started for the spawn, the spawn comes back; a worker started for tasks held
+      // by slow start failed too (both bound the starts: see `#canSpawn`).
+      if ((this.#dispatcher.spawning || wasStarting) && !this.#shutDown && !this.#destroyed) {
         this.#startFailures++;
         this.#counters.startFailures++;
-        this.#dispatcher.withdrawSpawn();
+        if (this.#dispatcher.spawning) this.#dispatcher.withdrawSpawn();
       }
       return;
     }

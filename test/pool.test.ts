@@ -839,15 +839,22 @@ describe('worker starts', () => {
 
   // Found by a new user's trial (2026-12-01): with maxQueue 0, a second unknown task beside an idle
   // worker was refused saying "all Workers are busy": it waited for slow start, not for a worker.
-  it('maxQueue 0 refuses unknown work held for slow start with a message saying so', async () => {
+  // Since 2026-12-02 a task held by slow start takes a free slot for Piscina's counts: it is not
+  // queued, and only a task beyond every slot is refused, saying why it would wait.
+  it('maxQueue 0: unknown work held for slow start takes free slots; beyond them it is refused with a message saying so', async () => {
     const pool = makePool({ minThreads: 2, maxThreads: 2, maxQueue: 0 });
-    const [first, second] = await settleAll([pool.run(30, { name: 'sleep' }), pool.run(40, { name: 'sleep' })]);
-    expect(first).toBe(30);
-    expect(second).toBeInstanceOf(QueueFullError);
-    expect((second as Error).message).toMatch(/^No task queue available and all Workers are busy: .*waits for a run of its name to be measured \(slow start/);
+    const first = pool.run(30, { name: 'sleep' });
+    const second = pool.run(40, { name: 'sleep' });
+    // The second waits for slow start on the idle worker's slot: not queued, that worker not idle.
+    expect([pool.size, pool.queueSize, pool.idleThreads]).toEqual([1, 0, 0]);
+    const third = pool.run(50, { name: 'sleep' });
+    const [a, b, c] = await settleAll([first, second, third]);
+    expect([a, b]).toEqual([30, 40]);
+    expect(c).toBeInstanceOf(QueueFullError);
+    expect((c as Error).message).toMatch(/^No task queue available and all Workers are busy: .*waits for a run of its name to be measured \(slow start/);
     // Once learned, both start (two idle workers).
     expect(await settleAll([pool.run(1, { name: 'sleep' }), pool.run(2, { name: 'sleep' })])).toEqual([1, 2]);
-    expectAllSettled(pool, 4);
+    expectAllSettled(pool, 5);
   });
 
   it('idleThreads counts ready workers running no task', async () => {
@@ -874,6 +881,53 @@ describe('slow start', () => {
     expect(pool.stats().counters.completed).toBe(3);
     expectAllSettled(pool, 3);
   }, 20_000);
+
+  // Piscina's own suite (thread-count, task-queue, idle-timeout, pool-close) reads its counts right
+  // after run(): slow start delays a run of unknown work, not its worker slot.
+  it('a burst of unknown work starts a worker per task up to maxThreads, as Piscina, while its runs still go one at a time', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 3 });
+    const threads = [pool.threads.length];
+    const runs = [1, 2, 3, 4].map(() => {
+      const run = pool.run(600, { name: 'grow' });
+      threads.push(pool.threads.length);
+      return run;
+    });
+    expect(threads).toEqual([1, 1, 2, 3, 3]);
+    // Held by slow start on slots of workers being started (not queued), but the fourth: beyond every slot.
+    expect([pool.size, pool.queueSize]).toEqual([3, 1]);
+    const done = (await settleAll(runs)) as { start: number; end: number }[];
+    const [first, second] = [...done].sort((a, b) => a.start - b.start);
+    expect(second?.start).toBeGreaterThanOrEqual(first?.end ?? Infinity);
+    expectAllSettled(pool, 4);
+  }, 20_000);
+
+  it('a task held by slow start on an idle worker makes it not idle; close({ force: true }) lets it run and rejects what is beyond the slots', async () => {
+    const pool = makePool({ minThreads: 2, maxThreads: 2 });
+    expect(pool.idleThreads).toBe(2);
+    const first = pool.run(100, { name: 'sleep' });
+    expect(pool.idleThreads).toBe(1);
+    const second = pool.run(50, { name: 'sleep' });
+    expect([pool.idleThreads, pool.queueSize, pool.size]).toEqual([0, 0, 1]);
+    const third = pool.run(60, { name: 'sleep' });
+    expect([pool.queueSize, pool.size]).toEqual([1, 2]);
+    const settled = settleAll([first, second, third]);
+    await pool.close({ force: true });
+    const [a, b, c] = await settled;
+    expect([a, b]).toEqual([100, 50]);
+    expect(c).toBeInstanceOf(PoolClosedError);
+    expectAllSettled(pool, 3);
+  });
+
+  // Piscina's pool-close suite: one worker, two slots; the second task waits for slow start on the
+  // learning run's worker (held without a decision: no worker could take it).
+  it('close({ force: true }) lets a task held by slow start on the other slot of a busy worker run', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 2 });
+    const settled = settleAll([pool.run(30, { name: 'sleep' }), pool.run(20, { name: 'sleep' })]);
+    expect(pool.queueSize).toBe(0);
+    await pool.close({ force: true });
+    expect(await settled).toEqual([30, 20]);
+    expectAllSettled(pool, 2);
+  });
 
   it('unknown work that waits for its siblings is not held forever: a run that stops growing lets the next one start', async () => {
     const pool = makePool({ minThreads: 0, maxThreads: 3 });

@@ -70,6 +70,12 @@ export interface Task {
   warmSpawn: boolean;
   /** Admitted once and taken back unrun (a withdrawn spawn): it was started before any pause, so a pause does not hold it. */
   readmit: boolean;
+  /**
+   * At its last decision it was held by slow start alone (a run of its unknown name is being
+   * measured). Such a task is, for Piscina's counts (`queueSize`, `maxQueue`, `idleThreads`,
+   * workers started, `close({ force })`), on the worker slot it will run on (see the pool's `#deferredSlots`).
+   */
+  deferred: boolean;
 }
 
 /** How a task's memory need is chosen. */
@@ -114,6 +120,7 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     warmRun: false,
     warmSpawn: false,
     readmit: false,
+    deferred: false,
   };
   const memory = opts.memory;
   if (!source.reservations) {

@@ -128,6 +128,17 @@ export class Dispatcher {
    * Returns the thread Piscina started.
    */
   spawn(task: Task, key: string): Worker | undefined {
+    const thread = this.startWorker();
+    this.#spawns.set(task, key);
+    return thread;
+  }
+
+  /**
+   * Has Piscina start a worker for no task in particular (only while Piscina has fewer than
+   * `maxThreads` workers): it is ready for the tasks the pool holds. Returns the thread Piscina
+   * started. Throws when Piscina could not start it.
+   */
+  startWorker(): Worker | undefined {
     const before = new Set(this.#piscina.threads);
     const withdrawal = new Withdrawal();
     this.#starting = true;
@@ -140,7 +151,6 @@ export class Dispatcher {
       withdrawal.withdraw();
     }
     request.catch(() => undefined);
-    this.#spawns.set(task, key);
     return this.#piscina.threads.find((thread) => !before.has(thread));
   }
 

@@ -50,6 +50,8 @@ export interface TrackedWorker extends Account {
   running: number;
   /** Tasks running on it that must run alone (an abort signal, or a learning run): 0 or 1, and then nothing else runs there. */
   exclusive: number;
+  /** Tasks running on it with an abort signal: 0 or 1 (Piscina's count of a worker's free slots is 0 while one runs). */
+  abortable: number;
   /** Tasks and nudges placed on it in all: the order number of the last one (see the worker runtime). */
   placed: number;
   underPressure: boolean;
@@ -164,6 +166,7 @@ export class WorkerRegistry {
       thread,
       running: 0,
       exclusive: 0,
+      abortable: 0,
       placed: 0,
       reserved: 0,
       underPressure: false,
@@ -276,6 +279,20 @@ export class WorkerRegistry {
     // With none of its tasks left, neither is an abortable one.
     const abortable = running === 0 ? 0 : worker.exclusive;
     return exclusive ? running === 0 : running < this.#capacityOf(worker, reserves) && abortable === 0;
+  }
+
+  /**
+   * Task slots free by Piscina's count on ready workers: `concurrentTasksPerWorker` less the tasks
+   * running on each (none on a worker running an abortable task, none on one being stopped). A
+   * learning run's worker has them, though the gate puts nothing beside it.
+   */
+  freeSlots(): number {
+    let slots = 0;
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.gone || worker.abortable > 0) continue;
+      slots += Math.max(0, this.#capacity - worker.running);
+    }
+    return slots;
   }
 
   /** Whether any worker was under pressure at its last reading. */
