@@ -91,6 +91,12 @@ const MAX_START_FAILURES = 3;
  * share of the room between the high mark and the limit.
  */
 const GUARD_ROOM_SHARE = 0.5;
+/**
+ * Past this share of that room, the guard stops one more worker while an earlier stop is still
+ * under way, if the process has grown by {@link GUARD_MIN_EXCESS} since that stop: the stopped
+ * thread's memory comes back only as it ends, and the others go on growing meanwhile.
+ */
+const GUARD_URGENT_SHARE = 0.75;
 /** The least a worker's tasks must have grown beyond what they reserved for the guard to stop it. */
 const GUARD_MIN_EXCESS = 8 * MiB;
 /** How often the guard looks while the process is above its high mark with tasks running. */
@@ -177,8 +183,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #claimedErrors = new Set<unknown>();
   /** Threads started for spawns that are not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
   readonly #starting = new Set<Worker>();
-  /** Held tasks whose last decision was slow start's alone (`Task.deferred`). */
-  #deferredCount = 0;
+  /** Held tasks whose last decision was slow start's alone (`Task.deferred`): without an abort signal, and with one. */
+  #deferredShared = 0;
+  #deferredAbortable = 0;
   /**
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
    * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
@@ -205,6 +212,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #mainCollectedAt: number | undefined;
   /** The worker the guard stopped last, until its thread has ended. */
   #guardStopping: TrackedWorker | undefined;
+  /** The process's non-reclaimable memory when the guard last stopped a worker. */
+  #guardStopLive = 0;
   /** Workers the guard stopped: the process's figures then, and what their one task had grown. */
   readonly #guarded = new WeakMap<TrackedWorker, { used: number; limit: number; grown: { heap: number; external: number } }>();
   /** Runs started alone to be measured, per name (see {@link #measuredAlone}). */
@@ -525,8 +534,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (force && !this.#destroyed) {
       // Tasks held by slow start on free slots (and on those of workers started for them) are as
       // good as running (see `#deferredSlots`): they run; every other held task is rejected.
-      const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
-      let runs = Math.min(this.#deferredCount, this.#workers.freeSlots() + starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
+      let runs = this.#deferredSlots() + this.#startingSlots();
       for (const task of [...this.#held]) {
         if (task.deferred && runs-- > 0) continue;
         this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
@@ -669,7 +677,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (this.#destroyed) return 0;
     // A task held by slow start is on the idle worker it will run on, as far as Piscina's counts go.
     const idle = this.#workers.idleCount();
-    return idle - Math.min(this.#deferredCount, idle);
+    return idle - Math.min(this.#deferredShared + this.#deferredAbortable, idle);
   }
 
   /**
@@ -686,12 +694,26 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * slow start delays when a run of an unknown name starts, not which slot it has. With Piscina
    * such a task would be on that slot, running; so it is not "queued" (`queueSize`, `maxQueue`),
    * its worker is not idle (`idleThreads`), a worker is started for it when no slot is free
-   * (`#startForDeferred`), and `close({ force: true })` lets it run. `extra`: one more such task,
-   * not held yet.
+   * (`#startForDeferred`), and `close({ force: true })` lets it run. An abortable one takes an idle
+   * worker whole. `extra`: a task not held yet, counted when it is deferred.
    */
-  #deferredSlots(extra = 0): number {
-    const deferred = this.#deferredCount + extra;
-    return deferred === 0 ? 0 : Math.min(deferred, this.#workers.freeSlots());
+  #deferredSlots(extra?: Task): number {
+    let shared = this.#deferredShared;
+    let abortable = this.#deferredAbortable;
+    if (extra?.deferred === true) {
+      if (extra.signal === undefined) shared++;
+      else abortable++;
+    }
+    if (shared + abortable === 0) return 0;
+    // An abortable task never shares its worker (as in Piscina): it takes an idle one whole.
+    const whole = Math.min(abortable, this.#workers.idleCount());
+    return whole + Math.min(shared, Math.max(0, this.#workers.freeSlots() - whole * this.#settings.concurrentTasksPerWorker));
+  }
+
+  /** Slots of workers being started that no spawn has claimed (workers Piscina is starting × `concurrentTasksPerWorker`, less the spawns). */
+  #startingSlots(): number {
+    const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
+    return Math.max(0, starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
   }
 
   /**
@@ -701,12 +723,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * only where the process takes that; workers that keep dying as they start stop it (as spawns).
    */
   #startForDeferred(): void {
-    if (this.#deferredCount === 0 || this.#destroyed || this.#closeCalled) return;
-    const perWorker = this.#settings.concurrentTasksPerWorker;
+    const deferred = this.#deferredShared + this.#deferredAbortable;
+    if (deferred === 0 || this.#destroyed || this.#closeCalled) return;
     while (this.#canSpawn()) {
-      const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
-      const room = this.#workers.freeSlots() + starting * perWorker - this.#dispatcher.spawnCount;
-      if (this.#deferredCount <= room) return;
+      if (deferred <= this.#deferredSlots() + this.#startingSlots()) return;
       if (this.#process && !fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high)) return;
       let thread: Worker | undefined;
       try {
@@ -723,7 +743,12 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #setDeferred(task: Task, deferred: boolean): void {
     if (task.deferred === deferred) return;
     task.deferred = deferred;
-    if (task.state === 'held') this.#deferredCount += deferred ? 1 : -1;
+    if (task.state === 'held') this.#countDeferred(task, deferred ? 1 : -1);
+  }
+
+  #countDeferred(task: Task, change: 1 | -1): void {
+    if (task.signal === undefined) this.#deferredShared += change;
+    else this.#deferredAbortable += change;
   }
 
   /**
@@ -1106,7 +1131,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // A need that can never fit is refused, never held (a task decided at once met the gate's own check).
     if (this.#refusedTooLarge(task)) return;
     // As in Piscina, the slots of workers being started that no task has claimed yet count as room.
-    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity() + this.#deferredSlots(task.deferred ? 1 : 0)) {
+    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity() + this.#deferredSlots(task)) {
       const waitsFor = task.lastPressure ? 'memory' : this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now()) ? 'slow start' : 'a worker';
       this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue, waitsFor));
       return;
@@ -1114,7 +1139,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#held.push(task);
     task.heldAt = performance.now();
     if (task.deferred) {
-      this.#deferredCount++;
+      this.#countDeferred(task, 1);
       this.#startForDeferred();
     }
     this.#counters.held++;
@@ -1523,7 +1548,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#held.delete(task);
     if (task.deferred) {
       task.deferred = false;
-      this.#deferredCount--;
+      this.#countDeferred(task, -1);
     }
     const ms = task.heldAt < 0 ? 0 : performance.now() - task.heldAt;
     this.#heldTime.record(ms);
@@ -1714,12 +1739,13 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     let running = 0;
     for (const count of tasksOn.values()) running += count;
     if (running < 2) return false;
-    // One stop at a time: the memory of a stopped worker comes back only as its thread ends.
-    if (this.#guardStopping) return true;
     const now = performance.now();
     const limit = process.monitor.limit;
     const live = process.monitor.live(now, process.monitor.used(now));
     const high = this.#water.high;
+    // One stop at a time (the memory of a stopped worker comes back only as its thread ends), unless
+    // the process keeps growing towards the limit meanwhile.
+    if (this.#guardStopping && !(live >= (high + (1 - high) * GUARD_URGENT_SHARE) * limit && live >= this.#guardStopLive + GUARD_MIN_EXCESS)) return true;
     if (live < high * limit) return false;
     if (live < (high + (1 - high) * GUARD_ROOM_SHARE) * limit) return true;
     // A worker running one task of the pool, nothing else (its growth is that task's), while others run elsewhere.
@@ -1731,6 +1757,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     this.#workers.retire(over.worker, 'guarded');
     const stopping = over.worker;
     this.#guardStopping = stopping;
+    this.#guardStopLive = live;
     whenThreadEnds(stopping.thread, GUARD_EXIT_WAIT_MS, () => {
       if (this.#guardStopping === stopping) this.#guardStopping = undefined;
       // What the thread held is gone from the readings only once they are read again.

@@ -929,6 +929,22 @@ describe('slow start', () => {
     expectAllSettled(pool, 2);
   });
 
+  // Piscina's abort-task suite: an abortable task never shares its worker, so beside a learning run
+  // it is queued (found by that suite against the first version of the change above).
+  it('an abortable task held by slow start beside a busy worker is queued: it takes only an idle worker', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 2 });
+    const first = pool.run(100, { name: 'sleep' });
+    const controller = new AbortController();
+    const second = pool.run(10, { name: 'sleep', signal: controller.signal });
+    expect(pool.queueSize).toBe(1);
+    controller.abort();
+    expect(pool.queueSize).toBe(0);
+    const [a, b] = await settleAll([first, second]);
+    expect(a).toBe(100);
+    expect(b).toBeInstanceOf(AbortError);
+    expectAllSettled(pool, 2);
+  });
+
   it('unknown work that waits for its siblings is not held forever: a run that stops growing lets the next one start', async () => {
     const pool = makePool({ minThreads: 0, maxThreads: 3 });
     const shared = new SharedArrayBuffer(4);
