@@ -1,5 +1,6 @@
 /** The events a GatedPool emits, with their payloads. */
 import type { HeapgateError, Scope } from './errors.js';
+import type { HistogramSummary } from './observability/run-times.js';
 
 /** Piscina's view of a worker, as its `workerCreate` and `workerDestroy` events pass it (the fields users read). */
 export interface WorkerView {
@@ -13,6 +14,8 @@ export interface WorkerView {
   readonly terminating: boolean;
   /** Terminated. */
   readonly destroyed: boolean;
+  /** Piscina's per-worker run-time summary (`workerHistogram: true`); `null` otherwise. heapgate records no runs in it (see the README). */
+  readonly histogram: HistogramSummary | null;
 }
 
 /** The events a {@link GatedPool} emits: each event's name and its listener's arguments. */

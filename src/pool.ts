@@ -186,6 +186,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Held tasks whose last decision was slow start's alone (`Task.deferred`): without an abort signal, and with one. */
   #deferredShared = 0;
   #deferredAbortable = 0;
+  /** Tasks aborted while they ran (Piscina's `completed` counts them). */
+  #abortedRunning = 0;
   /**
    * True until Piscina's first workers have announced themselves (`workerCreate`, queued by
    * Piscina's constructor as microtasks). Piscina drains its queue as each announces itself,
@@ -534,7 +536,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (force && !this.#destroyed) {
       // Tasks held by slow start on free slots (and on those of workers started for them) are as
       // good as running (see `#deferredSlots`): they run; every other held task is rejected.
-      let runs = this.#deferredSlots() + this.#startingSlots();
+      let runs = this.#deferredSlots() + this.#pendingCapacity();
       for (const task of [...this.#held]) {
         if (task.deferred && runs-- > 0) continue;
         this.#settle(task, 'rejected.closed', new PoolClosedError('forced', 'the pool was closed (force) while the task was held'));
@@ -710,10 +712,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     return whole + Math.min(shared, Math.max(0, this.#workers.freeSlots() - whole * this.#settings.concurrentTasksPerWorker));
   }
 
-  /** Slots of workers being started that no spawn has claimed (workers Piscina is starting × `concurrentTasksPerWorker`, less the spawns). */
-  #startingSlots(): number {
-    const starting = Math.max(0, this.#piscina.threads.length - this.#workers.size);
-    return Math.max(0, starting * this.#settings.concurrentTasksPerWorker - this.#dispatcher.spawnCount);
+  /** Workers being started that no spawn waits for: as Piscina starts one per task it queues while none is ready, each counts for one held task. */
+  #startingForNone(): number {
+    return Math.max(0, this.#piscina.threads.length - this.#workers.size - this.#dispatcher.spawnCount);
+  }
+
+  /** Whether a worker can be started for tasks held by slow start now: below `maxThreads`, and the process takes a worker's start. */
+  #canStartForDeferred(): boolean {
+    return !this.#destroyed && !this.#closeCalled && this.#canSpawn() && (!this.#process || fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high));
   }
 
   /**
@@ -724,10 +730,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    */
   #startForDeferred(): void {
     const deferred = this.#deferredShared + this.#deferredAbortable;
-    if (deferred === 0 || this.#destroyed || this.#closeCalled) return;
-    while (this.#canSpawn()) {
-      if (deferred <= this.#deferredSlots() + this.#startingSlots()) return;
-      if (this.#process && !fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high)) return;
+    if (deferred === 0) return;
+    while (deferred > this.#deferredSlots() + this.#startingForNone() && this.#canStartForDeferred()) {
       let thread: Worker | undefined;
       try {
         thread = this.#dispatcher.startWorker();
@@ -767,7 +771,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** Tasks that ran and ended, with a result or an error (Piscina's `completed`). */
   get completed(): number {
     const { completed, failed, crashed } = this.#counters;
-    return completed + failed + crashed;
+    return completed + failed + crashed + this.#abortedRunning;
   }
 
   /** Piscina's `utilization`: the workers' busy share of the time since the pool started. */
@@ -1131,7 +1135,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // A need that can never fit is refused, never held (a task decided at once met the gate's own check).
     if (this.#refusedTooLarge(task)) return;
     // As in Piscina, the slots of workers being started that no task has claimed yet count as room.
-    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity() + this.#deferredSlots(task)) {
+    if (this.#held.size >= this.#settings.maxQueue && this.#held.size >= this.#settings.maxQueue + this.#pendingCapacity() + this.#deferredSlots(task) && !(task.deferred && this.#canStartForDeferred())) {
       const waitsFor = task.lastPressure ? 'memory' : this.#learns(task) && !this.#slowStart.mayStart(task.learnAs, Date.now()) ? 'slow start' : 'a worker';
       this.#settle(task, 'rejected.queueFull', new QueueFullError(this.#settings.maxQueue, waitsFor));
       return;
@@ -1512,6 +1516,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #settle(task: Task, outcome: Outcome, result: unknown): void {
     if (task.state === 'settled') return;
     const wasHeld = task.state === 'held';
+    // It ran and ended (Piscina counts it in `completed`).
+    if (outcome === 'rejected.aborted' && task.state === 'running' && task.worker !== undefined) this.#abortedRunning++;
     const heldFor = wasHeld ? this.#leaveHeld(task) : 0;
     task.state = 'settled';
     task.unlisten?.();

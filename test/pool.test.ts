@@ -945,6 +945,25 @@ describe('slow start', () => {
     expectAllSettled(pool, 2);
   });
 
+  // Found by a new user's trial (2026-12-02): with two tasks per worker and no worker yet, a cold
+  // burst was refused under maxQueue 0 after 2 tasks, and started a worker per 2 tasks; Piscina
+  // starts a worker per task it queues and takes maxThreads × concurrentTasksPerWorker.
+  it('maxQueue 0, two tasks per worker, no worker yet: a cold burst of unknown work starts a worker per task and takes every slot, as Piscina', async () => {
+    const pool = makePool({ minThreads: 0, maxThreads: 3, concurrentTasksPerWorker: 2, maxQueue: 0 });
+    const threads: number[] = [];
+    const runs = Array.from({ length: 8 }, () => {
+      const run = pool.run(20, { name: 'sleep' });
+      threads.push(pool.threads.length);
+      return run;
+    });
+    expect(threads).toEqual([1, 2, 3, 3, 3, 3, 3, 3]);
+    const out = await settleAll(runs);
+    expect(out.slice(0, 6)).toEqual([20, 20, 20, 20, 20, 20]);
+    expect(out[6]).toBeInstanceOf(QueueFullError);
+    expect(out[7]).toBeInstanceOf(QueueFullError);
+    expectAllSettled(pool, 8);
+  });
+
   it('unknown work that waits for its siblings is not held forever: a run that stops growing lets the next one start', async () => {
     const pool = makePool({ minThreads: 0, maxThreads: 3 });
     const shared = new SharedArrayBuffer(4);
@@ -1086,6 +1105,23 @@ describe('close and destroy', () => {
     expect(pool.duration).toBeGreaterThan(0);
     expect(typeof pool.histogram.runTime.mean).toBe('number');
     expectAllSettled(pool, 4);
+  });
+
+  // Found by a new user's trial (2026-12-02): Piscina counts a task aborted while it ran in `completed`.
+  it('completed counts a task aborted while it ran (it ran and ended), not one aborted before it ran', async () => {
+    const pool = makePool({ maxThreads: 1, minThreads: 1 });
+    expect(await pool.run(1, { name: 'sleep', memory: MB })).toBe(1);
+    const running = new AbortController();
+    const ran = pool.run(5_000, { name: 'sleep', memory: MB, signal: running.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    running.abort();
+    const early = new AbortController();
+    early.abort();
+    const [a, b] = await settleAll([ran, pool.run(1, { name: 'sleep', memory: MB, signal: early.signal })]);
+    expect(a).toBeInstanceOf(AbortError);
+    expect(b).toBeInstanceOf(AbortError);
+    expect(pool.completed).toBe(2);
+    expectAllSettled(pool, 3);
   });
 
   // A terminate() that reaches a worker while it starts can be lost (Node 24: the worker posts
