@@ -183,6 +183,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   readonly #claimedErrors = new Set<unknown>();
   /** Threads started for spawns that are not ready yet: each counts {@link WORKER_START_BYTES} in the process until it is. */
   readonly #starting = new Set<Worker>();
+  /** Of those, the threads started for tasks held by slow start (no spawn waits for them). */
+  readonly #startingForHeld = new WeakSet<Worker>();
   /** Held tasks whose last decision was slow start's alone (`Task.deferred`): without an abort signal, and with one. */
   #deferredShared = 0;
   #deferredAbortable = 0;
@@ -717,9 +719,14 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     return Math.max(0, this.#piscina.threads.length - this.#workers.size - this.#dispatcher.spawnCount);
   }
 
-  /** Whether a worker can be started for tasks held by slow start now: below `maxThreads`, and the process takes a worker's start. */
+  /**
+   * Whether a worker can be started for tasks held by slow start now: below `maxThreads`, the
+   * process takes a worker's start, and the head of the queue does not wait for memory (a worker
+   * started then would take memory the head waits for, and, idle and not warm for the head, be
+   * reaped at once: found by a review, a worker started and reaped every few milliseconds).
+   */
   #canStartForDeferred(): boolean {
-    return !this.#destroyed && !this.#closeCalled && this.#canSpawn() && (!this.#process || fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high));
+    return !this.#destroyed && !this.#closeCalled && !this.#held.blockedByMemory && this.#canSpawn() && (!this.#process || fits(this.#process.peek(), WORKER_START_BYTES, this.#water.high));
   }
 
   /**
@@ -735,11 +742,16 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       let thread: Worker | undefined;
       try {
         thread = this.#dispatcher.startWorker();
-      } catch {
+      } catch (error) {
+        // Node refused the worker's options: a failed start (they bound the starts).
+        this.#startFailures++;
+        this.#counters.startFailures++;
+        this.#lastStartError = error;
         return;
       }
       if (!thread) return;
       this.#starting.add(thread);
+      this.#startingForHeld.add(thread);
     }
   }
 
@@ -1121,6 +1133,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     for (const task of this.#held) {
       if (task.learnAs !== learnAs) continue;
       learnNeed(task, this.#needSource);
+      // Its name is known now: slow start no longer holds it (it is decided again in its turn).
+      if (!this.#learns(task)) this.#setDeferred(task, false);
       this.#refusedTooLarge(task);
     }
   }
@@ -1618,21 +1632,22 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     const removed = this.#workers.remove(id);
     if (removed.length === 0) {
       // A worker that died before it was ready (its thread id reads -1 once it has exited).
-      let wasStarting = false;
+      let forHeld = false;
       for (const thread of this.#starting) {
         if (thread.threadId !== id && thread.threadId >= 0) continue;
         this.#starting.delete(thread);
-        wasStarting = true;
+        if (this.#startingForHeld.has(thread)) forHeld = true;
       }
       // A worker that never became ready: its board slot, if its runtime claimed one, is freed
       // when its thread ends (no record of it holds that duty).
       if (id >= 0) this.#workers.releaseOnExit(this.#piscina.threads.find((thread) => thread.threadId === id));
       // If it was started for the spawn, the spawn comes back; a worker started for tasks held
       // by slow start failed too (both bound the starts: see `#canSpawn`).
-      if ((this.#dispatcher.spawning || wasStarting) && !this.#shutDown && !this.#destroyed) {
+      if ((this.#dispatcher.spawning || forHeld) && !this.#shutDown && !this.#destroyed) {
         this.#startFailures++;
         this.#counters.startFailures++;
-        if (this.#dispatcher.spawning) this.#dispatcher.withdrawSpawn();
+        if (forHeld) this.#schedulePump();
+        else this.#dispatcher.withdrawSpawn();
       }
       return;
     }

@@ -964,6 +964,28 @@ describe('slow start', () => {
     expectAllSettled(pool, 8);
   });
 
+  // Found by a review (2026-12-02): behind a head held for process memory, a worker started for a
+  // task held by slow start was idle, not warm for the head, and reaped at once; the next pump
+  // started another (39 starts in 3 s). Now none is started while the head waits for memory.
+  it('no worker is started for tasks held by slow start while the head of the queue waits for memory', async () => {
+    const pool = makePool({ minThreads: 1, maxThreads: 4, memoryLimit: 1024 * MB, maxWaitMs: 60_000 });
+    let created = 0;
+    pool.on('workerCreate', () => created++);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const learning = pool.run(1200, { name: 'sleep' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { used, reserved } = pool.stats().process!;
+    // More than the process has left under its mark while the learning run holds its reservation.
+    const external = Math.round(0.9 * 1024 * MB - used - reserved + 40 * MB);
+    const big = pool.run('big', { memory: { external } });
+    const deferred = pool.run(10, { name: 'sleep' });
+    const createdBefore = created;
+    const out = await settleAll([learning, big, deferred]);
+    expect(out).toEqual([1200, 'big', 10]);
+    expect(created - createdBefore).toBeLessThanOrEqual(1);
+    expectAllSettled(pool, 3);
+  }, 20_000);
+
   it('unknown work that waits for its siblings is not held forever: a run that stops growing lets the next one start', async () => {
     const pool = makePool({ minThreads: 0, maxThreads: 3 });
     const shared = new SharedArrayBuffer(4);
