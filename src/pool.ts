@@ -743,10 +743,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       try {
         thread = this.#dispatcher.startWorker();
       } catch (error) {
-        // Node refused the worker's options: a failed start (they bound the starts).
-        this.#startFailures++;
-        this.#counters.startFailures++;
-        this.#lastStartError = error;
+        // Node refused the worker's options.
+        this.#countFailedStart(error);
         return;
       }
       if (!thread) return;
@@ -1322,9 +1320,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         return;
       }
       // Piscina could not start a worker for it (Node refused the worker's options).
-      this.#startFailures++;
-      this.#counters.startFailures++;
-      this.#lastStartError = error;
+      this.#countFailedStart(error);
       this.#settle(task, 'rejected.workerStart', new WorkerStartError(this.#startFailures, error));
       return;
     }
@@ -1644,8 +1640,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       // If it was started for the spawn, the spawn comes back; a worker started for tasks held
       // by slow start failed too (both bound the starts: see `#canSpawn`).
       if ((this.#dispatcher.spawning || forHeld) && !this.#shutDown && !this.#destroyed) {
-        this.#startFailures++;
-        this.#counters.startFailures++;
+        this.#countFailedStart();
         if (forHeld) this.#schedulePump();
         else this.#dispatcher.withdrawSpawn();
       }
@@ -1664,14 +1659,20 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       if (this.#failedStart(worker)) {
         // Ready to Piscina (a worker it started at construction counts as ready at once) but dead
         // before the pool's runtime ran in it: a failed start; the tasks sent to it come back.
-        this.#startFailures++;
-        this.#counters.startFailures++;
+        this.#countFailedStart();
         continue;
       }
       if (worker.stopReason === 'crashed' && !this.#destroyed) this.#counters.workerCrashes++;
       if (worker.stopReason !== 'recycled' && !this.#destroyed && !this.#closeCalled && this.listenerCount('workerExit') > 0) this.emit('workerExit', { threadId: worker.id });
     }
     this.#schedulePump();
+  }
+
+  /** A worker could not be started or died starting: failed starts in a row bound the starts (see `#canSpawn`); `error`, when known, is what the next refused task is told. */
+  #countFailedStart(error?: unknown): void {
+    this.#startFailures++;
+    this.#counters.startFailures++;
+    if (error !== undefined) this.#lastStartError = error;
   }
 
   /**
