@@ -118,6 +118,14 @@ const OVERTAKE_LOOKAHEAD = 32;
  * task could otherwise keep it there just when a task needs that room.
  */
 const LEFTOVERS_ROOM_SHARE = 0.25;
+/**
+ * What a run placed on its own name's garbage (see `WorkerRegistry.inPlace`) may make resident
+ * before V8's first collection in it frees that garbage: V8 starts collecting once a worker's
+ * off-heap bytes have grown 64 MiB past where its last collection left them (its external
+ * allocation soft limit). Measured for the seed job: +4 MiB over a start on 135 MiB of its own
+ * garbage (+65–70 MiB over a start after a full GC).
+ */
+const IN_PLACE_ALLOWANCE = 64 * MiB;
 /** Task names whose keys are kept (see `#keyFor`). */
 const MAX_KEYED_NAMES = 1000;
 const NO_OPTIONS: RunOptions = {};
@@ -454,7 +462,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (decision.scope !== 'process') return false;
     // Stuck: none of the pool's tasks runs, so nothing the pool does frees memory on its own.
     const process = this.#active.size === 0 ? this.#process?.reading(task.heap + task.external) : undefined;
-    if (!process) return this.#hygiene.relieveProcess(undefined);
+    // While tasks run, the worker whose garbage the task's need already counts as room (see
+    // `#inPlaceNeed`) keeps it: collecting it would only move the task to its warm need.
+    if (!process) return this.#hygiene.relieveProcess(undefined, task.inPlace?.worker);
     const shortfall = processShortfall(process, task.heap + task.external, this.#water, this.#alone(task, process));
     const progress = this.#counters.admitted + this.#counters.settled;
     if (shortfall > 0 && this.#mainCollectedAt !== progress && isolateTracker().snapshot().external >= Math.min(shortfall, MAIN_COLLECT_BYTES)) {
@@ -864,9 +874,10 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     input.process = this.#process?.reading(task.heap + task.external);
     input.alone = this.#alone(task, input.process);
     input.warm = this.#warmOptionFor(task, input.process);
-    // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`).
+    // Warm workers are preferred for any task that reserves in the process (see `chooseWorker`);
+    // charged to reuse a worker's garbage in place, only that worker counts as warm.
     const warmName = this.#process && task.heap + task.external > 0 ? task.learnAs : undefined;
-    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, warmName, warmName === undefined ? 0 : this.#warmSize(task));
+    input.workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, warmName, warmName === undefined ? 0 : this.#warmSize(task), task.inPlace?.worker);
     input.canSpawn = this.#canSpawn();
     input.workerStart = WORKER_START_BYTES;
     input.workerLimit = this.#workers.largestPublishedLimit() || this.#workerLimit;
@@ -885,18 +896,40 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * is watched, the task reserves there, and a warm run of its name was measured to need less.
    */
   #warmOptionFor(task: Task, process: Reading | undefined): WarmOption | undefined {
+    task.inPlace = undefined;
     const full = task.heap + task.external;
     if (!this.#process || full <= 0) return undefined;
-    const need = this.#warmNeed(task);
+    const warmNeed = this.#warmNeed(task);
+    const inPlace = this.#inPlaceNeed(task, full, warmNeed);
+    const need = inPlace?.need ?? warmNeed;
     if (need === undefined || need >= full) return undefined;
+    task.inPlace = inPlace;
     let surprise = 0;
     for (const running of this.#active) surprise = Math.max(surprise, running.charge?.surprise ?? 0);
     const option = this.#warmOption;
     option.need = need;
-    option.spawn = this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
+    // A worker started now holds none of the garbage an in-place need counts on.
+    option.spawn = inPlace === undefined && this.#workers.spawnWarm(task.learnAs, this.#warmSize(task));
     option.surprise = surprise;
     option.reusable = this.#reusable(process);
     return option;
+  }
+
+  /**
+   * The process bytes a run of `task` is charged on the idle worker holding the most garbage its
+   * name's last run there left (`WorkerRegistry.inPlace`): it starts on that garbage, V8 frees it as
+   * the run allocates, and the run reuses the memory, so the process grows by its full need less
+   * that garbage — but by {@link IN_PLACE_ALLOWANCE} at least (what it may allocate before V8's
+   * first collection in it), and never by more than its warm need. `undefined` when no worker
+   * holds such garbage or the charge would be no less than the warm need (or the full one, before a
+   * warm run was measured). Were the garbage live after all, the run grows by its full need: the
+   * warm rule's surprise bound (`WarmOption.surprise`) keeps the process below its limit then.
+   */
+  #inPlaceNeed(task: Task, full: number, warmNeed: number | undefined): Task['inPlace'] {
+    const found = this.#workers.inPlace(task.learnAs, this.#warmSize(task));
+    if (!found) return undefined;
+    const need = Math.max(full - found.leftovers, IN_PLACE_ALLOWANCE);
+    return need < (warmNeed ?? full) ? { worker: found.worker, need } : undefined;
   }
 
   /**
@@ -1296,14 +1329,17 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!this.#pollTimer) this.#updatePolling();
     const worker = target === 'spawn' ? undefined : this.#workers.get(target);
     // A task that reserves nothing has no charge.
-    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? this.#warmNeed(task) : undefined);
+    // Admitted to reuse a worker's garbage in place: only on that worker (see `#inPlaceNeed`).
+    const inPlace = warm && worker !== undefined && task.inPlace?.worker === worker ? task.inPlace : undefined;
+    task.reusesGarbage = inPlace !== undefined;
+    if (task.heap + task.main + task.external > 0) task.charge = this.#ledger.charge(task, undefined, warm ? (inPlace?.need ?? this.#warmNeed(task)) : undefined);
     if (warm && !worker) {
       task.warmSpawn = true;
       this.#workers.warmSpawnPending = true;
     }
-    const clean = worker !== undefined && this.#leftoversMatter(worker);
+    const clean = worker !== undefined && !task.reusesGarbage && this.#leftoversMatter(worker);
     const measure = task.learning || measuredAlone;
-    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (measure ? 4 : 0) | (clean ? 8 : 0));
+    const key = this.#keyFor(task, (this.#process && task.heap + task.external > 0 ? 1 : 0) | (task.external > 0 ? 2 : 0) | (measure ? 4 : 0) | (clean ? 8 : 0) | (task.reusesGarbage ? 16 : 0));
     try {
       if (worker) {
         this.#placeOn(task, worker);
@@ -1356,6 +1392,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (task.exclusive) worker.exclusive--;
     if (task.signal !== undefined) worker.abortable--;
     if (task.warmRun) worker.warmTaken = false;
+    worker.lastRun = undefined;
   }
 
   /** A task admitted warm as a spawn was placed, or ended: the next warm spawn may go. */
@@ -1404,7 +1441,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       keys = [];
       this.#keys.set(task.learnAs, keys);
     }
-    return (keys[bits] ??= taskKey(this.#poolId, task.name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0, clean: (bits & 8) !== 0 }, task.file));
+    return (keys[bits] ??= taskKey(this.#poolId, task.name, { credit: (bits & 1) !== 0, offHeap: (bits & 2) !== 0, measure: (bits & 4) !== 0, clean: (bits & 8) !== 0, reuse: (bits & 16) !== 0 }, task.file));
   }
 
   // ---- settlement ------------------------------------------------------------------------------
@@ -1470,7 +1507,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (!measured || measured.order !== task.order) return declared;
     const grown = Number.isFinite(measured.heap) && Number.isFinite(measured.external) ? measured.heap + measured.external : 0;
     const size = declared > 0 ? declared : grown;
-    if (task.warmRun && size > 0) this.#warmFootprints.record(task.learnAs, measured.resident, size);
+    // A run that started on its own name's garbage made resident what that garbage then freed: not a warm run's measure.
+    if (task.warmRun && !task.reusesGarbage && size > 0) this.#warmFootprints.record(task.learnAs, measured.resident, size);
     if (!Number.isFinite(measured.heap)) return size;
     if (this.#estimates.record(task.learnAs, measured) && this.#held.size > 0) this.#relearnHeld(task.learnAs);
     return size;
@@ -1821,8 +1859,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   }
 
   /**
-   * Tells the workers whether memory is wanted (see `Board.memoryWanted`): then they collect the
-   * garbage their tasks leave, otherwise V8 collects it as they allocate again. Wanted while the
+   * Tells the workers whether memory is wanted (see `Board.memoryWanted`): then a worker collects
+   * the garbage earlier tasks left before a task starts there or while one awaits, and idle workers
+   * holding garbage are asked to collect it (a nudge, once per task they ran) — all but the worker
+   * whose garbage the head's need already counts as room while tasks run (see `#inPlaceNeed`: the
+   * head reuses it there). Otherwise V8 collects it as the workers allocate again. Wanted while the
    * head of the queue would not fit the process or a worker (whether or not it also waits for a
    * worker), for `retryAfterMs` after a task was refused such room or a consumer asked for it
    * (`relievePressure`), and while either scope is under pressure. The main isolate's memory is
@@ -1839,6 +1880,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#process?.underPressure === true ||
       this.#workers.anyUnderPressure();
     if (this.#board.memoryWanted !== wanted) this.#board.memoryWanted = wanted;
+    if (wanted && !this.#shutDown) this.#hygiene.collectIdle(this.#active.size > 0 ? this.#held.head()?.inPlace?.worker : undefined);
   }
 
   /** A task was refused room in the process or a worker, or a consumer asked for it: memory is wanted for a while. */

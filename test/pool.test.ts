@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Piscina } from 'piscina';
 import {
   AbortError,
@@ -613,6 +613,7 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
   // Found by review: memory wanted at the end of a task that began on garbage an earlier task left,
   // which V8 freed while it ran. Its end compared its off-heap bytes with where it began (that
   // garbage included), so the garbage it left itself was neither collected nor counted as leftovers.
+  // (A task's end no longer collects: the idle worker is asked to, while memory is wanted.)
   it('a task that began on garbage and ends while memory is wanted has its own garbage collected', async () => {
     const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2, policy: 'reject', retryAfterMs: 5000, memoryLimit: 1024 * MB });
     await pool.run(undefined, { name: 'whoami' });
@@ -625,7 +626,10 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     // Refused room in the process: memory is wanted from here until the running task has ended.
     await expect(pool.run(16, { name: 'dropBuffer', memory: { heap: 0, external: 860 * MB } })).rejects.toMatchObject({ code: 'ERR_MEMORY_PRESSURE', scope: 'process' });
     await later;
-    // Its 14 MiB were collected before its result came back (before the fix: still there, unseen).
+    // Its 14 MiB are counted as leftovers, and collected as the idle worker is nudged (before the
+    // fix: still there, unseen).
+    await vi.waitFor(() => expect(pool.stats().workers[0]!.leftovers).toBe(0), { timeout: 2000, interval: 20 });
+    expect(pool.stats().counters.nudges).toBeGreaterThan(0);
     expect(pool.stats().workers[0]!.external - clean).toBeLessThan(8 * MB);
     expect(pool.stats().workers[0]!.leftovers).toBe(0);
     expectAllSettled(pool, 4);

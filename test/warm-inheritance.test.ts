@@ -81,7 +81,7 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     expect(workers.spawnWarm('fill', 4 * MiB)).toBe(true);
   });
 
-  it("a worker whose last task's garbage is still uncollected (leftovers on its slot), or that runs a task, is not warm", () => {
+  it("garbage its own last run of the name left keeps a worker warm for that name (a run there reuses it in place); garbage another name left, or a task running, does not", () => {
     const board = new Board(8);
     const workers = new WorkerRegistry(board, { high: 0.9, low: 0.8 }, 2, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined, answer: () => undefined });
     const worker = workers.add(thread(1))!;
@@ -89,10 +89,24 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     const slot = board.claim(1);
     const reading = { used: 8 * MiB, live: 8 * MiB, retained: 8 * MiB, limit: 64 * MiB, external: 80 * MiB, majorGcs: 1, collections: 0, fresh: 8 * MiB, updatedAt: Date.now(), leftovers: 70 * MiB };
     board.write(slot, reading);
-    expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(false);
+    // Its last run was of 'fill': its garbage is room for the next run of 'fill' there, not of a larger one.
+    expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(true);
+    expect(workers.inPlace('fill', 64 * MiB)).toEqual({ worker, leftovers: 70 * MiB });
+    expect(workers.inPlace('fill', 64 * MiB + 1)).toBeUndefined();
+    // Warm for 'other' too, but the garbage is 'fill''s: not warm for 'other' while it is there.
+    workers.ranOn(worker, 'other', 64 * MiB);
+    worker.lastRun = 'fill';
+    expect(workers.isWarm(worker, 'other', 64 * MiB)).toBe(false);
+    expect(workers.inPlace('other', 64 * MiB)).toBeUndefined();
+    // A task of another name that ended since (failed, say) may have left it: not warm for 'fill' either.
+    worker.lastRun = undefined;
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
+    expect(workers.inPlace('fill', 64 * MiB)).toBeUndefined();
+    // Collected: warm for both, in place for neither.
     board.write(slot, { ...reading, external: 1 * MiB, leftovers: 0 });
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(true);
+    expect(workers.isWarm(worker, 'other', 64 * MiB)).toBe(true);
+    expect(workers.inPlace('fill', 64 * MiB)).toBeUndefined();
     worker.running = 1;
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
   });

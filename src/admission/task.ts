@@ -68,6 +68,13 @@ export interface Task {
   warmRun: boolean;
   /** Admitted on its warm need, it waits for a worker being started, counting on that worker being warm. */
   warmSpawn: boolean;
+  /**
+   * At its last decision: the idle worker holding garbage its name's last run there left, and the
+   * process bytes a run placed there is charged (see the pool's `#inPlaceNeed`); `undefined` when none.
+   */
+  inPlace: { worker: TrackedWorker; need: number } | undefined;
+  /** It runs on the garbage its name's last run on its worker left, charged for that (`inPlace`). */
+  reusesGarbage: boolean;
   /** Admitted once and taken back unrun (a withdrawn spawn): it was started before any pause, so a pause does not hold it. */
   readmit: boolean;
   /**
@@ -119,6 +126,8 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     aborted: false,
     warmRun: false,
     warmSpawn: false,
+    inPlace: undefined,
+    reusesGarbage: false,
     readmit: false,
     deferred: false,
   };

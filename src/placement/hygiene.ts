@@ -80,12 +80,12 @@ export class WorkerHygiene {
    * process must give back for it (`processShortfall`). With no collection to wait for, the idle
    * worker that may hold the most is recycled (see above) — only while what the idle workers may
    * hold adds up to the shortfall (memory beyond that is not the workers'), and at most
-   * {@link STUCK_RECYCLES} times for one blocked task. Returns whether a collection or a recycle is under way (the task
+   * {@link STUCK_RECYCLES} times for one blocked task. `spare`: an idle worker not to nudge (its
+   * garbage is already counted as room for the task). Returns whether a collection or a recycle is under way (the task
    * waits for its outcome rather than being refused now).
    */
-  relieveProcess(stuck: { task: number; shortfall: number } | undefined): boolean {
-    for (const worker of this.#workers.idleHoldingGarbage(PROCESS_NUDGE_BYTES)) this.#nudge(worker);
-    if (this.#nudgesInFlight > 0) return true;
+  relieveProcess(stuck: { task: number; shortfall: number } | undefined, spare?: TrackedWorker): boolean {
+    if (this.collectIdle(spare)) return true;
     if (!stuck) return false;
     if (this.#stuckRecycling) return true;
     if (stuck.task !== this.#stuckTask) {
@@ -109,6 +109,16 @@ export class WorkerHygiene {
       this.#hooks.onAnswer();
     });
     return true;
+  }
+
+  /**
+   * Asks the idle workers that hold memory a full GC may free (off-heap bytes, heap above live:
+   * {@link PROCESS_NUDGE_BYTES} or more) to collect, but `spare`, once per task each has run.
+   * Returns whether a collection is under way.
+   */
+  collectIdle(spare?: TrackedWorker): boolean {
+    for (const worker of this.#workers.idleHoldingGarbage(PROCESS_NUDGE_BYTES)) if (worker !== spare) this.#nudge(worker);
+    return this.#nudgesInFlight > 0;
   }
 
   /** Terminates `worker` (Piscina starts another when needed), for room in `scope`. */

@@ -86,6 +86,8 @@ export interface TrackedWorker extends Account {
   warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
   warmTaken: boolean;
+  /** The name of the last task that ended on it, when that task completed and reserved (see `ranOn`); `undefined` after any other end. */
+  lastRun: string | undefined;
   /** The largest run (bytes: its declared or measured size, as in `warmFor`) that finished on it, whether it reserved or not; 0 while none has. */
   largestRun: number;
   /** Its thread got as far as the pool's worker runtime (it claimed its board slot), which it does before it can run any task. */
@@ -184,6 +186,7 @@ export class WorkerRegistry {
       publishedLimit: undefined,
       warmFor: this.#inherited.pop() ?? new Map(),
       warmTaken: false,
+      lastRun: undefined,
       largestRun: 0,
       ranRuntime: false,
       port: new WorkerPort<Sent>(this.#hooks.answer, this.#hooks.wait ?? 'sync', thread),
@@ -340,15 +343,15 @@ export class WorkerRegistry {
   /**
    * Readings of every worker that can be chosen for a task (`exclusive`: an abortable one), with
    * pressure flags brought up to date. `warmName`: the task's name, when it has a warm need (each
-   * reading says whether its worker is warm for it).
+   * reading says whether its worker is warm for it; with `onlyWarm`, only that worker can be).
    */
-  readings(exclusive = false, reserves = true, warmName?: string, warmSize = 0): WorkerReading[] {
+  readings(exclusive = false, reserves = true, warmName?: string, warmSize = 0, onlyWarm?: TrackedWorker): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
     const out = this.#readings;
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker, exclusive, reserves, warmName, warmSize));
+      out.push(this.reading(worker, exclusive, reserves, onlyWarm === undefined || onlyWarm === worker ? warmName : undefined, warmSize));
     }
     return out;
   }
@@ -386,15 +389,33 @@ export class WorkerRegistry {
   /**
    * Whether a run of `name` of `size` bytes placed on `worker` now would reuse what its allocator
    * holds from earlier runs (see `isWarmFor`): only on a worker running nothing (a task running
-   * beside it would use that memory too, and may leave garbage in it), and not while garbage its
-   * tasks left still takes that memory (`BoardReading.leftovers`).
+   * beside it would use that memory too, and may leave garbage in it), and not while garbage
+   * another name left still takes that memory (`BoardReading.leftovers`). Garbage its own last run
+   * left does not stop it: V8 frees that as the run allocates, and the run reuses the memory (see
+   * {@link inPlace}).
    */
   isWarm(worker: TrackedWorker, name: string, size: number): boolean {
-    return !worker.warmTaken && worker.running === 0 && isWarmFor(worker.warmFor, name, size) && this.leftovers(worker) === 0;
+    return !worker.warmTaken && worker.running === 0 && isWarmFor(worker.warmFor, name, size) && (worker.lastRun === name || this.leftovers(worker) === 0);
+  }
+
+  /**
+   * The idle worker warm for a run of `name` of `size` bytes whose last run, of that name, left
+   * the most garbage uncollected (`leftovers`, bytes): a run placed there reuses that memory as V8
+   * frees it. `undefined` when no such worker holds any.
+   */
+  inPlace(name: string, size: number): { worker: TrackedWorker; leftovers: number } | undefined {
+    let found: { worker: TrackedWorker; leftovers: number } | undefined;
+    for (const worker of this.#workers.values()) {
+      if (worker.retiring || worker.gone || worker.lastRun !== name || !this.isWarm(worker, name, size)) continue;
+      const leftovers = this.leftovers(worker);
+      if (leftovers > 0 && (!found || leftovers > found.leftovers)) found = { worker, leftovers };
+    }
+    return found;
   }
 
   /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */
   ranOn(worker: TrackedWorker, name: string, size: number): void {
+    worker.lastRun = name;
     const names = worker.warmFor;
     const largest = Math.max(size, names.get(name) ?? 0);
     names.delete(name);

@@ -53,6 +53,8 @@ let running = 0;
 let started = 0;
 /** Tasks and nudges that have begun here (their handlers ran), however they arrived: the busy period publishes it. */
 let begun = 0;
+/** Whether the task that began this worker's current run of tasks was placed to reuse the garbage earlier runs left (see `TaskFlags.reuse`). */
+let reusing = false;
 /** Open from the start of a task that reserves process memory until no task runs. */
 let busy: BusyPeriod | undefined;
 /** Heap in use just before the first task was called (see `BoardReading.fresh`). */
@@ -90,10 +92,10 @@ function poolContext(poolId: number): PoolContext {
 }
 
 /**
- * Off-heap garbage tasks left was not collected at their ends because the pool did not want memory
- * then: the clean level (below) those tasks were judged against; `undefined` when there is none.
- * It may include live data a task kept (it errs towards "garbage": the worker is then not warm and
- * its runs are not measured) until a major GC of the worker's own (see {@link collectLeftovers}),
+ * Off-heap garbage tasks left (a task's end never collects it: see {@link publishAfterTask}): the
+ * clean level (below) those tasks were judged against; `undefined` when there is none. It may
+ * include live data a task kept (it errs towards "garbage": runs starting on it are not measured)
+ * until a major GC of the worker's own (see {@link collectLeftovers}),
  * or until V8 itself has brought the off-heap bytes back within {@link OFF_HEAP_SWEEP_BYTES} of it.
  */
 let offHeapBeforeLeftovers: number | undefined;
@@ -154,45 +156,38 @@ function sameReading(a: IsolateSnapshot, b: IsolateSnapshot): boolean {
   );
 }
 
-/** Off-heap growth during one task above which its end collects before publishing. */
+/** Off-heap growth during one task above which what it dropped counts as leftovers (see {@link offHeapBeforeLeftovers}). */
 const OFF_HEAP_SWEEP_BYTES = 8 * 2 ** 20;
 
 /**
- * At the end of a task, before the result goes back. While the pool wants memory
- * (`Board.memoryWanted`), the readings the gate sees next must be true: when off-heap memory grew
- * by {@link OFF_HEAP_SWEEP_BYTES} or more, a minor GC frees the Buffers the task dropped while
- * their objects are young, and a major GC follows when that was not enough (their objects outlived
- * a GC during the task) or when earlier tasks left garbage. Otherwise what it dropped is left for V8
- * to collect as the worker allocates again, or for the pool to ask for once it wants memory: a full
- * GC between two runs throws away optimized code the next run rebuilds (measured: the next run of a
- * fetch-heavy job took ~25 % more CPU, with ~8 × the deoptimizations), and a minor GC asked for while V8 is marking
- * finishes a major one. When the heap in use is above the mark and the last live figure does not
+ * At the end of a task, before the result goes back. What the task dropped is not collected here:
+ * when its off-heap memory grew by {@link OFF_HEAP_SWEEP_BYTES} or more, it is published as
+ * leftovers, and the pool decides who collects them — the next run of the same name placed here
+ * reuses that memory as V8 frees it (no collection), any other task starting here collects them
+ * first while the pool wants memory (see {@link begin}), and an idle worker holding them collects
+ * when asked (a nudge). A full GC between two runs throws away optimized code the next run
+ * rebuilds (measured: the next run of a fetch-heavy job took ~25 % more CPU, with ~8 × the
+ * deoptimizations). When the heap in use is above the mark and the last live figure does not
  * already show the worker full, a full GC measures it.
  */
-function publishAfterTask(board: Board, highWater: number, externalAtStart: number): Promise<void> | undefined {
-  // Read once: the pool may change it at any moment, and both uses below must agree.
-  const wanted = board.memoryWanted;
+function publishAfterTask(externalAtStart: number, highWater: number): Promise<void> | undefined {
   const ceiling = highWater * isolateTracker().limit;
   const clean = Math.min(cleanExternal ?? externalAtStart, externalAtStart);
-  const sweep = (snapshot: IsolateSnapshot): boolean => snapshot.external - clean >= OFF_HEAP_SWEEP_BYTES;
-  const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
   const atEnd = isolateTracker().snapshot();
-  if (!wanted && sweep(atEnd)) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, clean);
-  if (!(wanted && (sweep(atEnd) || offHeapBeforeLeftovers !== undefined)) && !measure(atEnd)) {
+  if (atEnd.external - clean >= OFF_HEAP_SWEEP_BYTES) offHeapBeforeLeftovers = Math.min(offHeapBeforeLeftovers ?? Number.POSITIVE_INFINITY, clean);
+  const measure = ({ used, live }: IsolateSnapshot): boolean => used >= ceiling && !(live !== undefined && live >= ceiling);
+  if (!measure(atEnd)) {
     publish(atEnd, true);
     return undefined;
   }
-  return collectThenPublish(wanted, sweep, measure);
+  return measureThenPublish(measure);
 }
 
-async function collectThenPublish(wanted: boolean, sweep: (snapshot: IsolateSnapshot) => boolean, measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
+async function measureThenPublish(measure: (snapshot: IsolateSnapshot) => boolean): Promise<void> {
   const tracker = isolateTracker();
   // What a finished task allocated can stay reachable until the event loop turns once.
   await new Promise((resolve) => setImmediate(resolve));
-  if (wanted && sweep(tracker.snapshot())) tracker.collect('minor');
-  if ((wanted && (sweep(tracker.snapshot()) || offHeapBeforeLeftovers !== undefined)) || measure(tracker.snapshot())) {
-    if (tracker.collect('major')) ranOwnMajorGc();
-  }
+  if (measure(tracker.snapshot()) && tracker.collect('major')) ranOwnMajorGc();
   publish();
 }
 
@@ -245,13 +240,19 @@ interface Run {
 
 function begin(context: PoolContext, name: string, flags: TaskFlags, order: number): Run {
   // Before anything is read for this task: its starting point is then without that garbage.
-  if (running === 0) collectLeftovers(context.board, flags.measure || flags.clean);
+  if (running === 0) {
+    // A run placed to reuse its name's garbage here starts on it, and V8 frees it as the run allocates.
+    reusing = flags.reuse;
+    if (!reusing) collectLeftovers(context.board, flags.measure || flags.clean);
+  }
   // Its module loaded, no task run yet: nothing off-heap is garbage.
   cleanExternal ??= isolateTracker().snapshot().external;
   running++;
   begun++;
   // Started by a later task of the period, a busy period counts from there (less credit: errs safe).
-  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => begun, () => collectLeftovers(context.board));
+  if (flags.credit && !busy && context.slot !== -1) busy = new BusyPeriod(context.board, context.slot, isolateTracker().snapshot(), () => begun, () => {
+    if (!reusing) collectLeftovers(context.board);
+  });
   if (flags.offHeap) busy?.trackResidency();
   // A run that starts on garbage is not measured: V8 may free that garbage as it runs, and its
   // growth would then come out low by as much (the learning run collected it above).
@@ -276,7 +277,7 @@ function end(run: Run): Promise<void> | undefined {
     busy?.end();
     busy = undefined;
   }
-  return publishAfterTask(run.context.board, run.context.highWater, run.externalAtStart);
+  return publishAfterTask(run.externalAtStart, run.context.highWater);
 }
 
 /** What a task that threw ends with: its error as is, or the envelope that keeps all of it (`task-error.ts`). */

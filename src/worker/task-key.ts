@@ -23,6 +23,12 @@ export interface TaskFlags {
   measure: boolean;
   /** Collect the garbage earlier tasks left here before this one starts (it matters beside the process's room). */
   clean: boolean;
+  /**
+   * Leave the garbage earlier runs of this task's name left here: the run reuses that memory as V8
+   * frees it while the run allocates, and the pool charged it for that (no collection before or
+   * while it runs).
+   */
+  reuse: boolean;
 }
 
 /**
@@ -42,7 +48,7 @@ export function settingsKey(poolId: number): string {
 
 /** The key of a task; `file`: its module's URL when it is not the pool's. */
 export function taskKey(poolId: number, name: string, flags: TaskFlags, file?: string): string {
-  const key = `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${flags.clean ? 'l' : ''}${SEP}${name}`;
+  const key = `${poolId}${SEP}${flags.credit ? 'c' : ''}${flags.offHeap ? 'o' : ''}${flags.measure ? 'm' : ''}${flags.clean ? 'l' : ''}${flags.reuse ? 'r' : ''}${SEP}${name}`;
   return file === undefined ? key : `${key}${SEP}${file}`;
 }
 
@@ -77,7 +83,7 @@ export function decodeKey(key: string): DecodedKey | undefined {
     kind: 'task',
     poolId,
     name: third === -1 ? key.slice(second + 1) : key.slice(second + 1, third),
-    flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m'), clean: flags.includes('l') },
+    flags: { credit: flags.includes('c'), offHeap: flags.includes('o'), measure: flags.includes('m'), clean: flags.includes('l'), reuse: flags.includes('r') },
     file: third === -1 ? undefined : key.slice(third + 1),
   };
 }
