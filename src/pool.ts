@@ -926,7 +926,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
    * warm rule's surprise bound (`WarmOption.surprise`) keeps the process below its limit then.
    */
   #inPlaceNeed(task: Task, full: number, warmNeed: number | undefined): Task['inPlace'] {
-    const found = this.#workers.inPlace(task.learnAs, this.#warmSize(task));
+    const found = this.#workers.inPlace(task.learnAs);
     if (!found) return undefined;
     const need = Math.max(full - found.leftovers, IN_PLACE_ALLOWANCE);
     return need < (warmNeed ?? full) ? { worker: found.worker, need } : undefined;
@@ -1367,7 +1367,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /** `task` goes onto `worker`: its order number there, the worker's count, the ledger's charge. */
   #placeOn(task: Task, worker: TrackedWorker): void {
     // The first task of a name placed where the allocator holds memory from its earlier runs reuses it.
-    const warm = task.charge !== undefined && this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task));
+    const warm = task.charge !== undefined && (task.reusesGarbage || this.#workers.isWarm(worker, task.learnAs, this.#warmSize(task)));
     this.#reaper.busy(worker);
     // Its wait ends, and its run begins, as it goes to a worker (for a spawn: once one is ready).
     if (this.#runTimes.recording) task.startedAt = this.#runTimes.started(task.submittedAt);
@@ -1469,6 +1469,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       if (worker) {
         const size = this.#learn(task, worker);
         if (size > worker.largestRun) worker.largestRun = size;
+        // What it dropped is garbage the next run of its name there reuses (see `#inPlaceNeed`).
+        if (task.charge) worker.lastRun = task.learnAs;
         // Only tasks that reserve are ever charged a warm need.
         if (task.charge && size > 0) this.#workers.ranOn(worker, task.learnAs, size);
       }

@@ -86,28 +86,31 @@ describe('warm workers: warm for runs up to the largest that ran there', () => {
     const workers = new WorkerRegistry(board, { high: 0.9, low: 0.8 }, 2, 64 * MiB, { onPressure: () => undefined, onSample: () => undefined, answer: () => undefined });
     const worker = workers.add(thread(1))!;
     workers.ranOn(worker, 'fill', 64 * MiB);
+    workers.ranOn(worker, 'other', 64 * MiB);
+    worker.lastRun = 'fill';
     const slot = board.claim(1);
     const reading = { used: 8 * MiB, live: 8 * MiB, retained: 8 * MiB, limit: 64 * MiB, external: 80 * MiB, majorGcs: 1, collections: 0, fresh: 8 * MiB, updatedAt: Date.now(), leftovers: 70 * MiB };
     board.write(slot, reading);
-    // Its last run was of 'fill': its garbage is room for the next run of 'fill' there, not of a larger one.
+    // Its last run was of 'fill': its garbage is room for the next run of 'fill' there.
     expect(workers.reading(worker, false, true, 'fill', 64 * MiB).warm).toBe(true);
-    expect(workers.inPlace('fill', 64 * MiB)).toEqual({ worker, leftovers: 70 * MiB });
-    expect(workers.inPlace('fill', 64 * MiB + 1)).toBeUndefined();
-    // Warm for 'other' too, but the garbage is 'fill''s: not warm for 'other' while it is there.
-    workers.ranOn(worker, 'other', 64 * MiB);
-    worker.lastRun = 'fill';
+    expect(workers.inPlace('fill')).toEqual({ worker, leftovers: 70 * MiB });
+    // The garbage is 'fill''s: not warm for 'other' while it is there.
     expect(workers.isWarm(worker, 'other', 64 * MiB)).toBe(false);
-    expect(workers.inPlace('other', 64 * MiB)).toBeUndefined();
-    // A task of another name that ended since (failed, say) may have left it: not warm for 'fill' either.
+    expect(workers.inPlace('other')).toBeUndefined();
+    // A task that did not complete ended there since (it may have left it): in place for nobody.
     worker.lastRun = undefined;
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
-    expect(workers.inPlace('fill', 64 * MiB)).toBeUndefined();
+    expect(workers.inPlace('fill')).toBeUndefined();
     // Collected: warm for both, in place for neither.
+    worker.lastRun = 'fill';
     board.write(slot, { ...reading, external: 1 * MiB, leftovers: 0 });
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(true);
     expect(workers.isWarm(worker, 'other', 64 * MiB)).toBe(true);
-    expect(workers.inPlace('fill', 64 * MiB)).toBeUndefined();
+    expect(workers.inPlace('fill')).toBeUndefined();
+    // Running a task: neither.
+    board.write(slot, reading);
     worker.running = 1;
     expect(workers.isWarm(worker, 'fill', 64 * MiB)).toBe(false);
+    expect(workers.inPlace('fill')).toBeUndefined();
   });
 });

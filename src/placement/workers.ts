@@ -86,7 +86,7 @@ export interface TrackedWorker extends Account {
   warmFor: Map<string, number>;
   /** A task running on it reuses what its allocator holds: no other task may count on that. */
   warmTaken: boolean;
-  /** The name of the last task that ended on it, when that task completed and reserved (see `ranOn`); `undefined` after any other end. */
+  /** The name of the last task that ended on it, when that task completed and reserved; `undefined` after any other end. */
   lastRun: string | undefined;
   /** The largest run (bytes: its declared or measured size, as in `warmFor`) that finished on it, whether it reserved or not; 0 while none has. */
   largestRun: number;
@@ -109,9 +109,9 @@ export interface WorkerStats extends WorkerReading {
   /** When its readings were last refreshed, `Date.now()` ms; 0 when never. */
   updatedAt: number;
   /**
-   * Off-heap bytes of garbage its tasks left uncollected, as no memory was wanted when they ended
-   * (see *How the gate decides* in the README); 0 when none. It is not warm for any name until
-   * they are collected.
+   * Off-heap bytes of garbage its tasks left uncollected (a task's end does not collect: see *How
+   * the gate decides* in the README); 0 when none. The next run of the name its last task ran
+   * reuses them in place; it is not warm for other names until they are collected.
    */
   leftovers: number;
 }
@@ -343,7 +343,8 @@ export class WorkerRegistry {
   /**
    * Readings of every worker that can be chosen for a task (`exclusive`: an abortable one), with
    * pressure flags brought up to date. `warmName`: the task's name, when it has a warm need (each
-   * reading says whether its worker is warm for it; with `onlyWarm`, only that worker can be).
+   * reading says whether its worker is warm for it; with `onlyWarm`, that worker alone is: the
+   * task reuses its garbage in place, see `inPlace`).
    */
   readings(exclusive = false, reserves = true, warmName?: string, warmSize = 0, onlyWarm?: TrackedWorker): WorkerReading[] {
     // One array, refilled for each decision (the gate does not keep it).
@@ -351,7 +352,9 @@ export class WorkerRegistry {
     out.length = 0;
     for (const worker of this.#workers.values()) {
       if (worker.retiring || worker.gone) continue;
-      out.push(this.reading(worker, exclusive, reserves, onlyWarm === undefined || onlyWarm === worker ? warmName : undefined, warmSize));
+      const reading = this.reading(worker, exclusive, reserves, onlyWarm === undefined ? warmName : undefined, warmSize);
+      if (onlyWarm !== undefined) reading.warm = worker === onlyWarm;
+      out.push(reading);
     }
     return out;
   }
@@ -399,14 +402,14 @@ export class WorkerRegistry {
   }
 
   /**
-   * The idle worker warm for a run of `name` of `size` bytes whose last run, of that name, left
-   * the most garbage uncollected (`leftovers`, bytes): a run placed there reuses that memory as V8
-   * frees it. `undefined` when no such worker holds any.
+   * The idle worker whose last run, of `name`, left the most garbage uncollected (`leftovers`,
+   * bytes): a run of `name` placed there reuses that memory as V8 frees it. `undefined` when no
+   * such worker holds any.
    */
-  inPlace(name: string, size: number): { worker: TrackedWorker; leftovers: number } | undefined {
+  inPlace(name: string): { worker: TrackedWorker; leftovers: number } | undefined {
     let found: { worker: TrackedWorker; leftovers: number } | undefined;
     for (const worker of this.#workers.values()) {
-      if (worker.retiring || worker.gone || worker.lastRun !== name || !this.isWarm(worker, name, size)) continue;
+      if (worker.retiring || worker.gone || worker.warmTaken || worker.running > 0 || worker.lastRun !== name) continue;
       const leftovers = this.leftovers(worker);
       if (leftovers > 0 && (!found || leftovers > found.leftovers)) found = { worker, leftovers };
     }
@@ -415,7 +418,6 @@ export class WorkerRegistry {
 
   /** A run of `name` of `size` bytes finished on `worker`: it is warm for runs of that name no larger than the largest such run. */
   ranOn(worker: TrackedWorker, name: string, size: number): void {
-    worker.lastRun = name;
     const names = worker.warmFor;
     const largest = Math.max(size, names.get(name) ?? 0);
     names.delete(name);
