@@ -208,6 +208,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #startingUp: boolean;
   #lastStartError: unknown;
   #pumping = false;
+  /** Inside one decision (its readings taken, not yet decided): no nudge may change them (see `#updateMemoryWanted`). */
+  #deciding = false;
   #pumpAgain = false;
   #pumpScheduled = false;
   /** When a task was last refused room in the process or a worker, or a consumer asked for it (`performance.now()`). */
@@ -228,6 +230,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   #guardStopLive = 0;
   /** Workers the guard stopped: the process's figures then, and what their one task had grown. */
   readonly #guarded = new WeakMap<TrackedWorker, { used: number; limit: number; grown: { heap: number; external: number } }>();
+  /** Names whose garbage a run placed on it was seen to free (see {@link #checkGarbageFreed}). */
+  readonly #garbageProven = new Set<string>();
   /** Runs started alone to be measured, per name (see {@link #measuredAlone}). */
   readonly #aloneRuns = new Map<string, number>();
   /** `needsDrain` as last reported by an event. */
@@ -462,9 +466,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     if (decision.scope !== 'process') return false;
     // Stuck: none of the pool's tasks runs, so nothing the pool does frees memory on its own.
     const process = this.#active.size === 0 ? this.#process?.reading(task.heap + task.external) : undefined;
-    // While tasks run, the worker whose garbage the task's need already counts as room (see
-    // `#inPlaceNeed`) keeps it: collecting it would only move the task to its warm need.
-    if (!process) return this.#hygiene.relieveProcess(undefined, task.inPlace?.worker);
+    if (!process) return this.#hygiene.relieveProcess(undefined, task.sparedGarbage);
     const shortfall = processShortfall(process, task.heap + task.external, this.#water, this.#alone(task, process));
     const progress = this.#counters.admitted + this.#counters.settled;
     if (shortfall > 0 && this.#mainCollectedAt !== progress && isolateTracker().snapshot().external >= Math.min(shortfall, MAIN_COLLECT_BYTES)) {
@@ -918,18 +920,38 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /**
    * The process bytes a run of `task` is charged on the idle worker holding the most garbage its
    * name's last run there left (`WorkerRegistry.inPlace`): it starts on that garbage, V8 frees it as
-   * the run allocates, and the run reuses the memory, so the process grows by its full need less
-   * that garbage — but by {@link IN_PLACE_ALLOWANCE} at least (what it may allocate before V8's
-   * first collection in it), and never by more than its warm need. `undefined` when no worker
-   * holds such garbage or the charge would be no less than the warm need (or the full one, before a
-   * warm run was measured). Were the garbage live after all, the run grows by its full need: the
-   * warm rule's surprise bound (`WarmOption.surprise`) keeps the process below its limit then.
+   * the run allocates, and the run reuses the memory, so the process grows by its off-heap need
+   * less that garbage — but by {@link IN_PLACE_ALLOWANCE} at least (what it may allocate before
+   * V8's first collection in it) — plus its whole heap need (freed Buffer memory does not become
+   * heap pages), and never by more than its warm need. `undefined` when no worker holds such
+   * garbage, the charge would be no less than the warm need (or the full one, before a warm run
+   * was measured), or the run is to be measured (a run starting on garbage measures low).
+   * Were the garbage live after all (data a task keeps), the run grows by its full need: the warm
+   * rule's surprise bound (`WarmOption.surprise`) keeps the process below its limit for one such
+   * run, so until a run of the name has been seen to free its garbage (`#garbageProven`), only one
+   * runs in place at a time.
    */
   #inPlaceNeed(task: Task, full: number, warmNeed: number | undefined): Task['inPlace'] {
+    if (this.#learns(task) || this.#measuredAlone(task)) return undefined;
     const found = this.#workers.inPlace(task.learnAs);
     if (!found) return undefined;
-    const need = Math.max(full - found.leftovers, IN_PLACE_ALLOWANCE);
-    return need < (warmNeed ?? full) ? { worker: found.worker, need } : undefined;
+    if (!this.#garbageProven.has(task.learnAs)) for (const running of this.#active) if (running.reusesGarbage && running.learnAs === task.learnAs) return undefined;
+    const need = task.heap + Math.max(task.external - found.leftovers, Math.min(task.external, IN_PLACE_ALLOWANCE));
+    return need < (warmNeed ?? full) ? { worker: found.worker, need, leftovers: found.leftovers } : undefined;
+  }
+
+  /**
+   * A run placed on its name's garbage ended: when the garbage its worker holds now is less than
+   * 1.5 × what it started on (that garbage went as it ran, and what is left is mostly its own; had
+   * it been data kept alive, the two would add up), the name's garbage is proven to be garbage, and
+   * its runs may go in place side by side (see {@link #inPlaceNeed}).
+   */
+  #checkGarbageFreed(task: Task, worker: TrackedWorker): void {
+    const inPlace = task.inPlace;
+    if (!task.reusesGarbage || !inPlace || this.#garbageProven.has(task.learnAs)) return;
+    if (this.#workers.leftovers(worker) >= 1.5 * inPlace.leftovers) return;
+    if (this.#garbageProven.size >= MAX_KEYED_NAMES) this.#garbageProven.delete(this.#garbageProven.values().next().value as string);
+    this.#garbageProven.add(task.learnAs);
   }
 
   /**
@@ -1053,7 +1075,38 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     // what a run of its name in flight has grown so far, and (slow start) for as much heap as its
     // worker could hold — other tasks are admitted beside it on what it reserves.
     if (task.estimate === 'none' && this.#process) task.external = Math.max(this.#largestAdmitted, this.#slowStart.grownSoFar(task.learnAs), this.#learns(task) ? this.#unknownRoom() : 0);
-    return decide(this.#gateInput(task));
+    this.#deciding = true;
+    try {
+      const input = this.#gateInput(task);
+      const decision = decide(input);
+      task.sparedGarbage = decision.kind !== 'admit' && task.inPlace !== undefined && this.#active.size > 0 && !this.#collectingHelps(task, task.inPlace, input) ? task.inPlace.worker : undefined;
+      return decision;
+    } finally {
+      this.#deciding = false;
+    }
+  }
+
+  /**
+   * Whether collecting the garbage `task` would reuse in place (`inPlace`, see `#inPlaceNeed`) lets
+   * it in: the gate's own decision on the same input, with the process lower by what the collection
+   * gives back and the task on its warm need (or its full one) instead. What it gives back is the
+   * garbage less what the worker's allocator keeps for a warm run to reuse (its full need less its
+   * warm need, as the warm rule counts it), all of it when no warm run was measured. When it does
+   * not let the task in, the worker keeps its garbage while other tasks run (their ends may let the
+   * task in there, in place); when it does, the worker is nudged like any other (a held task never
+   * waits on memory only garbage holds).
+   */
+  #collectingHelps(task: Task, inPlace: NonNullable<Task['inPlace']>, input: GateInput): boolean {
+    const process = input.process;
+    if (!process) return true;
+    const full = task.heap + task.external;
+    const warmNeed = this.#warmNeed(task);
+    const kept = warmNeed !== undefined && warmNeed < full ? full - warmNeed : 0;
+    const freed = Math.max(0, inPlace.leftovers - kept);
+    const lowered: Reading = { ...process, used: Math.max(0, process.used - freed), live: process.live === undefined ? undefined : Math.max(0, process.live - freed) };
+    const warm = input.warm && kept > 0 ? { ...input.warm, need: full - kept, spawn: false, reusable: Math.max(0, input.warm.reusable - freed) } : undefined;
+    const workers = this.#workers.readings(this.#runsAlone(task), task.heap > 0, task.learnAs, this.#warmSize(task));
+    return decide({ ...input, process: lowered, warm, workers }).kind === 'admit';
   }
 
   /** A task for a question about admission: what `run()` would create, never submitted. */
@@ -1379,10 +1432,8 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     worker.nudged = false;
     if (task.charge) this.#ledger.place(task.charge, worker);
     if (task.learning) this.#slowStart.placed(task.learnAs, task, Date.now(), this.#workers.publishedLevel(worker));
-    if (warm) {
-      task.warmRun = true;
-      worker.warmTaken = true;
-    }
+    task.warmRun = warm;
+    if (warm) worker.warmTaken = true;
     this.#endWarmSpawn(task);
   }
 
@@ -1432,7 +1483,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
 
   /**
    * The task key for a task's export and module with flag bits (1 credit, 2 off-heap, 4 measure,
-   * 8 clean), made once per export, module and flags.
+   * 8 clean, 16 reuse), made once per export, module and flags.
    */
   #keyFor(task: Pick<Task, 'name' | 'file' | 'learnAs'>, bits: number): string {
     let keys = this.#keys.get(task.learnAs);
@@ -1471,6 +1522,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
         if (size > worker.largestRun) worker.largestRun = size;
         // What it dropped is garbage the next run of its name there reuses (see `#inPlaceNeed`).
         if (task.charge) worker.lastRun = task.learnAs;
+        this.#checkGarbageFreed(task, worker);
         // Only tasks that reserve are ever charged a warm need.
         if (task.charge && size > 0) this.#workers.ranOn(worker, task.learnAs, size);
       }
@@ -1863,9 +1915,11 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
   /**
    * Tells the workers whether memory is wanted (see `Board.memoryWanted`): then a worker collects
    * the garbage earlier tasks left before a task starts there or while one awaits, and idle workers
-   * holding garbage are asked to collect it (a nudge, once per task they ran) — all but the worker
-   * whose garbage the head's need already counts as room while tasks run (see `#inPlaceNeed`: the
-   * head reuses it there). Otherwise V8 collects it as the workers allocate again. Wanted while the
+   * holding garbage are asked to collect it (a nudge, once per task they ran; not in the middle of
+   * a decision, whose worker readings it would change: the pump's end asks again) — all but the
+   * worker whose garbage the head would reuse in place when collecting it would not let the head
+   * in either, while tasks run (see `#collectingHelps`). Otherwise V8 collects it as the workers
+   * allocate again. Wanted while the
    * head of the queue would not fit the process or a worker (whether or not it also waits for a
    * worker), for `retryAfterMs` after a task was refused such room or a consumer asked for it
    * (`relievePressure`), and while either scope is under pressure. The main isolate's memory is
@@ -1882,7 +1936,7 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
       this.#process?.underPressure === true ||
       this.#workers.anyUnderPressure();
     if (this.#board.memoryWanted !== wanted) this.#board.memoryWanted = wanted;
-    if (wanted && !this.#shutDown) this.#hygiene.collectIdle(this.#active.size > 0 ? this.#held.head()?.inPlace?.worker : undefined);
+    if (wanted && !this.#shutDown && !this.#deciding) this.#hygiene.collectIdle(this.#active.size > 0 ? this.#held.head()?.sparedGarbage : undefined);
   }
 
   /** A task was refused room in the process or a worker, or a consumer asked for it: memory is wanted for a while. */

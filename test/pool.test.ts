@@ -582,6 +582,27 @@ describe('seeing ahead: nudges, routing, reservations, estimates', () => {
     expectAllSettled(pool, 3);
   });
 
+  // Found by review: the first cut never nudged the worker whose garbage the head would reuse in
+  // place while other tasks ran; when the in-place route fails (here: the garbage, were it live,
+  // would take the process past its limit) and collecting it lets the head in, the head waited for
+  // the other task to end, on memory only garbage held.
+  it('the garbage a held task would reuse in place is collected when that lets it in sooner', async () => {
+    const probe = makePool({ maxThreads: 1, minThreads: 1, memoryLimit: 64 * 1024 * MB });
+    const used = probe.stats().process!.used;
+    await probe.destroy();
+    const pool = makePool({ filename: hold, maxThreads: 2, minThreads: 2, policy: 'wait', maxWaitMs: 20_000, highWater: 0.9, memoryLimit: used + 600 * MB });
+    let otherDone = false;
+    const other = pool.run({ mb: 40, ms: 4000 }, { name: 'holdBuffers', memory: { heap: 0, external: 48 * MB } }).then((id) => ((otherDone = true), id));
+    const first = await pool.run(280, { name: 'dropPromotedBuffer', memory: { heap: 0, external: 300 * MB } });
+    expect(pool.stats().workers.find((worker) => worker.id === first)!.leftovers).toBeGreaterThan(270 * MB);
+    const second = await pool.run(280, { name: 'dropPromotedBuffer', memory: { heap: 0, external: 300 * MB } });
+    expect(second).toBe(first);
+    expect(otherDone, 'the second run waited for the other task to end').toBe(false);
+    expect(pool.stats().counters.nudges).toBeGreaterThan(0);
+    await other;
+    expectAllSettled(pool, 3);
+  });
+
   it("while a held task waits for the process's memory, a worker busy with another task collects what its last task left", async () => {
     const pool = makePool({ filename: hold, maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 2, policy: 'wait', maxWaitMs: 400, memoryLimit: 1024 * MB });
     // Promoted: only a full GC frees it (a young Buffer may go in a scavenge V8 runs on its own).

@@ -69,10 +69,16 @@ export interface Task {
   /** Admitted on its warm need, it waits for a worker being started, counting on that worker being warm. */
   warmSpawn: boolean;
   /**
-   * At its last decision: the idle worker holding garbage its name's last run there left, and the
-   * process bytes a run placed there is charged (see the pool's `#inPlaceNeed`); `undefined` when none.
+   * At its last decision: the idle worker holding garbage its name's last run there left, the
+   * process bytes a run placed there is charged (see the pool's `#inPlaceNeed`) and that garbage;
+   * `undefined` when none.
    */
-  inPlace: { worker: TrackedWorker; need: number } | undefined;
+  inPlace: { worker: TrackedWorker; need: number; leftovers: number } | undefined;
+  /**
+   * At its last decision, not admitted: the worker of `inPlace` when collecting its garbage would
+   * not have let it in either (it is not nudged while tasks run; see the pool's `#collectingHelps`).
+   */
+  sparedGarbage: TrackedWorker | undefined;
   /** It runs on the garbage its name's last run on its worker left, charged for that (`inPlace`). */
   reusesGarbage: boolean;
   /** Admitted once and taken back unrun (a withdrawn spawn): it was started before any pause, so a pause does not hold it. */
@@ -127,6 +133,7 @@ export function createTask(id: number, input: unknown, opts: RunOptions, name: s
     warmRun: false,
     warmSpawn: false,
     inPlace: undefined,
+    sparedGarbage: undefined,
     reusesGarbage: false,
     readmit: false,
     deferred: false,

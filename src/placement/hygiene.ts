@@ -80,8 +80,8 @@ export class WorkerHygiene {
    * process must give back for it (`processShortfall`). With no collection to wait for, the idle
    * worker that may hold the most is recycled (see above) — only while what the idle workers may
    * hold adds up to the shortfall (memory beyond that is not the workers'), and at most
-   * {@link STUCK_RECYCLES} times for one blocked task. `spare`: an idle worker not to nudge (its
-   * garbage is already counted as room for the task). Returns whether a collection or a recycle is under way (the task
+   * {@link STUCK_RECYCLES} times for one blocked task. `spare`: an idle worker not to nudge (see
+   * `collectIdle`). Returns whether a collection or a recycle is under way (the task
    * waits for its outcome rather than being refused now).
    */
   relieveProcess(stuck: { task: number; shortfall: number } | undefined, spare?: TrackedWorker): boolean {
@@ -113,7 +113,8 @@ export class WorkerHygiene {
 
   /**
    * Asks the idle workers that hold memory a full GC may free (off-heap bytes, heap above live:
-   * {@link PROCESS_NUDGE_BYTES} or more) to collect, but `spare`, once per task each has run.
+   * {@link PROCESS_NUDGE_BYTES} or more) to collect, once per task each has run — all but `spare`
+   * (a worker whose garbage a held task will reuse in place, where collecting would not let it in).
    * Returns whether a collection is under way.
    */
   collectIdle(spare?: TrackedWorker): boolean {

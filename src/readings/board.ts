@@ -14,7 +14,8 @@
  * back, so the main side finds it when the result arrives).
  *
  * After the slots, one word the pool writes for every worker: whether it wants memory back
- * ({@link Board.memoryWanted}): workers then collect the garbage their tasks leave.
+ * ({@link Board.memoryWanted}): workers then collect the garbage earlier tasks left before a task
+ * starts, or while one awaits (not for a run placed to reuse it).
  */
 import type { IsolateSnapshot } from './isolate.js';
 

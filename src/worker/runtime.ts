@@ -236,6 +236,8 @@ interface Run {
   meter: GrowthMeter | undefined;
   /** This thread's fault bytes when it started alone with an off-heap need; `undefined` otherwise. */
   faultsAtStart: number | undefined;
+  /** It was placed to reuse the garbage earlier runs left (`TaskFlags.reuse`) and began the worker's run of tasks. */
+  reuses: boolean;
 }
 
 function begin(context: PoolContext, name: string, flags: TaskFlags, order: number): Run {
@@ -259,7 +261,7 @@ function begin(context: PoolContext, name: string, flags: TaskFlags, order: numb
   const meter = running === 1 && offHeapBeforeLeftovers === undefined && (flags.measure || shouldMeasure(name)) ? new GrowthMeter(fresh ?? 0) : undefined;
   const faultsAtStart = running === 1 && flags.offHeap ? threadFaultBytes() : undefined;
   // An idle worker's off-heap bytes stay where its last task or GC left them.
-  return { context, externalAtStart: externalSeen, order, meter, faultsAtStart };
+  return { context, externalAtStart: externalSeen, order, meter, faultsAtStart, reuses: running === 1 && reusing };
 }
 
 /** Publishes the task's growth and what its thread made resident, when it ran alone on this worker (attributable only then). */
@@ -273,6 +275,8 @@ function measured(run: Run): void {
 /** Ends the task's bookkeeping; a promise only when garbage is collected before the result goes back. */
 function end(run: Run): Promise<void> | undefined {
   run.meter?.stop();
+  // Its garbage reused (or freed by V8) as it ran: what is left now is this run's own.
+  if (run.reuses) reusing = false;
   if (--running === 0) {
     busy?.end();
     busy = undefined;
