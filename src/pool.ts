@@ -1079,7 +1079,9 @@ export class GatedPool<I = any, O = any> extends EventEmitter<GatedPoolEvents> {
     try {
       const input = this.#gateInput(task);
       const decision = decide(input);
-      task.sparedGarbage = decision.kind !== 'admit' && task.inPlace !== undefined && this.#active.size > 0 && !this.#collectingHelps(task, task.inPlace, input) ? task.inPlace.worker : undefined;
+      // Only for the head of the queue (the one collections are spared for), not for every task a pump looks at.
+      const asked = task.state === 'held' ? this.#held.head() === task : this.#held.size === 0;
+      task.sparedGarbage = asked && decision.kind !== 'admit' && task.inPlace !== undefined && this.#active.size > 0 && !this.#collectingHelps(task, task.inPlace, input) ? task.inPlace.worker : undefined;
       return decision;
     } finally {
       this.#deciding = false;
